@@ -1,0 +1,76 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layout: pure cores (no I/O) and thin shells that do I/O.
+//
+//   ZKProtocol       jute codec, records, op/error codes, frame decoder   (pure; NIOCore ByteBuffer only)
+//   ZKStateMachine   data tree, txns, request preparation, sessions, watches, ACLs   (pure)
+//   ZKReplication    leader election + atomic broadcast as an event-in/effects-out state machine   (pure)
+//   ZKSimulation     deterministic simulator driving the real replication core and data tree   (pure)
+//   ZKStorage        transaction log + snapshots on disk   (shell: file I/O)
+//   ZKServer         NIO client port, peer transport, four-letter words, config   (shell: network)
+//   ZKClient         async ZooKeeper client used by zkctl health checks and the benchmark   (shell: network)
+//   ZKOrchestration  zkctl: inventory, templates, planners (pure) and process supervision (shell)
+//   zkserver/zkctl/zksim   executables: flags -> libraries, nothing else
+let nio: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+]
+
+let package = Package(
+    name: "zkctl",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "zkserver", targets: ["zkserver"]),
+        .executable(name: "zkctl", targets: ["zkctl"]),
+        .executable(name: "zksim", targets: ["zksim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
+    ],
+    targets: [
+        .target(name: "ZKProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        .target(name: "ZKStateMachine", dependencies: [
+            "ZKProtocol", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "ZKReplication"),
+        .target(name: "ZKSimulation", dependencies: ["ZKReplication", "ZKStateMachine", "ZKProtocol"]),
+        .target(name: "ZKStorage", dependencies: ["ZKStateMachine", "ZKProtocol", "ZKReplication"]),
+        .target(name: "ZKServer", dependencies: [
+            "ZKProtocol", "ZKStateMachine", "ZKStorage", "ZKReplication",
+            .product(name: "Logging", package: "swift-log"),
+        ] + nio),
+        .target(name: "ZKClient", dependencies: [
+            "ZKProtocol", .product(name: "Logging", package: "swift-log"),
+        ] + nio),
+        .target(name: "ZKOrchestration", dependencies: [
+            "ZKClient", "ZKProtocol",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Mustache", package: "swift-mustache"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "zkserver", dependencies: [
+            "ZKServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "zkctl", dependencies: [
+            "ZKOrchestration", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "zksim", dependencies: [
+            "ZKSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "ZKProtocolTests", dependencies: ["ZKProtocol"]),
+        .testTarget(name: "ZKStateMachineTests", dependencies: ["ZKStateMachine", "ZKProtocol"]),
+        .testTarget(name: "ZKStorageTests", dependencies: ["ZKStorage", "ZKStateMachine", "ZKProtocol"]),
+        .testTarget(name: "ZKReplicationTests", dependencies: ["ZKReplication"]),
+        .testTarget(name: "ZKSimulationTests", dependencies: ["ZKSimulation"]),
+        .testTarget(name: "ZKServerTests", dependencies: ["ZKServer", "ZKClient"]),
+        .testTarget(name: "ZKOrchestrationTests", dependencies: ["ZKOrchestration"], exclude: ["Golden"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
