@@ -27,7 +27,11 @@ public final class TxnLog {
 
     deinit { if fd >= 0 { close(fd) } }
 
-    public struct Record { public var zxid: Int64; public var payload: [UInt8] }
+    public struct Record {
+        public var zxid: Int64
+        public var payload: [UInt8]
+        public init(zxid: Int64, payload: [UInt8]) { self.zxid = zxid; self.payload = payload }
+    }
 
     /// What recovery found, for the log.
     public struct RecoveryReport: Sendable {
