@@ -142,6 +142,7 @@ enum FourLetterWords {
             zookeeper.version=\(version)
             host.name=\(p.hostName)
             os.name=Linux
+            os.arch=\(Self.arch)
             os.version=\(p.operatingSystemVersionString)
             user.name=\(p.environment["USER"] ?? "")
             user.home=\(p.environment["HOME"] ?? "")
@@ -161,6 +162,16 @@ enum FourLetterWords {
             out += "0x\(String(sid, radix: 16)):\n" + paths.sorted().map { "\t\($0)\n" }.joined()
         }
         return out
+    }
+
+    static var arch: String {
+        #if arch(x86_64)
+        return "amd64"
+        #elseif arch(arm64)
+        return "aarch64"
+        #else
+        return "unknown"
+        #endif
     }
 
     static func openFileDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0 }
