@@ -59,8 +59,8 @@ def zk_factory(zk_kind, tmp_path_factory):
     """Start extra servers under test with custom zoo.cfg keys; all are stopped afterwards."""
     started = []
 
-    def make(extra_cfg=None, start=True):
-        srv = ZKServer(zk_kind, tmp_path_factory.mktemp("zkcustom"), extra_cfg=extra_cfg)
+    def make(extra_cfg=None, start=True, omit=()):
+        srv = ZKServer(zk_kind, tmp_path_factory.mktemp("zkcustom"), extra_cfg=extra_cfg, omit=omit)
         started.append(srv)
         if start:
             srv.start()

@@ -68,11 +68,12 @@ def is_ok(port):
 class ZKServer:
     """One server process on 127.0.0.1 with its own work directory (config, data, log)."""
 
-    def __init__(self, kind, workdir, port=None, extra_cfg=None):
+    def __init__(self, kind, workdir, port=None, extra_cfg=None, omit=()):
         self.kind = kind
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.extra_cfg = dict(extra_cfg or {})
+        self.omit = set(omit)
         self.proc = None
         self.log_path = self.workdir / "server.log"
         self.data_dir = self.workdir / "data"
@@ -106,7 +107,7 @@ class ZKServer:
         if self.kind == "apache":
             cfg["admin.enableServer"] = "false"
         cfg.update(self.extra_cfg)
-        return cfg
+        return {k: v for k, v in cfg.items() if k not in self.omit}
 
     def write_config(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
