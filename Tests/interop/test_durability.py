@@ -1,0 +1,147 @@
+"""Durability across `kill -9` and restart time with 100k znodes."""
+import threading
+import time
+
+import pytest
+
+import jute
+from zkharness import is_ok
+
+STREAM_MAX = 2000       # creates sent at most
+STREAM_SECONDS = 10.0   # ... or for at most this long
+WINDOW = 32             # requests in flight at once
+
+
+def stream_creates(port, parent, acked, stop):
+    """Pipeline creates of parent/n-<i> with data b'payload-<i>'; append every acknowledged
+    path to `acked`. Ends on the connection closing, STREAM_MAX, STREAM_SECONDS or `stop`."""
+    deadline = time.monotonic() + STREAM_SECONDS
+    try:
+        with jute.connected(port) as c:
+            pending = {}
+            sent = 0
+            while time.monotonic() < deadline and not stop.is_set():
+                while sent < STREAM_MAX and len(pending) < WINDOW:
+                    path = f"{parent}/n-{sent:05d}"
+                    pending[c.send_request(jute.CREATE, jute.create_body(path, f"payload-{sent}".encode()))] = path
+                    sent += 1
+                if not pending:
+                    break
+                xid, _, err, _ = c.read_reply()
+                path = pending.pop(xid)
+                if err == 0:
+                    acked.append(path)
+                else:
+                    raise AssertionError(f"create {path} failed with {err}")
+    except (jute.Closed, OSError):
+        pass  # the server was killed
+
+
+@pytest.mark.slow
+def test_acknowledged_creates_survive_kill9(zk_factory, kazoo_factory):
+    srv = zk_factory()
+    setup = kazoo_factory(server=srv)
+    setup.create("/durable")
+    setup.stop()
+    acked, stop = [], threading.Event()
+    t = threading.Thread(target=stream_creates, args=(srv.port, "/durable", acked, stop), daemon=True)
+    t.start()
+    deadline = time.monotonic() + STREAM_SECONDS
+    while len(acked) < 300 and time.monotonic() < deadline and t.is_alive():
+        time.sleep(0.005)
+    srv.kill9()
+    killed_at = len(acked)
+    t.join(timeout=15)
+    stop.set()
+    assert not t.is_alive()
+    assert killed_at > 0, "no create was acknowledged before the kill"
+    srv.start()
+    kz = kazoo_factory(server=srv)
+    children = set(kz.get_children("/durable"))
+    missing = [p for p in acked if p.rsplit("/", 1)[1] not in children]
+    print(f"\nDURABILITY[{srv.kind}]: {len(acked)} creates acknowledged before kill -9, "
+          f"{len(children)} present after restart, {len(missing)} acknowledged but missing")
+    assert not missing, f"acknowledged znodes lost after kill -9: {missing[:10]}..."
+    for path in acked[:: max(1, len(acked) // 50)]:
+        i = int(path.rsplit("-", 1)[1])
+        assert kz.get(path)[0] == f"payload-{i}".encode()
+    # the server keeps working after recovery
+    kz.create("/durable/after-restart", b"ok")
+    assert kz.get("/durable/after-restart")[0] == b"ok"
+
+
+@pytest.mark.slow
+def test_restart_after_kill9_twice_keeps_state(zk_factory, kazoo_factory):
+    srv = zk_factory()
+    kz = kazoo_factory(server=srv)
+    kz.create("/k/a", b"1", makepath=True)
+    kz.set("/k/a", b"2")
+    kz.create("/k/s-", sequence=True)
+    kz.delete("/k/s-0000000001")
+    _, before = kz.get("/k/a")
+    kz.stop()
+    for _ in range(2):
+        srv.kill9()
+        srv.start()
+    kz = kazoo_factory(server=srv)
+    data, after = kz.get("/k/a")
+    assert data == b"2" and after.version == before.version == 1
+    assert after.czxid == before.czxid and after.mzxid == before.mzxid
+    assert kz.get_children("/k") == ["a"]
+    # sequence numbering continues from the stored child counter
+    assert kz.create("/k/s-", sequence=True) == "/k/s-0000000002"
+
+
+def populate(port, parent, total, per_multi=1000, window=8):
+    """Create parent/n-<i> for i < total with pipelined multi requests."""
+    with jute.connected(port) as c:
+        assert c.create(parent)["err"] == 0
+        pending, next_i = set(), 0
+        deadline = time.monotonic() + 120
+        while (next_i < total or pending) and time.monotonic() < deadline:
+            while next_i < total and len(pending) < window:
+                ops = [(jute.CREATE, jute.create_body(f"{parent}/n-{i:06d}", b"0123456789abcdef"))
+                       for i in range(next_i, min(total, next_i + per_multi))]
+                pending.add(c.send_request(jute.MULTI, jute.multi_body(ops)))
+                next_i += len(ops)
+            xid, _, err, body = c.read_reply()
+            assert err == 0, err
+            results = jute.decode_multi(body)
+            assert all(r["err"] == 0 for r in results), results[:3]
+            pending.discard(xid)
+        assert next_i == total and not pending, "populating timed out"
+
+
+@pytest.mark.slow
+def test_startup_time_with_100k_znodes(zk_factory, zk_kind, capsys):
+    total = 100_000
+    srv = zk_factory()
+    t0 = time.monotonic()
+    populate(srv.port, "/bulk", total)
+    fill_s = time.monotonic() - t0
+    srv.stop()
+    srv.start(wait=False)
+    started = srv.started_at
+    ruok_s = read_s = None
+    deadline = started + 120
+    while time.monotonic() < deadline and read_s is None:
+        assert srv.running(), f"server exited:\n{srv.log_tail()}"
+        if ruok_s is None and is_ok(srv.port):
+            ruok_s = time.monotonic() - started
+        if ruok_s is not None:
+            try:
+                with jute.Conn(srv.port, timeout=2.0) as c:
+                    c.connect(timeout_ms=10000)
+                    r = c.get(f"/bulk/n-{total - 1:06d}")
+                    if r["err"] == 0:
+                        read_s = time.monotonic() - started
+                        assert c.exists("/bulk")["stat"]["numChildren"] == total
+            except (OSError, jute.Closed):
+                pass
+        time.sleep(0.01)
+    with capsys.disabled():
+        print(f"\nSTARTUP[{zk_kind}] {total} znodes (filled in {fill_s:.1f} s): "
+              f"ruok after {ruok_s:.3f} s, first successful read after {read_s:.3f} s")
+    assert read_s is not None, "no successful read within 120 s of restart"
+    if zk_kind == "zkserver":
+        assert read_s < 1.0, f"zkserver took {read_s:.3f} s to serve a read after restart"
