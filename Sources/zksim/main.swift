@@ -13,6 +13,12 @@ struct ZKSim: ParsableCommand {
     @Option(help: "Observers.") var observers: Int = 0
     @Option(help: "Ticks allowed to converge after healing.") var livenessTicks: Int = 300
     @Option(help: "Trace lines shown on failure.") var tail: Int = 40
+    @Option(help: "Message drop probability.") var drop: Double = 0.05
+    @Option(help: "Message duplication probability.") var duplicate: Double = 0.02
+    @Option(help: "Maximum message delay in tenths of a tick.") var maxDelay: Int = 25
+    @Option(help: "Per-tick crash probability.") var crashRate: Double = 0.006
+    @Option(help: "Per-tick partition probability.") var partitionRate: Double = 0.01
+    @Option(help: "Compact the log every N applied entries.") var compactEvery: Int = 40
     @Flag(help: "Print the whole trace.") var verbose = false
     @Flag(help: "Shell ignores fsync requests (demonstrates the checkers).") var skipFsync = false
 
@@ -25,6 +31,12 @@ struct ZKSim: ParsableCommand {
         o.traceTail = tail
         o.verbose = verbose
         o.skipFsync = skipFsync
+        o.dropRate = drop
+        o.duplicateRate = duplicate
+        o.maxDelay = maxDelay
+        o.crashRate = crashRate
+        o.partitionRate = partitionRate
+        o.compactEvery = compactEvery
         return o
     }
 
