@@ -687,6 +687,12 @@ public struct Replica {
     }
 
     /// Stable one-line summary for traces.
+    /// The leader's view of each other member: last zxid known replicated there, and whether it answered recently.
+    public var peerProgress: [(id: ServerID, match: Zxid, active: Bool)] {
+        guard role == .leader else { return [] }
+        return progress.keys.sorted().filter { $0 != id }.map { (id: $0, match: progress[$0]!.match, active: progress[$0]!.recentActive) }
+    }
+
     public var describe: String {
         "id=\(id) \(role.rawValue) t=\(hard.epoch) vote=\(hard.votedFor.map(String.init) ?? "-") "
             + "leader=\(leaderID.map(String.init) ?? "-") last=\(lastZxid) commit=\(hard.commit) applied=\(appliedZxid)"

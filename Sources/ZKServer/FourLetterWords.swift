@@ -8,6 +8,9 @@ enum FourLetterWords {
 
     static func respond(_ cmd: String, server s: ZooKeeperServer, requester: ClientConnection) -> String {
         guard s.config.fourLetterAllowed(cmd) else { return "\(cmd) is not executed because it is not in the whitelist.\n" }
+        if let q = s.quorum, !q.serving, ["srvr", "stat", "cons", "wchs", "wchc", "wchp", "dump"].contains(cmd) {
+            return "This ZooKeeper instance is not currently serving requests\n"
+        }
         switch cmd {
         case "ruok": return "imok"
         case "isro": return "rw"
@@ -183,8 +186,8 @@ enum FourLetterWords {
 }
 
 extension ZooKeeperServer {
-    var modeName: String { "standalone" }
-    func roleMonitorLines() -> [(String, String)] { [] }
+    var modeName: String { quorum?.modeName ?? "standalone" }
+    func roleMonitorLines() -> [(String, String)] { quorum?.monitorLines() ?? [] }
 
     func connectionList(requester: ClientConnection, detailed: Bool) -> String {
         var lines: [String] = []

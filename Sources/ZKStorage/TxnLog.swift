@@ -215,5 +215,41 @@ public final class TxnLog {
         return removed
     }
 
+    /// Drops every record with zxid > `zxid` (a new leader overrides an uncommitted suffix).
+    public func truncate(after zxid: Int64) throws {
+        if fd >= 0 { close(fd); fd = -1 }
+        var keep: [Int64] = []
+        for start in segmentStarts {
+            let path = segmentPath(start)
+            if start > zxid { unlink(path); continue }
+            keep.append(start)
+            let bytes = try FileIO.readAll(path)
+            var off = Self.magic.count
+            while off + 16 <= bytes.count {
+                let len = Int(readU32(bytes, off))
+                guard len >= 8, off + 8 + len <= bytes.count else { break }
+                let z = Int64(bitPattern: UInt64(readU32(bytes, off + 8)) << 32 | UInt64(readU32(bytes, off + 12)))
+                if z > zxid { break }
+                off += 8 + len
+            }
+            if off < bytes.count {
+                guard Glibc.truncate(path, off_t(off)) == 0 else { throw StorageError.io("cannot truncate", path, errno: errno) }
+            }
+        }
+        segmentStarts = keep
+        lastZxid = min(lastZxid, zxid)
+        if let last = keep.last { try openForAppend(segmentPath(last)) }
+        FileIO.fsyncDir(dir)
+    }
+
+    /// Removes every segment and starts an empty one after `zxid` (installing a snapshot from a leader).
+    public func reset(after zxid: Int64) throws {
+        if fd >= 0 { close(fd); fd = -1 }
+        for s in segmentStarts { unlink(segmentPath(s)) }
+        segmentStarts = []
+        lastZxid = zxid
+        try roll(firstZxid: zxid + 1)
+    }
+
     public var totalBytes: Int { segmentStarts.reduce(0) { $0 + FileIO.fileSize(segmentPath($1)) } }
 }
