@@ -449,11 +449,3 @@ func editDistance(_ a: String, _ b: String) -> Int {
     return prev[b.count]
 }
 
-extension String {
-    func trimmed(_ set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
-}
