@@ -1,0 +1,207 @@
+/// A member line of the ensemble: `server.N=host:quorumPort:electionPort[:role][;[clientHost:]clientPort]`.
+public struct ServerSpec: Hashable, Sendable, CustomStringConvertible {
+    public enum Role: String, Sendable { case participant, observer }
+    public var id: Int64
+    public var host: String
+    public var quorumPort: Int
+    public var electionPort: Int
+    public var role: Role
+    public var clientHost: String?
+    public var clientPort: Int?
+
+    /// The canonical form used by /zookeeper/config and `conf`.
+    public var description: String {
+        var s = "server.\(id)=\(host):\(quorumPort):\(electionPort):\(role.rawValue)"
+        if let clientPort { s += ";\(clientHost ?? "0.0.0.0"):\(clientPort)" }
+        return s
+    }
+
+    public struct SpecError: Error { public var message: String }
+    /// Parses the value part of a `server.N` line.
+    public static func parse(id: Int64, _ value: String) -> Result<ServerSpec, SpecError> {
+        let halves = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)
+        let addr = halves[0].split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard addr.count == 3 || addr.count == 4 else {
+            return .failure(SpecError(message: "expected host:quorumPort:electionPort[:participant|observer][;[clientHost:]clientPort], got '\(value)'"))
+        }
+        guard let qp = Int(addr[1]), (1...65535).contains(qp) else { return .failure(SpecError(message: "bad quorum port '\(addr[1])'")) }
+        guard let ep = Int(addr[2]), (1...65535).contains(ep) else { return .failure(SpecError(message: "bad election port '\(addr[2])'")) }
+        guard qp != ep else { return .failure(SpecError(message: "quorum and election ports must differ")) }
+        var role = Role.participant
+        if addr.count == 4 {
+            guard let r = Role(rawValue: addr[3]) else { return .failure(SpecError(message: "role must be participant or observer, got '\(addr[3])'")) }
+            role = r
+        }
+        var spec = ServerSpec(id: id, host: addr[0], quorumPort: qp, electionPort: ep, role: role)
+        if halves.count == 2 {
+            let client = halves[1]
+            let parts = client.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            let portText = parts.last ?? ""
+            guard let cp = Int(portText), (1...65535).contains(cp) else { return .failure(SpecError(message: "bad client port '\(client)'")) }
+            spec.clientPort = cp
+            if parts.count > 1 { spec.clientHost = parts.dropLast().joined(separator: ":") }
+        }
+        return .success(spec)
+    }
+}
+
+/// Server settings read from a zoo.cfg (the keys Apache ZooKeeper reads; unknown keys are kept).
+public struct ServerConfig: Sendable {
+    public var tickTime = 3000
+    public var initLimit = 10
+    public var syncLimit = 5
+    public var dataDir = ""
+    public var dataLogDir = ""
+    public var clientPort: Int?
+    public var clientPortAddress = "0.0.0.0"
+    public var maxClientCnxns = 60
+    public var minSessionTimeout: Int?
+    public var maxSessionTimeout: Int?
+    public var fourLetterWhitelist: Set<String> = ["srvr"]
+    public var snapRetainCount = 3
+    public var purgeIntervalHours = 0
+    public var snapCount = 100_000
+    public var superDigest: String?
+    public var juteMaxBuffer = 0xfffff
+    public var extendedTypesEnabled = false
+    public var skipACL = false
+    public var reconfigEnabled = false
+    public var standaloneEnabled = true
+    public var forceSync = true
+    public var containerCheckIntervalMs = 60_000
+    public var containerMaxPerMinute = 10_000
+    public var globalOutstandingLimit = 1000
+    public var dynamicConfigFile: String?
+    public var servers: [ServerSpec] = []
+    /// Keys this server does not interpret, with their values (kept, and shown by `conf`-style dumps).
+    public var unknown: [(key: String, value: String)] = []
+    /// Where the file came from, for messages.
+    public var sourcePath = ""
+
+    public init() {}
+
+    public var effectiveDataLogDir: String { dataLogDir.isEmpty ? dataDir : dataLogDir }
+    public var effectiveMinSessionTimeout: Int { minSessionTimeout ?? tickTime * 2 }
+    public var effectiveMaxSessionTimeout: Int { maxSessionTimeout ?? tickTime * 20 }
+    public var isEnsemble: Bool { servers.count > 1 || (!standaloneEnabled && !servers.isEmpty) }
+    public func fourLetterAllowed(_ cmd: String) -> Bool {
+        cmd == "srvr" || fourLetterWhitelist.contains("*") || fourLetterWhitelist.contains(cmd)
+    }
+}
+
+/// A problem in a config file, with the line it is on.
+public struct ConfigError: Error, CustomStringConvertible {
+    public var problems: [String]
+    public var description: String { problems.joined(separator: "\n") }
+}
+
+public enum ConfigParser {
+    public static let knownFourLetterWords: Set<String> = [
+        "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "hash", "isro", "mntr", "ruok", "srst", "srvr",
+        "stat", "stmk", "wchc", "wchp", "wchs",
+    ]
+
+    /// Parses zoo.cfg text. Every problem is reported with its line, all at once.
+    public static func parse(_ text: String, path: String = "zoo.cfg") -> Result<ServerConfig, ConfigError> {
+        var c = ServerConfig()
+        c.sourcePath = path
+        var problems: [String] = []
+        var seen: [String: Int] = [:]
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lineNo = i + 1
+            let line = raw.trimmingCharacters(in: " \t\r")
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix("!") { continue }
+            guard let eq = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
+                problems.append("\(path):\(lineNo): expected key=value, got '\(line)'"); continue
+            }
+            let key = String(line[..<eq]).trimmingCharacters(in: " \t")
+            let value = String(line[line.index(after: eq)...]).trimmingCharacters(in: " \t")
+            if let prev = seen[key] {
+                problems.append("\(path):\(lineNo): \(key) is set again (first set on line \(prev)); keep one")
+            }
+            seen[key] = lineNo
+            func bad(_ what: String) { problems.append("\(path):\(lineNo): \(key) \(what), got '\(value)'") }
+            func int(_ range: ClosedRange<Int>, _ what: String = "must be a positive integer") -> Int? {
+                guard let v = Int(value), range.contains(v) else { bad(what); return nil }
+                return v
+            }
+            func bool() -> Bool? {
+                switch value.lowercased() {
+                case "true", "yes": return true
+                case "false", "no": return false
+                default: bad("must be true or false"); return nil
+                }
+            }
+            switch key {
+            case "tickTime": if let v = int(1...Int(Int32.max)) { c.tickTime = v }
+            case "initLimit": if let v = int(1...Int(Int32.max)) { c.initLimit = v }
+            case "syncLimit": if let v = int(1...Int(Int32.max)) { c.syncLimit = v }
+            case "dataDir": if value.isEmpty { bad("must not be empty") } else { c.dataDir = value }
+            case "dataLogDir": c.dataLogDir = value
+            case "clientPort": if let v = int(1...65535, "must be a port number 1-65535") { c.clientPort = v }
+            case "clientPortAddress": c.clientPortAddress = value
+            case "maxClientCnxns": if let v = int(0...Int(Int32.max), "must be 0 (unlimited) or a positive integer") { c.maxClientCnxns = v }
+            case "minSessionTimeout": if let v = int(1...Int(Int32.max)) { c.minSessionTimeout = v }
+            case "maxSessionTimeout": if let v = int(1...Int(Int32.max)) { c.maxSessionTimeout = v }
+            case "4lw.commands.whitelist":
+                let words = value.split(separator: ",").map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
+                for w in words where w != "*" && !knownFourLetterWords.contains(w) {
+                    problems.append("\(path):\(lineNo): 4lw.commands.whitelist names unknown command '\(w)'")
+                }
+                c.fourLetterWhitelist = Set(words)
+            case "autopurge.snapRetainCount": if let v = int(1...1_000_000) { c.snapRetainCount = max(3, v) }
+            case "autopurge.purgeInterval": if let v = int(0...1_000_000, "must be 0 (off) or a number of hours") { c.purgeIntervalHours = v }
+            case "snapCount": if let v = int(2...Int(Int32.max), "must be an integer >= 2") { c.snapCount = v }
+            case "DigestAuthenticationProvider.superDigest", "zookeeper.DigestAuthenticationProvider.superDigest":
+                guard value.split(separator: ":", omittingEmptySubsequences: false).count == 2 else {
+                    bad("must be user:base64digest"); continue
+                }
+                c.superDigest = value
+            case "jute.maxbuffer": if let v = int(1024...Int(Int32.max), "must be an integer >= 1024") { c.juteMaxBuffer = v }
+            case "extendedTypesEnabled", "zookeeper.extendedTypesEnabled": if let v = bool() { c.extendedTypesEnabled = v }
+            case "skipACL": if let v = bool() { c.skipACL = v }
+            case "reconfigEnabled": if let v = bool() { c.reconfigEnabled = v }
+            case "standaloneEnabled": if let v = bool() { c.standaloneEnabled = v }
+            case "forceSync": if let v = bool() { c.forceSync = v }
+            case "znode.container.checkIntervalMs": if let v = int(1...Int(Int32.max)) { c.containerCheckIntervalMs = v }
+            case "znode.container.maxPerMinute": if let v = int(1...Int(Int32.max)) { c.containerMaxPerMinute = v }
+            case "globalOutstandingLimit": if let v = int(1...Int(Int32.max)) { c.globalOutstandingLimit = v }
+            case "dynamicConfigFile": c.dynamicConfigFile = value
+            default:
+                if key.hasPrefix("server.") {
+                    guard let id = Int64(key.dropFirst("server.".count)), id > 0 else {
+                        problems.append("\(path):\(lineNo): \(key): the server id must be a positive integer"); continue
+                    }
+                    switch ServerSpec.parse(id: id, value) {
+                    case .success(let s): c.servers.append(s)
+                    case .failure(let why): problems.append("\(path):\(lineNo): \(key): \(why.message)")
+                    }
+                } else {
+                    c.unknown.append((key, value))
+                }
+            }
+        }
+        if c.dataDir.isEmpty { problems.append("\(path): dataDir is not set; add dataDir=/path/to/data") }
+        if let mn = c.minSessionTimeout, let mx = c.maxSessionTimeout, mn > mx {
+            problems.append("\(path): minSessionTimeout (\(mn)) is larger than maxSessionTimeout (\(mx))")
+        }
+        if c.clientPort == nil && c.servers.allSatisfy({ $0.clientPort == nil }) {
+            problems.append("\(path): no client port; add clientPort=2181 (or a ;clientPort part on the server.N lines)")
+        }
+        var ids = Set<Int64>()
+        for s in c.servers where !ids.insert(s.id).inserted {
+            problems.append("\(path): server.\(s.id) is listed twice")
+        }
+        return problems.isEmpty ? .success(c) : .failure(ConfigError(problems: problems))
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        let chars = Set(set)
+        var s = Substring(self)
+        while let f = s.first, chars.contains(f) { s.removeFirst() }
+        while let l = s.last, chars.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,755 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ZKProtocol
+import ZKStateMachine
+import ZKStorage
+
+/// Counters shown by srvr/stat/mntr.
+struct ServerStats {
+    var packetsReceived = 0
+    var packetsSent = 0
+    var minLatencyMs: Int64 = Int64.max
+    var maxLatencyMs: Int64 = 0
+    var totalLatencyMs: Int64 = 0
+    var latencyCount: Int64 = 0
+    var fsyncCount = 0
+    var fsyncTotalNanos: UInt64 = 0
+    var authFailed = 0
+    var snapshotsTaken = 0
+    var lastSnapshotZxid: Int64 = 0
+    var connectionsRejected = 0
+    var largeRequestsRejected = 0
+    mutating func reset() {
+        packetsReceived = 0; packetsSent = 0; minLatencyMs = Int64.max; maxLatencyMs = 0
+        totalLatencyMs = 0; latencyCount = 0
+    }
+}
+
+/// Where a transaction came from: decides what happens once it is applied.
+enum TxnOrigin {
+    case request(ClientConnection, ReplySlot)
+    case connect(ClientConnection, ConnectResponse)
+    case closeSession(ClientConnection?, ReplySlot?)
+    case expiry
+    case reaper
+}
+
+struct PendingTxn {
+    var entry: TxnEntry
+    var bytes: [UInt8]
+    var origin: TxnOrigin
+}
+
+/// The standalone server: owns the data tree, sessions, watches and the durable log, all on one event loop.
+/// Writes go prepare -> log append (one fsync per batch) -> apply -> reply; reads are served from the tree
+/// in per-connection FIFO order.
+public final class ZooKeeperServer {
+    public let config: ServerConfig
+    public let serverId: Int64
+    let loop: EventLoop
+    let diskPool: NIOThreadPool
+    var logger: Logger
+
+    let tree = DataTree()
+    let preparer: Preparer
+    let watches = WatchManager()
+    var tracker: SessionTracker
+    let txnLog: TxnLog
+    let snapshots: SnapshotStore
+
+    var lastAssignedZxid: Int64 = 0
+    var pendingAppend: [PendingTxn] = []
+    var diskBusy = false
+    var diskFailed: String?
+    var snapshotInProgress = false
+    var txnsSinceSnapshot = 0
+    var snapThreshold: Int
+    var outstandingWrites = 0
+
+    var connections: [Int: ClientConnection] = [:]
+    var connectionsPerIP: [String: Int] = [:]
+    var sessionOwner: [Int64: ClientConnection] = [:]
+    var closingSessions: Set<Int64> = []
+    var nextConnectionId = 1
+    var nextSessionId: Int64
+    var stats = ServerStats()
+    let startedAt = Date()
+    var dirtyConnections: [ClientConnection] = []
+    var rng = SystemRandomNumberGenerator()
+    var shuttingDown = false
+    var scheduledTasks: [RepeatedTask] = []
+
+    public init(config: ServerConfig, serverId: Int64 = 1, loop: EventLoop, diskPool: NIOThreadPool, logger: Logger) throws {
+        self.config = config
+        self.serverId = serverId
+        self.loop = loop
+        self.diskPool = diskPool
+        self.logger = logger
+        preparer = Preparer(tree: tree, options: PreparerOptions(extendedTypesEnabled: config.extendedTypesEnabled,
+                                                                 skipACL: config.skipACL))
+        tracker = SessionTracker(tickMs: Int64(config.tickTime))
+        txnLog = try TxnLog(dataLogDir: config.effectiveDataLogDir)
+        snapshots = try SnapshotStore(dataDir: config.dataDir)
+        snapThreshold = config.snapCount
+        let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
+        nextSessionId = (serverId << 56) | Int64(bitPattern: (UInt64(bitPattern: nowMs) << 24) >> 8)
+        snapThreshold = randomSnapThreshold()
+    }
+
+    func randomSnapThreshold() -> Int {
+        let n = config.snapCount
+        return Int.random(in: (n / 2 + 1)...max(n / 2 + 1, n), using: &rng)
+    }
+
+    static func monotonicNanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+    static func monotonicMs() -> Int64 { Int64(monotonicNanos() / 1_000_000) }
+    static func wallMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    // MARK: - Recovery
+
+    public struct RecoverySummary: CustomStringConvertible {
+        public var snapshotZxid: Int64?
+        public var logRecords: Int
+        public var truncatedBytes: Int
+        public var znodes: Int
+        public var sessions: Int
+        public var lastZxid: Int64
+        public var millis: Double
+        public var description: String {
+            let snap = snapshotZxid.map { "snapshot 0x\(String($0, radix: 16))" } ?? "no snapshot"
+            return "recovered \(znodes) znodes and \(sessions) sessions from \(snap) + \(logRecords) log records "
+                + "(last zxid 0x\(String(lastZxid, radix: 16))) in \(String(format: "%.1f", millis)) ms"
+                + (truncatedBytes > 0 ? "; truncated a torn log tail of \(truncatedBytes) bytes" : "")
+        }
+    }
+
+    /// Loads the newest valid snapshot and replays the log after it. Call before serving.
+    public func recover() throws -> RecoverySummary {
+        let start = Self.monotonicNanos()
+        var snapZxid: Int64?
+        if let (zxid, payload) = try snapshots.loadNewest(warn: { logger.warning("\($0)") }) {
+            var r = JuteReader(ByteBuffer(bytes: payload), maxLength: Int(Int32.max))
+            do {
+                let loaded = try DataTree.deserialize(&r)
+                tree.replace(with: loaded)
+            } catch {
+                throw StorageError(.corrupt, "snapshot \(snapshots.path(zxid)) cannot be read: \(error)")
+            }
+            snapZxid = zxid
+        }
+        var applied = 0
+        var ignored: [WatchTrigger] = []
+        let report = try txnLog.recover(after: tree.lastZxid) { record in
+            let entry: TxnEntry
+            do { entry = try TxnEntry.decode(record.payload) } catch {
+                throw StorageError(.corrupt, "log record zxid 0x\(String(record.zxid, radix: 16)) cannot be decoded: \(error)")
+            }
+            tree.apply(entry, triggers: &ignored)
+            ignored.removeAll(keepingCapacity: true)
+            applied += 1
+        }
+        if let f = report.truncatedFile {
+            logger.warning("truncated a torn record at the end of \(f) (\(report.truncatedBytes) bytes): it was never acknowledged")
+        }
+        lastAssignedZxid = tree.lastZxid
+        if snapZxid == nil {
+            // First start: an initial snapshot so later recoveries always have a base.
+            var buf = tree.serialized()
+            try buf.withUnsafeReadableBytes { try snapshots.write(zxid: tree.lastZxid, payload: $0) }
+            buf.clear()
+        }
+        let now = Self.monotonicMs()
+        for (id, s) in tree.sessions { tracker.track(id, timeoutMs: s.timeoutMs, now: now) }
+        txnsSinceSnapshot = applied
+        let ms = Double(Self.monotonicNanos() - start) / 1e6
+        return RecoverySummary(snapshotZxid: snapZxid, logRecords: report.records, truncatedBytes: report.truncatedBytes,
+                               znodes: tree.nodeCount, sessions: tree.sessions.count, lastZxid: tree.lastZxid, millis: ms)
+    }
+
+    /// Starts the periodic work (session expiry each tick, the container/TTL reaper, autopurge).
+    public func startTimers() {
+        loop.execute { [self] in
+            scheduledTasks.append(loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(config.tickTime)),
+                                                             delay: .milliseconds(Int64(config.tickTime))) { [self] _ in tick() })
+            let reapMs = Int64(config.containerCheckIntervalMs)
+            scheduledTasks.append(loop.scheduleRepeatedTask(initialDelay: .milliseconds(reapMs), delay: .milliseconds(reapMs)) { [self] _ in
+                reapContainers()
+            })
+            if config.purgeIntervalHours > 0 {
+                let d = TimeAmount.hours(Int64(config.purgeIntervalHours))
+                scheduledTasks.append(loop.scheduleRepeatedTask(initialDelay: d, delay: d) { [self] _ in purge() })
+            }
+        }
+    }
+
+    // MARK: - Connections
+
+    func connectionOpened(_ channel: Channel) -> ClientConnection? {
+        let conn = ClientConnection(id: nextConnectionId, channel: channel, establishedMs: Self.wallMs())
+        nextConnectionId += 1
+        if config.maxClientCnxns > 0 && connectionsPerIP[conn.remoteIP, default: 0] >= config.maxClientCnxns {
+            logger.warning("too many connections from \(conn.remoteIP) (maxClientCnxns=\(config.maxClientCnxns)); closing")
+            stats.connectionsRejected += 1
+            return nil
+        }
+        connectionsPerIP[conn.remoteIP, default: 0] += 1
+        connections[conn.id] = conn
+        return conn
+    }
+
+    func connectionClosed(_ conn: ClientConnection) {
+        guard connections.removeValue(forKey: conn.id) != nil else { return }
+        conn.phase = .closed
+        connectionsPerIP[conn.remoteIP, default: 1] -= 1
+        if connectionsPerIP[conn.remoteIP] == 0 { connectionsPerIP[conn.remoteIP] = nil }
+        watches.remove(watcher: conn.id)
+        if conn.sessionId != 0, sessionOwner[conn.sessionId] === conn { sessionOwner[conn.sessionId] = nil }
+    }
+
+    func close(_ conn: ClientConnection) {
+        guard conn.isOpen else { return }
+        conn.channel.flush()
+        connectionClosed(conn)
+        conn.channel.close(promise: nil)
+    }
+
+    func markDirty(_ conn: ClientConnection) {
+        if !conn.dirty { return }
+        dirtyConnections.append(conn)
+    }
+
+    /// Flushes every connection written to since the last flush.
+    func flushDirty() {
+        for c in connections.values where c.dirty {
+            c.dirty = false
+            c.channel.flush()
+            if c.closeAfterFlush { close(c) }
+        }
+    }
+
+    // MARK: - Frames
+
+    /// Handles one complete frame from a client. Returns false when the connection must be closed.
+    func handleFrame(_ conn: ClientConnection, _ frame: ByteBuffer) -> Bool {
+        switch conn.phase {
+        case .handshake:
+            var r = JuteReader(frame, maxLength: config.juteMaxBuffer)
+            guard let req = try? ConnectRequest(from: &r) else {
+                logger.info("closing \(conn.remoteAddress): malformed connect request")
+                return false
+            }
+            return handleConnect(conn, req)
+        case .connecting:
+            guard conn.pendingFrames.count < 10_000 else { return false }
+            conn.pendingFrames.append(frame)
+            return true
+        case .connected:
+            return handleRequest(conn, frame)
+        case .closed:
+            return false
+        }
+    }
+
+    func negotiatedTimeout(_ requested: Int32) -> Int32 {
+        Int32(min(max(Int(requested), config.effectiveMinSessionTimeout), config.effectiveMaxSessionTimeout))
+    }
+
+    func handleConnect(_ conn: ClientConnection, _ req: ConnectRequest) -> Bool {
+        stats.packetsReceived += 1
+        conn.sentReadOnlyByte = req.readOnly != nil
+        if req.lastZxidSeen > tree.lastZxid {
+            logger.info("refusing session 0x\(String(req.sessionId, radix: 16)) from \(conn.remoteAddress): client has seen zxid 0x\(String(req.lastZxidSeen, radix: 16)), this server only 0x\(String(tree.lastZxid, radix: 16))")
+            return false
+        }
+        if shuttingDown { return false }
+        let timeout = negotiatedTimeout(req.timeOut)
+        if req.sessionId == 0 {
+            let id = nextSessionId
+            nextSessionId &+= 1
+            if nextSessionId == Int64.min { nextSessionId &+= 1 }
+            var passwd = [UInt8](repeating: 0, count: 16)
+            for i in 0..<16 { passwd[i] = UInt8.random(in: 0...255, using: &rng) }
+            conn.phase = .connecting
+            conn.sessionId = id
+            conn.timeoutMs = timeout
+            let resp = ConnectResponse(timeOut: timeout, sessionId: id, passwd: passwd,
+                                       readOnly: conn.sentReadOnlyByte ? false : nil)
+            submit(.createSession(timeoutMs: timeout, passwd: passwd), sessionId: id, cxid: 0, changes: [],
+                   origin: .connect(conn, resp))
+            return true
+        }
+        // Resuming: a newer connection for a session replaces the older one, even before the password check.
+        if let old = sessionOwner[req.sessionId], old !== conn {
+            sessionOwner[req.sessionId] = nil
+            close(old)
+        }
+        guard let info = tree.sessions[req.sessionId], info.passwd == req.passwd,
+              !closingSessions.contains(req.sessionId) else {
+            var b = conn.channel.allocator.buffer(capacity: 48)
+            b.writeFramed { ConnectResponse.invalid(readOnlyByte: conn.sentReadOnlyByte).encode(into: &$0) }
+            conn.write(b)
+            conn.closeAfterFlush = true
+            return true
+        }
+        _ = info
+        conn.sessionId = req.sessionId
+        conn.timeoutMs = timeout
+        conn.phase = .connected
+        sessionOwner[req.sessionId] = conn
+        tracker.track(req.sessionId, timeoutMs: timeout, now: Self.monotonicMs())
+        var b = conn.channel.allocator.buffer(capacity: 48)
+        b.writeFramed {
+            ConnectResponse(timeOut: timeout, sessionId: req.sessionId, passwd: req.passwd,
+                            readOnly: conn.sentReadOnlyByte ? false : nil).encode(into: &$0)
+        }
+        conn.write(b)
+        return true
+    }
+
+    func replyBuffer(_ conn: ClientConnection, xid: Int32, zxid: Int64, err: ErrorCode, _ body: Response? = nil) -> ByteBuffer {
+        var b = conn.channel.allocator.buffer(capacity: 64)
+        b.writeFramed {
+            ReplyHeader(xid: xid, zxid: zxid, err: err.rawValue).encode(into: &$0)
+            if err == .ok, let body { body.encode(into: &$0) }
+        }
+        return b
+    }
+
+    func handleRequest(_ conn: ClientConnection, _ frame: ByteBuffer) -> Bool {
+        stats.packetsReceived += 1
+        conn.received += 1
+        let now = Self.monotonicNanos()
+        if conn.sessionId != 0 { tracker.touch(conn.sessionId, now: Int64(now / 1_000_000)) }
+        var r = JuteReader(frame, maxLength: config.juteMaxBuffer)
+        guard let header = try? RequestHeader(from: &r) else {
+            logger.info("closing \(conn.remoteAddress): request shorter than its header")
+            return false
+        }
+        conn.lastCxid = header.xid
+        let request: Request
+        do {
+            request = try Request.decode(type: header.type, body: &r)
+        } catch {
+            switch error {
+            case .unknownOpCode:
+                enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: -1, err: .unimplemented), start: now)
+            case .malformed:
+                enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .marshallingError), start: now)
+            }
+            return true
+        }
+        conn.lastOp = request.opCode.shortName
+        if closingSessions.contains(conn.sessionId) {
+            enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .sessionExpired), start: now)
+            return true
+        }
+        switch request {
+        case .auth(let packet):
+            let xid = header.xid
+            if packet.scheme == "digest" {
+                let digest = DigestAuth.digest(String(decoding: packet.auth, as: UTF8.self))
+                conn.auth.add(Id(scheme: "digest", id: digest))
+                if let sup = config.superDigest, sup == digest { conn.auth.add(Id(scheme: "super", id: "")) }
+                enqueueReady(conn, xid: xid, buffer: replyBuffer(conn, xid: xid, zxid: 0, err: .ok), start: now)
+            } else if packet.scheme == "ip" {
+                enqueueReady(conn, xid: xid, buffer: replyBuffer(conn, xid: xid, zxid: 0, err: .ok), start: now)
+            } else {
+                stats.authFailed += 1
+                logger.info("auth with unsupported scheme '\(packet.scheme)' from \(conn.remoteAddress); closing")
+                enqueueReady(conn, xid: xid, buffer: replyBuffer(conn, xid: xid, zxid: 0, err: .authFailed), start: now)
+                conn.closeAfterFlush = true
+            }
+            return true
+        case .closeSession:
+            let slot = ReplySlot(xid: header.xid, request: request, state: .waiting, startNanos: now)
+            conn.enqueue(slot)
+            closingSessions.insert(conn.sessionId)
+            if case .txn(let t, let changes) = preparer.prepareCloseSession(sessionId: conn.sessionId) {
+                submit(t, sessionId: conn.sessionId, cxid: header.xid, changes: changes, origin: .closeSession(conn, slot))
+            }
+            return true
+        case .check:
+            enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .unimplemented), start: now)
+            return true
+        case .reconfig:
+            let code: ErrorCode = config.reconfigEnabled ? .unimplemented : .reconfigDisabled
+            enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: code), start: now)
+            return true
+        case .sasl, .deleteContainer:
+            enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .unimplemented), start: now)
+            return true
+        case .create, .delete, .setData, .setACL, .multi:
+            submitWrite(conn, header, request, start: now)
+            return true
+        default:
+            if conn.hasQueued {
+                conn.enqueue(ReplySlot(xid: header.xid, request: request, state: .deferred(header, request), startNanos: now))
+            } else {
+                executeRead(conn, header, request, start: now)
+            }
+            return true
+        }
+    }
+
+    func enqueueReady(_ conn: ClientConnection, xid: Int32, buffer: ByteBuffer, start: UInt64) {
+        if conn.hasQueued {
+            conn.enqueue(ReplySlot(xid: xid, request: nil, state: .ready(buffer), startNanos: start))
+        } else {
+            conn.write(buffer)
+            finishReply(conn, start: start)
+        }
+    }
+
+    func finishReply(_ conn: ClientConnection, start: UInt64) {
+        let now = Self.monotonicNanos()
+        conn.recordLatency(start, now: now)
+        let ms = Int64((now &- start) / 1_000_000)
+        stats.packetsSent += 1
+        stats.minLatencyMs = min(stats.minLatencyMs, ms)
+        stats.maxLatencyMs = max(stats.maxLatencyMs, ms)
+        stats.totalLatencyMs += ms
+        stats.latencyCount += 1
+        conn.lastZxid = tree.lastZxid
+    }
+
+    /// Runs a read (or ping/sync/setWatches) now and writes its reply.
+    func executeRead(_ conn: ClientConnection, _ header: RequestHeader, _ request: Request, start: UInt64) {
+        let zxid = tree.lastZxid
+        let buffer: ByteBuffer
+        switch request {
+        case .ping:
+            buffer = replyBuffer(conn, xid: Xid.ping, zxid: zxid, err: .ok)
+        case .sync(let p):
+            buffer = replyBuffer(conn, xid: header.xid, zxid: zxid, err: .ok, .path(p.path))
+        case .setWatches(let s):
+            for event in ReadProcessor.setWatches(s, tree: tree, watcher: conn.id, watches: watches) {
+                sendNotification(conn, event)
+            }
+            buffer = replyBuffer(conn, xid: header.xid, zxid: zxid, err: .ok)
+        default:
+            switch ReadProcessor.process(request, tree: tree, auth: conn.auth, sessionId: conn.sessionId,
+                                         watcher: conn.id, watches: watches, skipACL: config.skipACL) {
+            case .success(let resp): buffer = replyBuffer(conn, xid: header.xid, zxid: zxid, err: .ok, resp)
+            case .failure(let code): buffer = replyBuffer(conn, xid: header.xid, zxid: zxid, err: code)
+            }
+        }
+        conn.write(buffer)
+        finishReply(conn, start: start)
+    }
+
+    func sendNotification(_ conn: ClientConnection, _ event: WatcherEvent) {
+        var b = conn.channel.allocator.buffer(capacity: 32 + event.path.utf8.count)
+        b.writeFramed {
+            ReplyHeader(xid: Xid.notification, zxid: -1, err: 0).encode(into: &$0)
+            event.encode(into: &$0)
+        }
+        conn.write(b)
+    }
+
+    /// Writes out every reply at the front of the connection's FIFO that is ready, running deferred reads.
+    func drain(_ conn: ClientConnection) {
+        while let slot = conn.front {
+            switch slot.state {
+            case .waiting:
+                return
+            case .ready(let b):
+                conn.popFront()
+                conn.write(b)
+                finishReply(conn, start: slot.startNanos)
+            case .deferred(let h, let req):
+                conn.popFront()
+                executeRead(conn, h, req, start: slot.startNanos)
+            }
+        }
+    }
+
+    func submitWrite(_ conn: ClientConnection, _ header: RequestHeader, _ request: Request, start: UInt64) {
+        let ctx = RequestContext(sessionId: conn.sessionId, cxid: header.xid, auth: conn.auth, time: Self.wallMs())
+        if let why = diskFailed {
+            logger.warning("refusing a write from \(conn.remoteAddress): \(why)")
+            enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .systemError), start: start)
+            return
+        }
+        switch preparer.prepare(request, ctx) {
+        case .txn(let txn, let changes):
+            let slot = ReplySlot(xid: header.xid, request: request, state: .waiting, startNanos: start)
+            conn.enqueue(slot)
+            submit(txn, sessionId: conn.sessionId, cxid: header.xid, changes: changes, origin: .request(conn, slot))
+        case .failed(let code):
+            enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: code), start: start)
+        case .multiFailed(let results):
+            let body = Response.multi(results.map { r in if case .error(let e) = r { return .error(e) }; return .error(.ok) })
+            enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .ok, body), start: start)
+        }
+    }
+
+    // MARK: - Write pipeline (group commit)
+
+    func submit(_ txn: Txn, sessionId: Int64, cxid: Int32, changes: [ChangeRecord], origin: TxnOrigin) {
+        lastAssignedZxid += 1
+        let zxid = lastAssignedZxid
+        let entry = TxnEntry(header: TxnHeader(sessionId: sessionId, cxid: cxid, zxid: zxid, time: Self.wallMs()), txn: txn)
+        preparer.recordOutstanding(changes, zxid: zxid)
+        pendingAppend.append(PendingTxn(entry: entry, bytes: entry.encoded(), origin: origin))
+        outstandingWrites += 1
+        kickDisk()
+    }
+
+    /// Hands every pending transaction to the disk thread as one batch: one write, one fsync.
+    func kickDisk() {
+        guard !diskBusy, !pendingAppend.isEmpty else { return }
+        let batch = pendingAppend
+        pendingAppend = []
+        diskBusy = true
+        let records = batch.map { TxnLog.Record(zxid: $0.entry.header.zxid, payload: $0.bytes) }
+        let log = txnLog
+        let sync = config.forceSync
+        diskPool.runIfActive(eventLoop: loop) { () -> UInt64 in
+            try log.append(records)
+            let t0 = Self.monotonicNanos()
+            if sync { try log.sync() }
+            return Self.monotonicNanos() - t0
+        }.whenComplete { [self] result in
+            diskBusy = false
+            switch result {
+            case .success(let fsyncNanos):
+                stats.fsyncCount += 1
+                stats.fsyncTotalNanos += fsyncNanos
+                applyBatch(batch)
+                maybeSnapshot()
+            case .failure(let error):
+                failBatch(batch, error)
+            }
+            kickDisk()
+            flushDirty()
+        }
+    }
+
+    /// The log could not be written: nothing in the batch (or queued after it) is applied; clients get an error.
+    func failBatch(_ batch: [PendingTxn], _ error: Error) {
+        let all = batch + pendingAppend
+        pendingAppend = []
+        logger.error("cannot write the transaction log: \(error); \(all.count) writes refused")
+        diskFailed = "the transaction log cannot be written (\(error)); writes are refused until it can"
+        preparer.reset()
+        lastAssignedZxid = tree.lastZxid
+        outstandingWrites -= all.count
+        for p in all {
+            switch p.origin {
+            case .request(let conn, let slot):
+                slot.state = .ready(replyBuffer(conn, xid: slot.xid, zxid: tree.lastZxid, err: .systemError))
+                drain(conn)
+            case .connect(let conn, _):
+                close(conn)
+            case .closeSession(let conn, let slot):
+                closingSessions.remove(p.entry.header.sessionId)
+                if let conn, let slot {
+                    slot.state = .ready(replyBuffer(conn, xid: slot.xid, zxid: tree.lastZxid, err: .systemError))
+                    drain(conn)
+                }
+            case .expiry:
+                closingSessions.remove(p.entry.header.sessionId)
+            case .reaper:
+                break
+            }
+        }
+        // Retry the disk later; a successful probe write clears the failure.
+        loop.scheduleTask(in: .seconds(1)) { [self] in probeDisk() }
+    }
+
+    func probeDisk() {
+        let log = txnLog
+        diskPool.runIfActive(eventLoop: loop) { try log.sync() }.whenComplete { [self] r in
+            if case .success = r, diskFailed != nil {
+                logger.notice("the transaction log is writable again; accepting writes")
+                diskFailed = nil
+            } else if diskFailed != nil {
+                loop.scheduleTask(in: .seconds(1)) { [self] in probeDisk() }
+            }
+        }
+    }
+
+    func applyBatch(_ batch: [PendingTxn]) {
+        var triggers: [WatchTrigger] = []
+        for p in batch {
+            triggers.removeAll(keepingCapacity: true)
+            let result = tree.apply(p.entry, triggers: &triggers)
+            let zxid = p.entry.header.zxid
+            preparer.applied(upTo: zxid)
+            outstandingWrites -= 1
+            txnsSinceSnapshot += 1
+            if !triggers.isEmpty {
+                for (w, event) in watches.trigger(triggers) {
+                    if let c = connections[w] { sendNotification(c, event) }
+                }
+            }
+            completed(p, result: result, zxid: zxid)
+        }
+    }
+
+    func completed(_ p: PendingTxn, result: TxnResult, zxid: Int64) {
+        switch p.origin {
+        case .request(let conn, let slot):
+            guard conn.isOpen else { return }
+            slot.state = .ready(writeReply(conn, slot, result: result, zxid: zxid))
+            drain(conn)
+        case .connect(let conn, let resp):
+            tracker.track(resp.sessionId, timeoutMs: resp.timeOut, now: Self.monotonicMs())
+            guard conn.isOpen else { return }
+            conn.phase = .connected
+            sessionOwner[resp.sessionId] = conn
+            var b = conn.channel.allocator.buffer(capacity: 48)
+            b.writeFramed { resp.encode(into: &$0) }
+            conn.write(b)
+            let frames = conn.pendingFrames
+            conn.pendingFrames = []
+            for f in frames where conn.isOpen {
+                if !handleFrame(conn, f) { close(conn); return }
+            }
+        case .closeSession(let conn, let slot):
+            let sid = p.entry.header.sessionId
+            sessionEnded(sid)
+            if let conn, let slot, conn.isOpen {
+                slot.state = .ready(replyBuffer(conn, xid: slot.xid, zxid: zxid, err: .ok))
+                drain(conn)
+                conn.closeAfterFlush = true
+            }
+        case .expiry:
+            let sid = p.entry.header.sessionId
+            sessionEnded(sid)
+            if let conn = sessionOwner[sid] { conn.closeAfterFlush = true; conn.dirty = true }
+        case .reaper:
+            break
+        }
+    }
+
+    func sessionEnded(_ sid: Int64) {
+        tracker.remove(sid)
+        closingSessions.remove(sid)
+    }
+
+    /// Encodes the reply of an applied write for the request that caused it.
+    func writeReply(_ conn: ClientConnection, _ slot: ReplySlot, result: TxnResult, zxid: Int64) -> ByteBuffer {
+        func body(_ request: Request?, _ r: TxnResult) -> Result<Response, ErrorCode> {
+            switch r {
+            case .created(let path, let stat):
+                if case .create(_, let op)? = request, op == .create { return .success(.path(path)) }
+                return .success(.pathStat(path, stat))
+            case .deleted: return .success(.empty)
+            case .setData(let s), .setACL(let s): return .success(.stat(s))
+            case .error(let e): return .failure(e)
+            case .multi(let rs):
+                var ops: [MultiOp] = []
+                if case .multi(let o)? = request { ops = o }
+                var out: [MultiResult] = []
+                for (i, r) in rs.enumerated() {
+                    switch r {
+                    case .created(let path, let stat):
+                        var withStat = false
+                        if i < ops.count, case .create(let cr, let op) = ops[i] {
+                            let mode = CreateMode(rawValue: cr.flags)
+                            withStat = op == .createContainer || op == .createTTL || mode?.isContainer == true || mode?.isTTL == true
+                        }
+                        out.append(withStat ? .create2(path: path, stat: stat) : .create(path: path))
+                    case .deleted: out.append(.delete)
+                    case .setData(let s): out.append(.setData(s))
+                    case .checked: out.append(.check)
+                    case .error(let e): out.append(.error(e))
+                    default: out.append(.error(.systemError))
+                    }
+                }
+                return .success(.multi(out))
+            default: return .success(.empty)
+            }
+        }
+        switch body(slot.request, result) {
+        case .success(let resp): return replyBuffer(conn, xid: slot.xid, zxid: zxid, err: .ok, resp)
+        case .failure(let code): return replyBuffer(conn, xid: slot.xid, zxid: zxid, err: code)
+        }
+    }
+
+    // MARK: - Periodic work
+
+    func tick() {
+        let now = Self.monotonicMs()
+        for sid in tracker.expired(now: now) where !closingSessions.contains(sid) {
+            logger.info("session 0x\(String(sid, radix: 16)) expired")
+            closingSessions.insert(sid)
+            tracker.remove(sid)
+            if case .txn(let t, let changes) = preparer.prepareCloseSession(sessionId: sid) {
+                submit(t, sessionId: sid, cxid: 0, changes: changes, origin: .expiry)
+            }
+        }
+        flushDirty()
+    }
+
+    func reapContainers() {
+        let limit = max(1, config.containerMaxPerMinute * config.containerCheckIntervalMs / 60_000)
+        let ctx = RequestContext(sessionId: 0, cxid: 0, auth: AuthInfo(ids: [Id(scheme: "super", id: "")]), time: Self.wallMs())
+        for path in tree.reapable(now: Self.wallMs(), limit: limit) {
+            if case .txn(let t, let changes) = preparer.prepare(.deleteContainer(PathRequest(path: path)), ctx) {
+                submit(t, sessionId: 0, cxid: 0, changes: changes, origin: .reaper)
+            }
+        }
+    }
+
+    func maybeSnapshot() {
+        guard txnsSinceSnapshot >= snapThreshold, !snapshotInProgress else { return }
+        snapshotInProgress = true
+        txnsSinceSnapshot = 0
+        snapThreshold = randomSnapThreshold()
+        let zxid = tree.lastZxid
+        let payload = tree.serialized()
+        let log = txnLog, snaps = snapshots
+        let t0 = Self.monotonicNanos()
+        diskPool.runIfActive(eventLoop: loop) {
+            try log.roll(firstZxid: zxid + 1)
+            try payload.withUnsafeReadableBytes { try snaps.write(zxid: zxid, payload: $0) }
+        }.whenComplete { [self] r in
+            snapshotInProgress = false
+            switch r {
+            case .success:
+                stats.snapshotsTaken += 1
+                stats.lastSnapshotZxid = zxid
+                logger.info("snapshot 0x\(String(zxid, radix: 16)) written (\(tree.nodeCount) znodes, \(payload.readableBytes) bytes, \((Self.monotonicNanos() - t0) / 1_000_000) ms)")
+            case .failure(let e):
+                logger.error("snapshot 0x\(String(zxid, radix: 16)) failed: \(e)")
+            }
+        }
+    }
+
+    func purge() {
+        let retain = config.snapRetainCount
+        let log = txnLog, snaps = snapshots
+        diskPool.runIfActive(eventLoop: loop) { () -> [String] in
+            guard let oldest = try snaps.purge(retain: retain) else { return [] }
+            return log.purge(coveredUpTo: oldest)
+        }.whenComplete { [self] r in
+            if case .success(let removed) = r, !removed.isEmpty { logger.info("autopurge removed \(removed.count) log segments") }
+        }
+    }
+
+    // MARK: - Shutdown
+
+    /// Stops taking requests, waits for in-flight writes to be durable and applied, closes connections.
+    public func shutdown() -> EventLoopFuture<Void> {
+        loop.flatSubmit { [self] in
+            shuttingDown = true
+            for t in scheduledTasks { t.cancel() }
+            let promise = loop.makePromise(of: Void.self)
+            func waitIdle(_ attempts: Int) {
+                if (!diskBusy && pendingAppend.isEmpty && !snapshotInProgress) || attempts > 500 {
+                    flushDirty()
+                    for c in Array(connections.values) { close(c) }
+                    promise.succeed(())
+                } else {
+                    loop.scheduleTask(in: .milliseconds(10)) { waitIdle(attempts + 1) }
+                }
+            }
+            waitIdle(0)
+            return promise.futureResult
+        }
+    }
+}
