@@ -92,6 +92,9 @@ public enum HealthModel {
             if p.process == .stopped {
                 observed = "stopped"
                 problem = "node \(p.id) is stopped"
+            } else if p.process == .stale {
+                observed = "exited"
+                problem = "node \(p.id) exited (its pid file is stale); `zkctl logs \(p.id)` shows why"
             } else if p.process == .paused {
                 observed = "paused"
                 problem = "node \(p.id) is paused (SIGSTOP)"

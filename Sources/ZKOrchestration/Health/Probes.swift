@@ -38,7 +38,7 @@ public struct HealthProber: Sendable {
     public func probe(node: NodeSpec, process: ProcessState?, pid: Int32?) -> NodeProbe {
         var probe = NodeProbe(id: node.id, expectedRole: node.role, clientAddress: node.clientAddress,
                               process: process, pid: pid, ruok: false)
-        if process == .stopped || process == .paused { return probe }
+        if process == .stopped || process == .paused || process == .stale { return probe }
         do {
             probe.ruok = try words.send("ruok", host: node.host, port: node.clientPort, timeout: timeout) == "imok"
             let srvr = try words.send("srvr", host: node.host, port: node.clientPort, timeout: timeout)

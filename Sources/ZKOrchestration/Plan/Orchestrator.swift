@@ -218,7 +218,12 @@ public struct Orchestrator: Sendable {
                 if let r = store.readRecord(l), provider.state(of: r) == .stale {
                     let how = provider.exitDescription(of: r).map { " (\($0))" } ?? ""
                     let tail = FileSystem.tail(l.logFile, maxLines: 8)
-                    throw ZKCtlError("node \(id) exited during startup\(how); the other nodes keep running. Last lines of \(l.logFile):\n\(tail)\nFix the cause, then `zkctl up` again (or `zkctl down`)")
+                    let alive = inventory.nodes.map(\.id).filter { other in
+                        other != id && store.readRecord(layout.node(other)).map { provider.state(of: $0) == .running } == true
+                    }
+                    let others = alive.isEmpty ? "no other node is running" :
+                        "nodes \(alive.map(String.init).joined(separator: ", ")) keep running"
+                    throw ZKCtlError("node \(id) exited during startup\(how); \(others). Last lines of \(l.logFile):\n\(tail)\nFix the cause, then run `zkctl up` again, or `zkctl down` to stop the rest")
                 }
             }
             let health = await prober.evaluate(inventory, processes: processTable(inventory))
