@@ -46,6 +46,8 @@ public enum Report {
         public var roles: [String: Int]
         public var writeCheck: String
         public var problems: [String]
+        /// Set by `zkctl up`: seconds from the start of `up` until the ensemble was healthy.
+        public var secondsToHealthy: Double?
     }
 
     public static func json(_ inventory: Inventory, _ health: ClusterHealth) -> ClusterJSON {

@@ -61,13 +61,8 @@ public enum InventoryLoader {
     ]
 
     public static func load(path: String) throws -> Inventory {
-        let text: String
-        do {
-            text = try FileSystem.readString(path)
-        } catch {
-            throw InventoryError(source: path, problems: [
-                InventoryProblem(path: "-", line: nil, message: "cannot read the file (\(error)); check the path given to -i"),
-            ])
+        guard FileSystem.exists(path), !FileSystem.isDirectory(path), let text = try? FileSystem.readString(path) else {
+            throw ZKCtlError("cannot read inventory file \(path); check the path given to -i (examples are in inventory/)")
         }
         let base = (path.split(separator: "/").last.map(String.init) ?? path)
         let stem = base.hasSuffix(".yaml") ? String(base.dropLast(5)) : (base.hasSuffix(".yml") ? String(base.dropLast(4)) : base)

@@ -47,7 +47,7 @@ struct Up: AsyncParsableCommand {
             return
         }
         Interrupt.install()
-        printErr("zkctl: bringing up \(inventory.cluster.name) (\(inventory.cluster.engine.rawValue), \(inventory.nodes.count) nodes) in \(orchestrator.store.layout(inventory.cluster.name).root)")
+        printErr("zkctl: bringing up \(inventory.cluster.name) (\(inventory.cluster.engine.rawValue), \(inventory.nodes.count) \(inventory.nodes.count == 1 ? "node" : "nodes")) in \(orchestrator.store.layout(inventory.cluster.name).root)")
         let result = try await orchestrator.up(inventory, inventoryYAML: yaml, timeout: .milliseconds(Int64(timeout * 1000)))
         guard let health = result.health else { return }
         if result.plan.changesNothing {
@@ -57,7 +57,10 @@ struct Up: AsyncParsableCommand {
         }
         switch output {
         case .text: printOut(Report.table(inventory, health))
-        case .json: printOut(Report.encode(Report.json(inventory, health)))
+        case .json:
+            var json = Report.json(inventory, health)
+            json.secondsToHealthy = (result.seconds * 10).rounded() / 10
+            printOut(Report.encode(json))
         }
         if health.state != .healthy { throw ExitCode(health.state.exitCode) }
     }
