@@ -9,8 +9,7 @@ import Testing
     func shippedInventoryMatchesGolden(_ name: String) throws {
         let inv = try InventoryLoader.load(path: "\(Paths.inventories)/\(name).yaml")
         let renderer = Renderer(source: DirectoryTemplateSource(directory: Paths.templates))
-        let layout = ClusterLayout(home: "/zkctl-home", cluster: inv.cluster.name)
-        for (node, _, files) in try renderer.renderCluster(inv, layout: { layout.node($0.id) }) {
+        for (node, _, files) in try renderer.renderCluster(inv, layout: RenderModel.layout(for: inv, root: "/zkctl-home")) {
             for file in files {
                 assertGolden(file.contents, "\(name)/\(node.name)/\(file.path)")
             }

@@ -15,6 +15,8 @@ public struct Inventory: Equatable, Sendable {
     public var voters: [NodeSpec] { nodes.filter { $0.role == .participant } }
     public var observers: [NodeSpec] { nodes.filter { $0.role == .observer } }
     public var isStandalone: Bool { nodes.count == 1 }
+    /// Every host is a loopback address: zkctl can run the cluster on this machine.
+    public var isLocal: Bool { nodes.allSatisfy { $0.host.hasPrefix("127.") || $0.host == "localhost" } }
 
     public func node(id: Int) -> NodeSpec? { nodes.first { $0.id == id } }
 
@@ -51,6 +53,9 @@ public struct ClusterSettings: Equatable, Sendable {
     /// Base directory for node data on remote hosts (Ansible); local clusters use the state dir.
     public var dataDir: String
     public var dataLogDir: String
+    /// Config and log directories on remote hosts (local clusters use the state dir).
+    public var confDir: String
+    public var logDir: String
     public var fourLetterWordWhitelist: [String]
     public var maxClientConnections: Int
     public var autopurgeSnapRetainCount: Int
@@ -66,6 +71,7 @@ public struct ClusterSettings: Equatable, Sendable {
         clientPort: Int = Defaults.clientPort, quorumPort: Int = Defaults.quorumPort,
         electionPort: Int = Defaults.electionPort,
         dataDir: String = Defaults.dataDir, dataLogDir: String = Defaults.dataLogDir,
+        confDir: String = Defaults.confDir, logDir: String = Defaults.logDir,
         fourLetterWordWhitelist: [String] = Defaults.fourLetterWordWhitelist,
         maxClientConnections: Int = Defaults.maxClientConnections,
         autopurgeSnapRetainCount: Int = Defaults.autopurgeSnapRetainCount,
@@ -83,6 +89,8 @@ public struct ClusterSettings: Equatable, Sendable {
         self.electionPort = electionPort
         self.dataDir = dataDir
         self.dataLogDir = dataLogDir
+        self.confDir = confDir
+        self.logDir = logDir
         self.fourLetterWordWhitelist = fourLetterWordWhitelist
         self.maxClientConnections = maxClientConnections
         self.autopurgeSnapRetainCount = autopurgeSnapRetainCount
@@ -100,6 +108,8 @@ public struct ClusterSettings: Equatable, Sendable {
         public static let electionPort = 3888
         public static let dataDir = "/var/lib/zookeeper"
         public static let dataLogDir = "/var/lib/zookeeper"
+        public static let confDir = "/etc/zookeeper/conf"
+        public static let logDir = "/var/log/zookeeper"
         /// zkctl's probes need ruok, srvr and mntr; `*` keeps every diagnostic available.
         public static let fourLetterWordWhitelist = ["*"]
         public static let maxClientConnections = 60

@@ -52,6 +52,7 @@ public enum InventoryLoader {
     public static let clusterKeys: [String] = [
         "zk_cluster", "zk_engine", "zk_version", "zk_tick_time", "zk_init_limit", "zk_sync_limit",
         "zk_client_port", "zk_quorum_port", "zk_election_port", "zk_data_dir", "zk_datalog_dir",
+        "zk_conf_dir", "zk_log_dir",
         "zk_4lw_whitelist", "zk_max_client_cnxns", "zk_autopurge_snap_retain_count",
         "zk_autopurge_purge_interval", "zk_apache_home", "zk_java_heap_mb",
     ]
@@ -376,11 +377,14 @@ extension InventoryLoader {
             let dataDir = string(vars["zk_data_dir"]) ?? D.dataDir
             let dataLogDir = string(vars["zk_datalog_dir"]) ?? dataDir
             let apacheHome = string(vars["zk_apache_home"])
+            let confDir = string(vars["zk_conf_dir"]) ?? D.confDir
+            let logDir = string(vars["zk_log_dir"]) ?? D.logDir
             guard ok, let engine else { return nil }
             return ClusterSettings(
                 name: name, engine: engine, version: version, tickTimeMs: tick, initLimitTicks: initLimit,
                 syncLimitTicks: syncLimit, clientPort: client, quorumPort: quorum, electionPort: election,
-                dataDir: dataDir, dataLogDir: dataLogDir, fourLetterWordWhitelist: whitelist,
+                dataDir: dataDir, dataLogDir: dataLogDir, confDir: confDir, logDir: logDir,
+                fourLetterWordWhitelist: whitelist,
                 maxClientConnections: maxCnxns, autopurgeSnapRetainCount: retain,
                 autopurgePurgeIntervalHours: purge, apacheHome: apacheHome, javaHeapMB: heap)
         }

@@ -16,6 +16,8 @@ public enum InventoryWriter {
         ]
         if c.dataDir != D.dataDir { vars.append(("zk_data_dir", c.dataDir)) }
         if c.dataLogDir != c.dataDir { vars.append(("zk_datalog_dir", c.dataLogDir)) }
+        if c.confDir != D.confDir { vars.append(("zk_conf_dir", c.confDir)) }
+        if c.logDir != D.logDir { vars.append(("zk_log_dir", c.logDir)) }
         if c.fourLetterWordWhitelist != D.fourLetterWordWhitelist {
             vars.append(("zk_4lw_whitelist", "[" + c.fourLetterWordWhitelist.joined(separator: ", ") + "]"))
         }
@@ -24,7 +26,7 @@ public enum InventoryWriter {
         if c.autopurgePurgeIntervalHours != D.autopurgePurgeIntervalHours { vars.append(("zk_autopurge_purge_interval", "\(c.autopurgePurgeIntervalHours)")) }
         if let h = c.apacheHome { vars.append(("zk_apache_home", h)) }
         if c.javaHeapMB != D.javaHeapMB { vars.append(("zk_java_heap_mb", "\(c.javaHeapMB)")) }
-        if inventory.nodes.allSatisfy({ ["127.0.0.1", "localhost"].contains($0.host) }) {
+        if inventory.isLocal {
             vars.append(("ansible_connection", "local"))
         }
         lines += vars.map { "        \($0.0): \($0.1)" }

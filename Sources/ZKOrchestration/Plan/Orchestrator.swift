@@ -57,15 +57,16 @@ public struct Orchestrator: Sendable {
 
     public func renderedFiles(_ inventory: Inventory, root: String? = nil) throws -> [(NodeSpec, NodeLayout, [RenderedFile])] {
         let renderer = Renderer(source: templates)
-        let layout = root.map { ClusterLayout(home: $0, cluster: inventory.cluster.name) } ?? store.layout(inventory.cluster.name)
-        return try renderer.renderCluster(inventory, layout: { layout.node($0.id) })
+        return try renderer.renderCluster(inventory, layout: RenderModel.layout(for: inventory, root: root ?? store.home))
     }
 
     /// Writes every node's files under `root` (a zkctl home) and returns the paths written.
     public func render(_ inventory: Inventory, root: String) throws -> [String] {
         var written: [String] = []
         for (_, layout, files) in try renderedFiles(inventory, root: root) {
-            for dir in [layout.confDir, layout.dataDir, layout.dataLogDir, layout.logDir] { try FileSystem.makeDirectory(dir) }
+            if inventory.isLocal {
+                for dir in [layout.confDir, layout.dataDir, layout.dataLogDir, layout.logDir] { try FileSystem.makeDirectory(dir) }
+            }
             for f in files {
                 let path = layout.root + "/" + f.path
                 try FileSystem.write(f.contents, to: path)
@@ -86,7 +87,7 @@ public struct Orchestrator: Sendable {
     /// Checks that the inventory can run on this machine and matches an existing cluster of that name.
     public func checkLocal(_ inventory: Inventory) throws {
         let remote = inventory.nodes.filter { !($0.host.hasPrefix("127.") || $0.host == "localhost") }
-        if !remote.isEmpty {
+        if !inventory.isLocal {
             throw ZKCtlError("cluster \(inventory.cluster.name) has hosts that are not on this machine (\(remote.map(\.host).joined(separator: ", "))); `zkctl up` runs loopback clusters only; use `zkctl render` and Ansible for remote hosts")
         }
         if store.exists(inventory.cluster.name) {
@@ -248,7 +249,14 @@ public struct Orchestrator: Sendable {
 
     public func planDown(_ inventory: Inventory, purge: Bool) -> Plan {
         let observed = observe(inventory)
-        var plan = Planner.down(observed: observed, observers: Set(inventory.observers.map(\.id)), purge: purge)
+        // Stop the leader last so the ensemble elects at most once while it shuts down.
+        let leader = inventory.nodes.first { node in
+            guard observed.first(where: { $0.id == node.id })?.process == .running,
+                  let text = try? prober.words.send("srvr", host: node.host, port: node.clientPort, timeout: .milliseconds(500))
+            else { return false }
+            return FourLetterWords.parseSrvr(text)?.mode == .leader
+        }?.id
+        var plan = Planner.down(observed: observed, leader: leader, observers: Set(inventory.observers.map(\.id)), purge: purge)
         if purge && !plan.steps.contains(.purge) { plan.steps.append(.purge) }
         return plan
     }

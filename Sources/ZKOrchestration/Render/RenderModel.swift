@@ -7,12 +7,23 @@ public struct NodeLayout: Equatable, Sendable {
     public var dataLogDir: String
     public var logDir: String
 
+    /// A local node: everything under `root`.
     public init(root: String) {
         self.root = root
         self.confDir = root + "/conf"
         self.dataDir = root + "/data"
         self.dataLogDir = root + "/datalog"
         self.logDir = root + "/logs"
+    }
+
+    /// A node on another host: files are written under `root` here, but the config refers to the
+    /// host's own directories.
+    public init(root: String, confDir: String, dataDir: String, dataLogDir: String, logDir: String) {
+        self.root = root
+        self.confDir = confDir
+        self.dataDir = dataDir
+        self.dataLogDir = dataLogDir
+        self.logDir = logDir
     }
 
     public var zooCfg: String { confDir + "/zoo.cfg" }
@@ -81,6 +92,21 @@ public struct RenderedFile: Equatable, Sendable {
 }
 
 public enum RenderModel {
+    /// Loopback inventories render the state-dir layout (`<root>/clusters/<name>/nodes/<id>`);
+    /// others render one directory per host (`<root>/hosts/<host>`) whose config points at the
+    /// inventory's directories on that host.
+    public static func layout(for inventory: Inventory, root: String) -> (NodeSpec) -> NodeLayout {
+        if inventory.isLocal {
+            let cluster = ClusterLayout(home: root, cluster: inventory.cluster.name)
+            return { cluster.node($0.id) }
+        }
+        let c = inventory.cluster
+        return { node in
+            NodeLayout(root: "\(root)/hosts/\(node.name)", confDir: c.confDir, dataDir: c.dataDir,
+                       dataLogDir: c.dataLogDir, logDir: c.logDir)
+        }
+    }
+
     /// `server.N=host:quorum:election:role;clientHost:clientPort`, the dynamic-config form.
     public static func serverLine(_ node: NodeSpec) -> String {
         "server.\(node.id)=\(node.host):\(node.quorumPort):\(node.electionPort):\(node.role.rawValue);\(node.host):\(node.clientPort)"

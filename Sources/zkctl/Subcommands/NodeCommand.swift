@@ -120,8 +120,10 @@ struct Render: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the per-node config tree (zoo.cfg, dynamic config, myid, env) without starting anything.",
         discussion: """
-            Writes <out>/clusters/<name>/nodes/<id>/{conf,data}/... (default out: a new ./zkctl-render
-            directory). With --dry-run the files are printed instead.
+            For a loopback inventory: <out>/clusters/<name>/nodes/<id>/{conf,data}/..., the layout `up`
+            uses. For other hosts: <out>/hosts/<host>/..., with zoo.cfg pointing at the inventory's
+            zk_data_dir, zk_datalog_dir and zk_conf_dir on that host. Default out: ./zkctl-render.
+            With --dry-run the files are printed instead.
 
             Examples:
               zkctl render -i inventory/production-3.yaml --out /tmp/prod
@@ -144,6 +146,7 @@ struct Render: AsyncParsableCommand {
     mutating func run() async throws {
         let orchestrator = try global.orchestrator()
         let (inventory, _) = try source.load(name: name)
+        let out = self.out.hasPrefix("/") ? self.out : FileManager.default.currentDirectoryPath + "/" + self.out
         if dryRun {
             for (_, layout, files) in try orchestrator.renderedFiles(inventory, root: out) {
                 for f in files {
