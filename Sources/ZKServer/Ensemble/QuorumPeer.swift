@@ -54,7 +54,7 @@ final class QuorumPeer {
         electionTransport = PeerTransport(myId: UInt64(me.id), clusterName: c.clusterName,
                                           peers: others.map { .init(id: UInt64($0.id), host: $0.host, port: $0.electionPort) },
                                           loop: server.loop, logger: logger, purpose: "election")
-        replicaTickMs = Int64(max(10, min(100, c.tickTime / 10)))
+        replicaTickMs = Int64(max(10, min(100, c.tickTime / 40)))
     }
 
     var cluster: ClusterConfig {
