@@ -38,7 +38,7 @@ def stream_creates(port, parent, acked, stop):
 
 
 @pytest.mark.slow
-def test_acknowledged_creates_survive_kill9(zk_factory, kazoo_factory):
+def test_acknowledged_creates_survive_kill9(zk_factory, kazoo_factory, capsys):
     srv = zk_factory()
     setup = kazoo_factory(server=srv)
     setup.create("/durable")
@@ -59,8 +59,9 @@ def test_acknowledged_creates_survive_kill9(zk_factory, kazoo_factory):
     kz = kazoo_factory(server=srv)
     children = set(kz.get_children("/durable"))
     missing = [p for p in acked if p.rsplit("/", 1)[1] not in children]
-    print(f"\nDURABILITY[{srv.kind}]: {len(acked)} creates acknowledged before kill -9, "
-          f"{len(children)} present after restart, {len(missing)} acknowledged but missing")
+    with capsys.disabled():
+        print(f"\nDURABILITY[{srv.kind}]: {len(acked)} creates acknowledged before kill -9, "
+              f"{len(children)} present after restart, {len(missing)} acknowledged but missing")
     assert not missing, f"acknowledged znodes lost after kill -9: {missing[:10]}..."
     for path in acked[:: max(1, len(acked) // 50)]:
         i = int(path.rsplit("-", 1)[1])
