@@ -542,3 +542,31 @@ def test_pings_keep_a_session_alive(zk, kz, base):
         assert a.get(f"{base}/eph")["err"] == 0
         a.close_session()
     assert kz.exists(f"{base}/eph") is None
+
+
+def test_many_children_and_large_replies(zk, kz, base):
+    with jute.connected(zk.port) as c:
+        for start in range(0, 5000, 1000):
+            ops = [(jute.CREATE, jute.create_body(f"{base}/child-with-a-longish-name-{i:05d}"))
+                   for i in range(start, start + 1000)]
+            r = c.call(jute.MULTI, jute.multi_body(ops))
+            assert all(x["err"] == 0 for x in r["results"])
+    children = kz.get_children(base)
+    assert len(children) == 5000 and len(set(children)) == 5000
+    assert kz.exists(base).numChildren == 5000
+
+
+def test_multi_near_the_frame_limit(zk, kz, base):
+    with jute.connected(zk.port) as c:
+        ops = [(jute.CREATE, jute.create_body(f"{base}/big{i}", b"x" * 100_000)) for i in range(10)]
+        r = c.call(jute.MULTI, jute.multi_body(ops))  # about 1,000,600 bytes in one frame
+        assert [x["err"] for x in r["results"]] == [0] * 10
+    assert kz.get(f"{base}/big9")[0] == b"x" * 100_000
+    with jute.connected(zk.port) as c:
+        ops = [(jute.CREATE, jute.create_body(f"{base}/huge{i}", b"x" * 100_000)) for i in range(11)]
+        try:
+            c.send_request(jute.MULTI, jute.multi_body(ops))  # over 1 MiB: refused
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert c.wait_closed(5.0)
+    assert kz.exists(f"{base}/huge0") is None
