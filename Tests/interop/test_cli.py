@@ -129,3 +129,36 @@ def test_zkcli_interactive_auth_acl_and_ephemeral(zk, kz, base):
     finally:
         c.close()
     assert kz.get(f"{base}/sec")[0] == b"data"
+
+
+def test_zkcli_watches_and_newer_commands(zk, kz, base):
+    c = cliproc.zkcli(zk.hosts)
+    try:
+        c.expect(r"state:SyncConnected", timeout=30)
+        c.send(f"create {base}/aw", rf"Created {base}/aw")
+        c.send(f"addWatch -m PERSISTENT_RECURSIVE {base}/aw")
+        c.send(f"stat {base}/aw", r"numChildren = 0")  # the addWatch reply has arrived
+        kz.create(f"{base}/aw/x/y", makepath=True)
+        kz.set(f"{base}/aw/x", b"1")
+        for path, kind in ((f"{base}/aw/x", "NodeCreated"), (f"{base}/aw/x/y", "NodeCreated"),
+                           (f"{base}/aw/x", "NodeDataChanged")):
+            c.expect(rf"WatchedEvent state:SyncConnected type:{kind} path:{path}\n")
+        c.send(f"getAllChildrenNumber {base}", r"^3$")
+        c.send(f"ls -R {base}/aw", rf"^{base}/aw\n{base}/aw/x\n{base}/aw/x/y$")
+        c.send("whoami", r"Auth scheme: User\nip: 127\.0\.0\.1")
+        c.send(f"sync {base}", r"Sync is OK")
+        c.send(f"set -v 5 {base}/aw x", r"version No is not valid")
+        c.send(f"delete -v 3 {base}/aw/x/y", r"version No is not valid")
+        c.send(f"get -w {base}/aw/x", r"^1$")
+        c.send(f"removewatches {base}/aw",
+               rf"type:PersistentWatchRemoved path:{base}/aw")
+        c.send(f"create -c {base}/cont", rf"Created {base}/cont")
+        c.send(f"create -t 60000 {base}/ttl x", rf"Created {base}/ttl")
+        c.send(f"get {base}/ttl", r"^x$")
+        kz.set(f"{base}/aw/x", b"2")  # the one-shot watch from get -w fires
+        c.expect(rf"type:NodeDataChanged path:{base}/aw/x\n")
+        kz.create(f"{base}/aw/z")  # the recursive watch is gone: no event for this
+        c.send(f"stat {base}/aw", r"numChildren = 2")
+        assert f"path:{base}/aw/z" not in c.since_mark()
+    finally:
+        c.close()

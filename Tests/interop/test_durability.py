@@ -38,7 +38,7 @@ def stream_creates(port, parent, acked, stop):
 
 
 @pytest.mark.slow
-def test_acknowledged_creates_survive_kill9(zk_factory, kazoo_factory):
+def test_acknowledged_creates_survive_kill9(zk_factory, kazoo_factory, capsys):
     srv = zk_factory()
     setup = kazoo_factory(server=srv)
     setup.create("/durable")
@@ -59,8 +59,9 @@ def test_acknowledged_creates_survive_kill9(zk_factory, kazoo_factory):
     kz = kazoo_factory(server=srv)
     children = set(kz.get_children("/durable"))
     missing = [p for p in acked if p.rsplit("/", 1)[1] not in children]
-    print(f"\nDURABILITY[{srv.kind}]: {len(acked)} creates acknowledged before kill -9, "
-          f"{len(children)} present after restart, {len(missing)} acknowledged but missing")
+    with capsys.disabled():
+        print(f"\nDURABILITY[{srv.kind}]: {len(acked)} creates acknowledged before kill -9, "
+              f"{len(children)} present after restart, {len(missing)} acknowledged but missing")
     assert not missing, f"acknowledged znodes lost after kill -9: {missing[:10]}..."
     for path in acked[:: max(1, len(acked) // 50)]:
         i = int(path.rsplit("-", 1)[1])
@@ -145,3 +146,106 @@ def test_startup_time_with_100k_znodes(zk_factory, zk_kind, capsys):
     assert read_s is not None, "no successful read within 120 s of restart"
     if zk_kind == "zkserver":
         assert read_s < 1.0, f"zkserver took {read_s:.3f} s to serve a read after restart"
+
+
+def stream_multis(port, acked, stop, ops_per_multi=10):
+    """Pipelined multis, each creating /atomic/m<i>-<j> for j < ops_per_multi. Appends i to
+    `acked` for every multi the server acknowledged as successful."""
+    deadline = time.monotonic() + STREAM_SECONDS
+    try:
+        with jute.connected(port) as c:
+            pending, i = {}, 0
+            while time.monotonic() < deadline and not stop.is_set():
+                while i < STREAM_MAX and len(pending) < WINDOW:
+                    ops = [(jute.CREATE, jute.create_body(f"/atomic/m{i:05d}-{j}", b"x" * 64))
+                           for j in range(ops_per_multi)]
+                    pending[c.send_request(jute.MULTI, jute.multi_body(ops))] = i
+                    i += 1
+                if not pending:
+                    break
+                xid, _, err, body = c.read_reply()
+                n = pending.pop(xid)
+                results = jute.decode_multi(body)
+                assert err == 0 and all(r["err"] == 0 for r in results), (n, err, results[:2])
+                acked.append(n)
+    except (jute.Closed, OSError):
+        pass
+
+
+@pytest.mark.slow
+def test_multi_is_atomic_across_kill9_with_frequent_snapshots(zk_factory, kazoo_factory, capsys):
+    ops_per_multi = 10
+    srv = zk_factory({"snapCount": "50"})  # snapshots are taken while the stream runs
+    kazoo_factory(server=srv).create("/atomic")
+    acked, stop = [], threading.Event()
+    t = threading.Thread(target=stream_multis, args=(srv.port, acked, stop, ops_per_multi),
+                         daemon=True)
+    t.start()
+    deadline = time.monotonic() + STREAM_SECONDS
+    while len(acked) < 150 and time.monotonic() < deadline and t.is_alive():
+        time.sleep(0.005)
+    srv.kill9()
+    t.join(timeout=15)
+    stop.set()
+    assert acked, "no multi was acknowledged before the kill"
+    srv.start()
+    kz = kazoo_factory(server=srv)
+    groups = {}
+    for name in kz.get_children("/atomic"):
+        m, j = name.split("-")
+        groups.setdefault(int(m[1:]), set()).add(int(j))
+    partial = {m: sorted(js) for m, js in groups.items() if len(js) != ops_per_multi}
+    lost = [m for m in acked if m not in groups]
+    with capsys.disabled():
+        print(f"\nATOMICITY[{srv.kind}]: {len(acked)} multis acknowledged before kill -9, "
+              f"{len(groups)} present after restart, {len(partial)} partial, {len(lost)} lost")
+    assert not partial, f"multis applied partially after a crash: {list(partial.items())[:5]}"
+    assert not lost, f"acknowledged multis lost after kill -9: {lost[:10]}"
+
+
+@pytest.mark.slow
+def test_session_survives_server_restart(zk_factory, kazoo_factory):
+    from kazoo.client import KazooClient
+    from kazoo.protocol.states import KazooState
+
+    srv = zk_factory()
+    states = []
+    client = KazooClient(hosts=srv.hosts, timeout=15.0)
+    client.add_listener(states.append)
+    client.start(timeout=15)
+    try:
+        sid = client.client_id[0]
+        client.create("/eph", b"mine", ephemeral=True)
+        srv.kill9()
+        srv.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (states and states[-1] == KazooState.CONNECTED
+                                                   and KazooState.SUSPENDED in states):
+            time.sleep(0.05)
+        assert states[-1] == KazooState.CONNECTED and KazooState.LOST not in states, states
+        assert client.client_id[0] == sid, "the session did not survive the restart"
+        assert client.get("/eph")[0] == b"mine"
+        assert client.exists("/eph").ephemeralOwner == sid
+    finally:
+        client.stop()
+        client.close()
+    other = kazoo_factory(server=srv)
+    assert other.exists("/eph") is None  # closing the resumed session removed it
+
+
+@pytest.mark.slow
+def test_orphaned_session_still_expires_after_restart(zk_factory, kazoo_factory):
+    srv = zk_factory()
+    a = jute.connected(srv.port, timeout_ms=4000)
+    try:
+        assert a.create("/orphan", flags=jute.EPHEMERAL)["err"] == 0
+    finally:
+        a.close()
+    srv.kill9()
+    srv.start()
+    kz = kazoo_factory(server=srv)
+    assert kz.exists("/orphan") is not None, "the ephemeral did not survive the restart"
+    deadline = time.monotonic() + 20
+    while kz.exists("/orphan") is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert kz.exists("/orphan") is None, "the restored session never expired"

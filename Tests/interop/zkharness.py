@@ -6,6 +6,7 @@ Two kinds of server are supported, both configured by a standalone zoo.cfg:
 
 Processes are only ever signalled through the PID of the Popen object that started them.
 """
+import atexit
 import os
 import signal
 import socket
@@ -19,6 +20,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 APACHE_CLASSPATH = "/usr/share/java/slf4j-simple.jar:/usr/share/java/*"
 APACHE_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 SUPER_DIGEST = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="  # user "super", password "test"
+
+
+_started = set()  # servers this process started and has not stopped yet
+
+
+@atexit.register
+def _stop_leftovers():
+    for srv in list(_started):
+        srv.kill9()
 
 
 def server_kind():
@@ -141,6 +151,7 @@ class ZKServer:
         self.proc = subprocess.Popen(self.command(), cwd=self.workdir, stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
+        _started.add(self)
         if wait:
             self.wait_ready(timeout)
         return self
@@ -182,15 +193,18 @@ class ZKServer:
         if self.running():
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+        _started.discard(self)
 
     def stop(self, timeout=15.0):
         if not self.running():
+            _started.discard(self)
             return
         os.kill(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill9()
+        _started.discard(self)
 
 
 class DropProxy:
