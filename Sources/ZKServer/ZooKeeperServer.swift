@@ -77,6 +77,8 @@ public final class ZooKeeperServer {
     var stats = ServerStats()
     let startedAt = Date()
     var dirtyConnections: [ClientConnection] = []
+    /// Connections whose front reply waits for the tree to reach a zxid.
+    var barrierConnections: [ObjectIdentifier: ClientConnection] = [:]
     var rng = SystemRandomNumberGenerator()
     var shuttingDown = false
     var scheduledTasks: [RepeatedTask] = []
@@ -407,6 +409,21 @@ public final class ZooKeeperServer {
         }
     }
 
+    /// Queues an error reply that must not leave before the tree has applied `barrier`.
+    func enqueueAfter(_ conn: ClientConnection, xid: Int32, barrier: Int64, buffer: ByteBuffer, start: UInt64) {
+        if barrier <= tree.lastZxid { enqueueReady(conn, xid: xid, buffer: buffer, start: start); return }
+        conn.enqueue(ReplySlot(xid: xid, request: nil, state: .readyAfter(barrier, buffer), startNanos: start))
+        barrierConnections[ObjectIdentifier(conn)] = conn
+    }
+
+    /// Re-drains connections waiting on an applied zxid.
+    func releaseBarriers() {
+        guard !barrierConnections.isEmpty else { return }
+        let waiting = barrierConnections
+        barrierConnections = [:]
+        for c in waiting.values where c.isOpen { drain(c) }
+    }
+
     func enqueueReady(_ conn: ClientConnection, xid: Int32, buffer: ByteBuffer, start: UInt64) {
         if conn.hasQueued {
             conn.enqueue(ReplySlot(xid: xid, request: nil, state: .ready(buffer), startNanos: start))
@@ -472,6 +489,14 @@ public final class ZooKeeperServer {
                 conn.popFront()
                 conn.write(b)
                 finishReply(conn, start: slot.startNanos)
+            case .readyAfter(let zxid, let b):
+                guard tree.lastZxid >= zxid else {
+                    barrierConnections[ObjectIdentifier(conn)] = conn
+                    return
+                }
+                conn.popFront()
+                conn.write(b)
+                finishReply(conn, start: slot.startNanos)
             case .deferred(let h, let req):
                 conn.popFront()
                 executeRead(conn, h, req, start: slot.startNanos)
@@ -492,10 +517,12 @@ public final class ZooKeeperServer {
             conn.enqueue(slot)
             submit(txn, sessionId: conn.sessionId, cxid: header.xid, changes: changes, origin: .request(conn, slot))
         case .failed(let code):
-            enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: code), start: start)
+            enqueueAfter(conn, xid: header.xid, barrier: lastAssignedZxid,
+                         buffer: replyBuffer(conn, xid: header.xid, zxid: lastAssignedZxid, err: code), start: start)
         case .multiFailed(let results):
             let body = Response.multi(results.map { r in if case .error(let e) = r { return .error(e) }; return .error(.ok) })
-            enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .ok, body), start: start)
+            enqueueAfter(conn, xid: header.xid, barrier: lastAssignedZxid,
+                         buffer: replyBuffer(conn, xid: header.xid, zxid: lastAssignedZxid, err: .ok, body), start: start)
         }
     }
 
@@ -601,6 +628,7 @@ public final class ZooKeeperServer {
             }
             completed(p, result: result, zxid: zxid)
         }
+        releaseBarriers()
     }
 
     func completed(_ p: PendingTxn, result: TxnResult, zxid: Int64) {

@@ -155,6 +155,7 @@ final class QuorumPeer {
             }
             for o in rd.messages { route(o) }
             for e in rd.committed { apply(e) }
+            if !rd.committed.isEmpty { server.releaseBarriers() }
             for s in rd.syncsReady { readySyncs.append((s.zxid, s.id)) }
             checkSyncs()
             replica.advance()
@@ -313,20 +314,23 @@ final class QuorumPeer {
         case .txn(let txn, let changes):
             propose(txn, sessionId: ctx.sessionId, cxid: ctx.cxid, changes: changes)
         case .failed(let code):
+            let barrier = replica.lastZxid.raw
             if let (c, slot) = local {
-                slot.state = .ready(server.replyBuffer(c, xid: slot.xid, zxid: server.tree.lastZxid, err: code))
+                slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: code))
                 server.drain(c)
             } else if let remote {
-                replica.sendApp(to: remote, bytes: ForwardMessage.failed(sessionId: ctx.sessionId, cxid: ctx.cxid, err: code.rawValue).encode())
+                replica.sendApp(to: remote, bytes: ForwardMessage.failed(sessionId: ctx.sessionId, cxid: ctx.cxid, err: code.rawValue,
+                                                                         barrier: barrier).encode())
             }
         case .multiFailed(let results):
+            let barrier = replica.lastZxid.raw
             let codes: [ErrorCode] = results.map { if case .error(let e) = $0 { return e }; return .ok }
             if let (c, slot) = local {
-                slot.state = .ready(server.replyBuffer(c, xid: slot.xid, zxid: server.tree.lastZxid, err: .ok, .multi(codes.map { .error($0) })))
+                slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: .ok, .multi(codes.map { .error($0) })))
                 server.drain(c)
             } else if let remote {
                 replica.sendApp(to: remote, bytes: ForwardMessage.multiFailed(sessionId: ctx.sessionId, cxid: ctx.cxid,
-                                                                              errs: codes.map(\.rawValue)).encode())
+                                                                              errs: codes.map(\.rawValue), barrier: barrier).encode())
             }
         }
     }
@@ -368,7 +372,7 @@ final class QuorumPeer {
             server.tracker.touch(sid, now: ZooKeeperServer.monotonicMs())
             var r = JuteReader(ByteBuffer(bytes: body), maxLength: server.config.juteMaxBuffer)
             guard let request = try? Request.decode(type: op, body: &r) else {
-                replica.sendApp(to: from, bytes: ForwardMessage.failed(sessionId: sid, cxid: cxid, err: ErrorCode.marshallingError.rawValue).encode())
+                replica.sendApp(to: from, bytes: ForwardMessage.failed(sessionId: sid, cxid: cxid, err: ErrorCode.marshallingError.rawValue, barrier: 0).encode())
                 return
             }
             let ctx = RequestContext(sessionId: sid, cxid: cxid, auth: AuthInfo(ids: auth), time: ZooKeeperServer.wallMs())
@@ -386,14 +390,14 @@ final class QuorumPeer {
             guard isLeader else { return }
             let now = ZooKeeperServer.monotonicMs()
             for id in ids { server.tracker.touch(id, now: now) }
-        case .failed(let sid, let cxid, let err):
+        case .failed(let sid, let cxid, let err, let barrier):
             guard let c = server.sessionOwner[sid], let slot = c.waitingSlot(xid: cxid) else { return }
-            slot.state = .ready(server.replyBuffer(c, xid: slot.xid, zxid: server.tree.lastZxid, err: ErrorCode(err)))
+            slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: ErrorCode(err)))
             server.drain(c)
-        case .multiFailed(let sid, let cxid, let errs):
+        case .multiFailed(let sid, let cxid, let errs, let barrier):
             guard let c = server.sessionOwner[sid], let slot = c.waitingSlot(xid: cxid) else { return }
-            slot.state = .ready(server.replyBuffer(c, xid: slot.xid, zxid: server.tree.lastZxid, err: .ok,
-                                                   .multi(errs.map { .error(ErrorCode($0)) })))
+            slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: .ok,
+                                                                 .multi(errs.map { .error(ErrorCode($0)) })))
             server.drain(c)
         }
     }
