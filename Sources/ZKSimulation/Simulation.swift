@@ -410,8 +410,13 @@ public final class Simulation<SM: SimStateMachine> {
 
     func partition() {
         stats.partitions += 1
-        let kind = rng.next(below: 3)
-        if kind == 0 {
+        let kind = rng.next(below: 4)
+        let leaders = ids.filter { nodes[$0]!.replica?.role == .leader }
+        if kind == 3, let x = leaders.first {
+            // cut the leader off: the classic source of stale leaders
+            for b in ids where b != x { blocked.insert([x, b]); blocked.insert([b, x]) }
+            trace("isolate leader n\(x)")
+        } else if kind == 0 {
             // symmetric split
             var side = Set<ServerID>()
             for id in ids where rng.chance(0.5) { side.insert(id) }
