@@ -766,4 +766,5 @@ public struct Ready: Sendable {
     public var committed: [Entry] = []
     public var appMessages: [AppMessage] = []
     public var syncsReady: [SyncReady] = []
+    public init() {}
 }
