@@ -438,19 +438,23 @@ public final class Simulation<SM: SimStateMachine> {
         }
     }
 
+    /// The client writes a burst of 1-3 registers through a node that believes it leads,
+    /// then the node drains once (so proposals are batched like in a server).
     func propose() throws {
         let leaders = ids.filter { nodes[$0]!.replica?.role == .leader }
         guard !leaders.isEmpty else { return }
         let id = leaders[Int(rng.next(below: UInt64(leaders.count)))]
-        nextPayload += 1
-        let reg = UInt8(truncatingIfNeeded: rng.next(below: 8))
-        var payload: [UInt8] = [reg]
-        var v = nextPayload
-        for _ in 0..<8 { payload.append(UInt8(truncatingIfNeeded: v)); v >>= 8 }
-        stats.proposals += 1
-        if case .accepted(let z) = nodes[id]!.replica!.propose(payload) {
-            pendingWrites[id, default: [:]][z] = payload
-            trace("n\(id) propose \(z)")
+        for _ in 0..<rng.int(in: 1...3) {
+            nextPayload += 1
+            let reg = UInt8(truncatingIfNeeded: rng.next(below: 8))
+            var payload: [UInt8] = [reg]
+            var v = nextPayload
+            for _ in 0..<8 { payload.append(UInt8(truncatingIfNeeded: v)); v >>= 8 }
+            stats.proposals += 1
+            if case .accepted(let z) = nodes[id]!.replica!.propose(payload) {
+                pendingWrites[id, default: [:]][z] = payload
+                trace("n\(id) propose \(z)")
+            }
         }
         try drain(id)
     }

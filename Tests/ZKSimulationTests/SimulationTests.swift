@@ -3,7 +3,7 @@
 //
 // Problems the simulator found, and their fixes:
 //  1. Liveness phase never converged with 5 nodes, 40% loss and delays up to 10 ticks
-//     (profile `lossy`, seeds 64, 133, 166): after "heal everything" the network kept its
+//     (profile `lossy`, seeds 83, 88, 123): after "heal everything" the network kept its
 //     huge delays, so a round trip could exceed the election timeout and elections kept
 //     splitting. Fixed in the simulator: the liveness phase restores a healthy network
 //     (delays at most a quarter of the election timeout), as the liveness requirement
@@ -87,7 +87,7 @@ func boundedSweep(_ p: Profile) {
 }
 
 /// Seeds that once failed (see the list at the top); they must keep passing.
-@Test(arguments: [UInt64(64), 133, 166])
+@Test(arguments: [UInt64(83), 88, 123])
 func regressionLivenessAfterHealWithSlowNetwork(_ seed: UInt64) {
     var o = SimOptions(seed: seed)
     o.voters = 5; o.dropRate = 0.4; o.duplicateRate = 0.2; o.maxDelay = 100; o.crashRate = 0.05
