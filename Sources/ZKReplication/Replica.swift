@@ -26,7 +26,8 @@
 /// ## Driving a replica (the ordering contract)
 ///
 /// Inputs: `tick()` (one logical clock tick), `step(_:from:)` (a decoded peer message),
-/// `propose(_:)`, `requestSync(id:)`, `sendApp(to:bytes:)`.
+/// `propose(_:)`, `requestSync(id:)`, `sendApp(to:bytes:)`. Proposals made between two
+/// Ready cycles leave in one append per follower (batching: propose many, then drain).
 /// After inputs, while `hasReady`:
 ///
 ///     var rd = replica.takeReady()
@@ -85,6 +86,8 @@ public struct Replica {
     private var pendingTruncate: Zxid?
     private var pendingSnapshot: Snapshot?
     private var mustSync = false
+    /// Proposals since the last Ready: appends go out once per Ready, batching them.
+    private var proposalsPending = false
 
     private var outbox: [Outbound] = []
     private var appInbox: [AppMessage] = []
@@ -185,7 +188,7 @@ public struct Replica {
         let z = Zxid(epoch: hard.epoch, counter: nextCounter)
         nextCounter += 1
         appendLocal([Entry(zxid: z, kind: kind, payload: payload)])
-        broadcastAppend()
+        proposalsPending = true
         return .accepted(z)
     }
 
@@ -291,11 +294,15 @@ public struct Replica {
     // MARK: - Ready
 
     public var hasReady: Bool {
-        hard != lastReadyHard || !unstable.isEmpty || pendingTruncate != nil || pendingSnapshot != nil
+        hard != lastReadyHard || proposalsPending || !unstable.isEmpty || pendingTruncate != nil || pendingSnapshot != nil
             || !outbox.isEmpty || hard.commit > appliedZxid || !appInbox.isEmpty || !syncsReady.isEmpty
     }
 
     public mutating func takeReady() -> Ready {
+        if proposalsPending {
+            proposalsPending = false
+            if role == .leader { broadcastAppend() }
+        }
         var rd = Ready()
         if hard != lastReadyHard { rd.hardState = hard }
         rd.truncateAfter = pendingTruncate
@@ -527,7 +534,12 @@ public struct Replica {
         }
     }
 
+    /// Bound on read barriers waiting for a quorum; further requests are dropped (the
+    /// requester times out).
+    static let maxPendingSyncs = 4096
+
     private mutating func enqueueSync(from: ServerID, id sid: UInt64) {
+        guard pendingSyncs.count < Self.maxPendingSyncs else { return }
         round += 1
         pendingSyncs.append(PendingSync(from: from, id: sid, round: round))
         for k in progress.keys.sorted() where cluster.isVoter(k) {
@@ -630,7 +642,7 @@ public struct Replica {
     private mutating func truncateLocal(after z: Zxid) {
         precondition(z >= hard.commit, "truncating committed entries")
         if z >= unstableAfter {
-            unstable.removeAll { $0.zxid > z }
+            unstable.removeSubrange(unstableUpperBound(z)...)
         } else {
             unstable = []
             unstableAfter = z
@@ -641,7 +653,10 @@ public struct Replica {
     private func logContains(_ z: Zxid) -> Bool {
         if z == logSnapshotZxid { return true }
         if z < logSnapshotZxid || z > lastZxid { return false }
-        if z > unstableAfter { return unstable.contains { $0.zxid == z } }
+        if z > unstableAfter {
+            let i = unstableUpperBound(z)
+            return i > 0 && unstable[i - 1].zxid == z
+        }
         if pendingSnapshot != nil { return false }
         return store.contains(z)
     }
@@ -650,7 +665,8 @@ public struct Replica {
         if z >= lastZxid { return lastZxid }
         if z < logSnapshotZxid { return .zero }
         if z > unstableAfter {
-            return unstable.last { $0.zxid <= z }?.zxid ?? unstableAfter
+            let i = unstableUpperBound(z)
+            return i > 0 ? unstable[i - 1].zxid : unstableAfter
         }
         if pendingSnapshot != nil { return logSnapshotZxid }
         return store.greatest(atOrBelow: z)
@@ -662,12 +678,21 @@ public struct Replica {
             out = store.entries(after: z, limit: limit).filter { $0.zxid <= unstableAfter }
         }
         if out.count < limit {
-            for e in unstable where e.zxid > z {
-                out.append(e)
-                if out.count >= limit { break }
-            }
+            let start = unstableUpperBound(z)
+            let end = min(unstable.count, start + (limit - out.count))
+            if start < end { out += unstable[start..<end] }
         }
         return out
+    }
+
+    /// Index of the first unstable entry with zxid > `z`.
+    private func unstableUpperBound(_ z: Zxid) -> Int {
+        var lo = 0, hi = unstable.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if unstable[mid].zxid <= z { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 
     private func entries(after z: Zxid, upTo hi: Zxid) -> [Entry] {
@@ -772,4 +797,5 @@ public struct Ready: Sendable {
     public var committed: [Entry] = []
     public var appMessages: [AppMessage] = []
     public var syncsReady: [SyncReady] = []
+    public init() {}
 }

@@ -343,3 +343,19 @@ private func z(_ e: UInt32, _ c: UInt32) -> Zxid { Zxid(epoch: e, counter: c) }
     c.elect(1)
     #expect(c.replicas[1]!.describe == "id=1 leader t=1 vote=1 leader=1 last=1:0 commit=1:0 applied=1:0")
 }
+
+@Test func proposalsBetweenReadiesShareOneAppend() throws {
+    let c = try TestCluster(voters: [1, 2, 3])
+    c.elect(1)
+    c.tickAll(2)
+    c.deliverAll()
+    for i in 0..<3 { _ = c.replicas[1]!.propose([UInt8(i)]) }
+    let rd = c.replicas[1]!.takeReady()
+    let appends = rd.messages.compactMap { o -> (ServerID, Int)? in
+        if case .append(let a) = o.message { return (o.to, a.entries.count) }
+        return nil
+    }
+    #expect(appends.map(\.0) == [2, 3])
+    #expect(appends.map(\.1) == [3, 3])
+    #expect(rd.entriesToAppend.count == 3)
+}
