@@ -10,7 +10,7 @@ import ZKReplication
         var o = SimOptions(seed: seed)
         o.voters = seed % 2 == 0 ? 3 : 5
         o.ticks = 300
-        let r = Simulation<DataTreeMachine>(options: o).run()
+        let r = try Simulation<DataTreeMachine>(options: o).run()
         if let f = r.failure { failures.append("seed \(seed): \(f)\n" + r.traceTail.suffix(15).joined(separator: "\n")) }
     }
     #expect(failures.isEmpty, "\(failures.first ?? "")")
