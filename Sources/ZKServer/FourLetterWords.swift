@@ -134,6 +134,10 @@ enum FourLetterWords {
                 out += "electionPort=\(me.electionPort)\nquorumPort=\(me.quorumPort)\npeerType=\(me.role == .observer ? 1 : 0)\n"
             }
             out += "membership: \n" + c.servers.sorted { $0.id < $1.id }.map { "\($0)\n" }.joined()
+            if let data = s.tree.node(DataTree.configPath)?.data,
+               let v = String(decoding: data, as: UTF8.self).split(separator: "\n").last, v.hasPrefix("version=") {
+                out += v + "\n"
+            }
         }
         return out
     }

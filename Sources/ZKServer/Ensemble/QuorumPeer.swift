@@ -193,7 +193,11 @@ final class QuorumPeer {
         appliedSinceSnapshot += 1
         guard e.kind == .txn, var entry = try? TxnEntry.decode(e.payload) else {
             if e.kind == .txn { logger.error("committed entry \(e.zxid) cannot be decoded; skipping it on every member alike") }
-            tree.apply(TxnEntry(header: TxnHeader(sessionId: 0, cxid: 0, zxid: e.zxid.raw, time: 0), txn: .noop), triggers: &triggers)
+            // The first leader's first entry publishes the membership in /zookeeper/config, as Apache ZooKeeper does.
+            let txn: Txn = tree.node(DataTree.configPath)?.data?.isEmpty ?? true
+                ? .setConfig(data: Array(configString(version: e.zxid.raw).utf8)) : .noop
+            tree.apply(TxnEntry(header: TxnHeader(sessionId: 0, cxid: 0, zxid: e.zxid.raw, time: 0), txn: txn),
+                       triggers: &triggers)
             return
         }
         entry.header.zxid = e.zxid.raw
@@ -223,6 +227,12 @@ final class QuorumPeer {
                 server.completed(origin: .request(c, slot), sessionId: h.sessionId, result: result, zxid: h.zxid)
             }
         }
+    }
+
+    /// `server.N=...` lines sorted by id, then `version=<hex>`, with no trailing newline.
+    func configString(version: Int64) -> String {
+        (server.config.servers.sorted { $0.id < $1.id }.map(\.description) + ["version=\(String(version, radix: 16))"])
+            .joined(separator: "\n")
     }
 
     // MARK: - Requests from local clients
