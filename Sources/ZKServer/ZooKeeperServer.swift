@@ -295,13 +295,28 @@ public final class ZooKeeperServer {
             sessionOwner[req.sessionId] = nil
             close(old)
         }
+        if let quorum, tree.sessions[req.sessionId] == nil {
+            // This member may not have applied the session's creation yet: catch up with the leader, then decide.
+            conn.phase = .connecting
+            quorum.afterBarrier { [self] in
+                guard conn.isOpen else { return }
+                resumeSession(conn, req, timeout: timeout)
+                flushDirty()
+            }
+            return true
+        }
+        resumeSession(conn, req, timeout: timeout)
+        return true
+    }
+
+    func resumeSession(_ conn: ClientConnection, _ req: ConnectRequest, timeout: Int32) {
         guard let info = tree.sessions[req.sessionId], info.passwd == req.passwd,
               !closingSessions.contains(req.sessionId) else {
             var b = conn.channel.allocator.buffer(capacity: 48)
             b.writeFramed { ConnectResponse.invalid(readOnlyByte: conn.sentReadOnlyByte).encode(into: &$0) }
             conn.write(b)
             conn.closeAfterFlush = true
-            return true
+            return
         }
         _ = info
         conn.sessionId = req.sessionId
@@ -309,13 +324,18 @@ public final class ZooKeeperServer {
         conn.phase = .connected
         sessionOwner[req.sessionId] = conn
         tracker.track(req.sessionId, timeoutMs: timeout, now: Self.monotonicMs())
+        quorum?.touched.insert(req.sessionId)
         var b = conn.channel.allocator.buffer(capacity: 48)
         b.writeFramed {
             ConnectResponse(timeOut: timeout, sessionId: req.sessionId, passwd: req.passwd,
                             readOnly: conn.sentReadOnlyByte ? false : nil).encode(into: &$0)
         }
         conn.write(b)
-        return true
+        let frames = conn.pendingFrames
+        conn.pendingFrames = []
+        for f in frames where conn.isOpen {
+            if !handleFrame(conn, f) { close(conn); return }
+        }
     }
 
     func replyBuffer(_ conn: ClientConnection, xid: Int32, zxid: Int64, err: ErrorCode, _ body: Response? = nil) -> ByteBuffer {

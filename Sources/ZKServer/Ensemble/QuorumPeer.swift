@@ -34,6 +34,8 @@ final class QuorumPeer {
 
     var pendingConnects: [Int64: (ClientConnection, ConnectResponse)] = [:]
     var pendingSyncs: [UInt64: (ClientConnection, ReplySlot, String)] = [:]
+    /// Work waiting for a read barrier (id -> continuation), e.g. judging a session this member has not seen yet.
+    var barrierWaiters: [UInt64: () -> Void] = [:]
     var readySyncs: [(zxid: Zxid, id: UInt64)] = []
     var nextSyncId: UInt64 = 1
     var touched: Set<Int64> = []
@@ -305,12 +307,23 @@ final class QuorumPeer {
         }
     }
 
+    /// Runs `body` once this member has applied everything the leader had committed when it was asked.
+    func afterBarrier(_ body: @escaping () -> Void) {
+        let id = nextSyncId
+        nextSyncId += 1
+        barrierWaiters[id] = body
+        input { [self] in
+            if replica.requestSync(id: id) == .noLeader, let b = barrierWaiters.removeValue(forKey: id) { b() }
+        }
+    }
+
     func checkSyncs() {
         guard !readySyncs.isEmpty else { return }
         let applied = server.tree.lastZxid
         var rest: [(zxid: Zxid, id: UInt64)] = []
         for s in readySyncs {
             guard s.zxid.raw <= applied else { rest.append(s); continue }
+            if let waiter = barrierWaiters.removeValue(forKey: s.id) { waiter(); continue }
             guard let (conn, slot, path) = pendingSyncs.removeValue(forKey: s.id), conn.isOpen else { continue }
             slot.state = .ready(server.replyBuffer(conn, xid: slot.xid, zxid: applied, err: .ok, .path(path)))
             server.drain(conn)
@@ -450,6 +463,7 @@ final class QuorumPeer {
         pendingConnects = [:]
         pendingSyncs = [:]
         readySyncs = []
+        barrierWaiters = [:]
         server.preparer.reset()
     }
 
