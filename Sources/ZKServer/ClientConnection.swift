@@ -72,6 +72,17 @@ final class ClientConnection {
     var front: ReplySlot? { head < queue.count ? queue[head] : nil }
 
     func enqueue(_ slot: ReplySlot) { queue.append(slot) }
+
+    /// The queued reply still waiting for the transaction with this cxid.
+    func waitingSlot(xid: Int32) -> ReplySlot? {
+        var i = head
+        while i < queue.count {
+            let s = queue[i]
+            if case .waiting = s.state, s.xid == xid { return s }
+            i += 1
+        }
+        return nil
+    }
     func popFront() {
         head += 1
         if head == queue.count { queue.removeAll(keepingCapacity: true); head = 0 }

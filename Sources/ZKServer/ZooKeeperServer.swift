@@ -80,6 +80,8 @@ public final class ZooKeeperServer {
     var rng = SystemRandomNumberGenerator()
     var shuttingDown = false
     var scheduledTasks: [RepeatedTask] = []
+    /// Set when this server is an ensemble member.
+    var quorum: QuorumPeer?
 
     public init(config: ServerConfig, serverId: Int64 = 1, loop: EventLoop, diskPool: NIOThreadPool, logger: Logger) throws {
         self.config = config
@@ -142,8 +144,9 @@ public final class ZooKeeperServer {
         var applied = 0
         var ignored: [WatchTrigger] = []
         let report = try txnLog.recover(after: tree.lastZxid) { record in
+            guard record.payload.first == 1 else { return }   // leader no-ops and config entries change no znode
             let entry: TxnEntry
-            do { entry = try TxnEntry.decode(record.payload) } catch {
+            do { entry = try TxnEntry.decode(Array(record.payload.dropFirst())) } catch {
                 throw StorageError(.corrupt, "log record zxid 0x\(String(record.zxid, radix: 16)) cannot be decoded: \(error)")
             }
             tree.apply(entry, triggers: &ignored)
@@ -264,6 +267,7 @@ public final class ZooKeeperServer {
             return false
         }
         if shuttingDown { return false }
+        if let quorum, !quorum.serving { return false }
         let timeout = negotiatedTimeout(req.timeOut)
         if req.sessionId == 0 {
             let id = nextSessionId
@@ -276,8 +280,12 @@ public final class ZooKeeperServer {
             conn.timeoutMs = timeout
             let resp = ConnectResponse(timeOut: timeout, sessionId: id, passwd: passwd,
                                        readOnly: conn.sentReadOnlyByte ? false : nil)
-            submit(.createSession(timeoutMs: timeout, passwd: passwd), sessionId: id, cxid: 0, changes: [],
-                   origin: .connect(conn, resp))
+            if let quorum {
+                quorum.createSession(conn, resp)
+            } else {
+                submit(.createSession(timeoutMs: timeout, passwd: passwd), sessionId: id, cxid: 0, changes: [],
+                       origin: .connect(conn, resp))
+            }
             return true
         }
         // Resuming: a newer connection for a session replaces the older one, even before the password check.
@@ -362,6 +370,15 @@ public final class ZooKeeperServer {
                 conn.closeAfterFlush = true
             }
             return true
+        case .closeSession where quorum != nil:
+            quorum!.closeSession(conn, header, request, start: now)
+            return true
+        case .sync(let p) where quorum != nil:
+            quorum!.sync(conn, header, path: p.path, start: now)
+            return true
+        case .create, .delete, .setData, .setACL, .multi:
+            if let quorum { quorum.submitWrite(conn, header, request, start: now) } else { submitWrite(conn, header, request, start: now) }
+            return true
         case .closeSession:
             let slot = ReplySlot(xid: header.xid, request: request, state: .waiting, startNanos: now)
             conn.enqueue(slot)
@@ -379,9 +396,6 @@ public final class ZooKeeperServer {
             return true
         case .sasl, .deleteContainer:
             enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .unimplemented), start: now)
-            return true
-        case .create, .delete, .setData, .setACL, .multi:
-            submitWrite(conn, header, request, start: now)
             return true
         default:
             if conn.hasQueued {
@@ -503,7 +517,7 @@ public final class ZooKeeperServer {
         let batch = pendingAppend
         pendingAppend = []
         diskBusy = true
-        let records = batch.map { TxnLog.Record(zxid: $0.entry.header.zxid, payload: $0.bytes) }
+        let records = batch.map { TxnLog.Record(zxid: $0.entry.header.zxid, payload: [1] + $0.bytes) }
         let log = txnLog
         let sync = config.forceSync
         diskPool.runIfActive(eventLoop: loop) { () -> UInt64 in
@@ -590,7 +604,11 @@ public final class ZooKeeperServer {
     }
 
     func completed(_ p: PendingTxn, result: TxnResult, zxid: Int64) {
-        switch p.origin {
+        completed(origin: p.origin, sessionId: p.entry.header.sessionId, result: result, zxid: zxid)
+    }
+
+    func completed(origin: TxnOrigin, sessionId sid: Int64, result: TxnResult, zxid: Int64) {
+        switch origin {
         case .request(let conn, let slot):
             guard conn.isOpen else { return }
             slot.state = .ready(writeReply(conn, slot, result: result, zxid: zxid))
@@ -609,7 +627,6 @@ public final class ZooKeeperServer {
                 if !handleFrame(conn, f) { close(conn); return }
             }
         case .closeSession(let conn, let slot):
-            let sid = p.entry.header.sessionId
             sessionEnded(sid)
             if let conn, let slot, conn.isOpen {
                 slot.state = .ready(replyBuffer(conn, xid: slot.xid, zxid: zxid, err: .ok))
@@ -617,7 +634,6 @@ public final class ZooKeeperServer {
                 conn.closeAfterFlush = true
             }
         case .expiry:
-            let sid = p.entry.header.sessionId
             sessionEnded(sid)
             if let conn = sessionOwner[sid] { conn.closeAfterFlush = true; conn.dirty = true }
         case .reaper:
@@ -674,6 +690,20 @@ public final class ZooKeeperServer {
 
     func tick() {
         let now = Self.monotonicMs()
+        if let quorum {
+            guard quorum.isLeader && quorum.serving else { return }
+            for sid in tracker.expired(now: now) where !closingSessions.contains(sid) {
+                logger.info("session 0x\(String(sid, radix: 16)) expired")
+                closingSessions.insert(sid)
+                tracker.remove(sid)
+                quorum.input { [self] in
+                    if case .txn(let t, let changes) = preparer.prepareCloseSession(sessionId: sid) {
+                        quorum.propose(t, sessionId: sid, cxid: 0, changes: changes)
+                    }
+                }
+            }
+            return
+        }
         for sid in tracker.expired(now: now) where !closingSessions.contains(sid) {
             logger.info("session 0x\(String(sid, radix: 16)) expired")
             closingSessions.insert(sid)
@@ -688,6 +718,17 @@ public final class ZooKeeperServer {
     func reapContainers() {
         let limit = max(1, config.containerMaxPerMinute * config.containerCheckIntervalMs / 60_000)
         let ctx = RequestContext(sessionId: 0, cxid: 0, auth: AuthInfo(ids: [Id(scheme: "super", id: "")]), time: Self.wallMs())
+        if let quorum {
+            guard quorum.isLeader && quorum.serving else { return }
+            quorum.input { [self] in
+                for path in tree.reapable(now: Self.wallMs(), limit: limit) {
+                    if case .txn(let t, let changes) = preparer.prepare(.deleteContainer(PathRequest(path: path)), ctx) {
+                        quorum.propose(t, sessionId: 0, cxid: 0, changes: changes)
+                    }
+                }
+            }
+            return
+        }
         for path in tree.reapable(now: Self.wallMs(), limit: limit) {
             if case .txn(let t, let changes) = preparer.prepare(.deleteContainer(PathRequest(path: path)), ctx) {
                 submit(t, sessionId: 0, cxid: 0, changes: changes, origin: .reaper)
@@ -738,6 +779,11 @@ public final class ZooKeeperServer {
         loop.flatSubmit { [self] in
             shuttingDown = true
             for t in scheduledTasks { t.cancel() }
+            if let quorum {
+                quorum.stop()
+                for c in Array(connections.values) { close(c) }
+                return loop.makeSucceededVoidFuture()
+            }
             let promise = loop.makePromise(of: Void.self)
             func waitIdle(_ attempts: Int) {
                 if (!diskBusy && pendingAppend.isEmpty && !snapshotInProgress) || attempts > 500 {

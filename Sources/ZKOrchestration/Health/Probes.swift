@@ -1,0 +1,65 @@
+/// Sends four-letter words (shell).
+public protocol FourLetterWordClient: Sendable {
+    func send(_ word: String, host: String, port: Int, timeout: Duration) throws -> String
+}
+
+/// Four-letter words over plain TCP: write 4 bytes, read until the server closes.
+public struct TCPFourLetterWordClient: FourLetterWordClient {
+    public init() {}
+
+    public func send(_ word: String, host: String, port: Int, timeout: Duration) throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        let conn = try TCPConnection.connect(host: host, port: port, timeout: timeout)
+        try conn.write(Array(word.utf8), deadline: deadline)
+        return String(decoding: try conn.readToEnd(deadline: deadline), as: UTF8.self)
+    }
+}
+
+/// The "a real client session can write" check. The wire implementation below is used until the
+/// package's ZooKeeper client library is wired in behind the same protocol.
+public protocol ClientProbe: Sendable {
+    /// Opens a session through the connect string, creates an ephemeral znode and closes the session.
+    func testWrite(connectString: String, timeout: Duration) async -> WriteCheck
+}
+
+/// Probes every node with ruok and srvr, then runs the client write check.
+public struct HealthProber: Sendable {
+    public var words: any FourLetterWordClient
+    public var client: any ClientProbe
+    public var timeout: Duration
+
+    public init(words: any FourLetterWordClient = TCPFourLetterWordClient(),
+                client: any ClientProbe = WireClientProbe(), timeout: Duration = .seconds(2)) {
+        self.words = words
+        self.client = client
+        self.timeout = timeout
+    }
+
+    public func probe(node: NodeSpec, process: ProcessState?, pid: Int32?) -> NodeProbe {
+        var probe = NodeProbe(id: node.id, expectedRole: node.role, clientAddress: node.clientAddress,
+                              process: process, pid: pid, ruok: false)
+        if process == .stopped || process == .paused || process == .stale { return probe }
+        do {
+            probe.ruok = try words.send("ruok", host: node.host, port: node.clientPort, timeout: timeout) == "imok"
+            let srvr = try words.send("srvr", host: node.host, port: node.clientPort, timeout: timeout)
+            probe.status = FourLetterWords.parseSrvr(srvr)
+            if probe.status == nil { probe.error = "unexpected srvr answer: \(srvr.prefix(80))" }
+        } catch {
+            probe.error = "\(error)"
+        }
+        return probe
+    }
+
+    public func evaluate(_ inventory: Inventory, processes: [Int: (ProcessState?, Int32?)], write: Bool = true) async -> ClusterHealth {
+        let probes = inventory.nodes.map { node in
+            let p = processes[node.id]
+            return probe(node: node, process: p?.0 ?? nil, pid: p?.1 ?? nil)
+        }
+        let preliminary = HealthModel.evaluate(probes, write: .skipped)
+        var check = WriteCheck.skipped
+        if write && preliminary.state != .down {
+            check = await client.testWrite(connectString: inventory.connectString, timeout: timeout * 3)
+        }
+        return HealthModel.evaluate(probes, write: check)
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Spawns node processes detached from zkctl: a new session (so the terminal's Ctrl-C does not
+/// reach them), stdin from /dev/null, stdout/stderr appended to the node's log file.
+public final class LocalProcessProvider: ProcessProvider, @unchecked Sendable {
+    private let lock = NSLock()
+    private var exits: [Int32: String] = [:]
+
+    public init() {}
+
+    public func launch(_ spec: LaunchSpec) throws -> ProcessRecord {
+        guard let executable = spec.arguments.first else { throw ZKCtlError("empty command line") }
+        try FileSystem.makeDirectory((spec.logFile as NSString).deletingLastPathComponent)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, spec.logFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        let setsid: Int32 = 0x80 // POSIX_SPAWN_SETSID (glibc)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | setsid))
+
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in spec.environment { env[k] = v }
+        let envStrings = env.map { "\($0.key)=\($0.value)" }.sorted()
+
+        var pid: pid_t = 0
+        let rc = withCStrings(spec.arguments) { argv in
+            withCStrings(envStrings) { envp in
+                posix_spawn(&pid, executable, &actions, &attr, argv, envp)
+            }
+        }
+        guard rc == 0 else {
+            throw ZKCtlError("cannot start \(executable): \(String(cString: strerror(rc))); check that it exists and is executable")
+        }
+        // The start time identifies this process even if the pid is later reused.
+        var startTime: UInt64 = 0
+        for _ in 0..<50 {
+            if let s = ProcStat.read(pid) { startTime = s.startTime; break }
+            usleep(2000)
+        }
+        return ProcessRecord(pid: pid, startTime: startTime, identity: spec.identity, arguments: spec.arguments,
+                             launchedAt: Date().timeIntervalSince1970)
+    }
+
+    public func state(of record: ProcessRecord) -> ProcessState {
+        reap(record.pid)
+        guard let stat = ProcStat.read(record.pid) else { return .stale }
+        guard stat.startTime == record.startTime, stat.state != "Z", stat.state != "X" else { return .stale }
+        guard ProcStat.commandLine(record.pid).contains(record.identity) else { return .stale }
+        return stat.state == "T" || stat.state == "t" ? .paused : .running
+    }
+
+    public func send(_ signal: ProcessSignal, to record: ProcessRecord) throws {
+        let s = state(of: record)
+        guard s == .running || s == .paused else {
+            throw ZKCtlError("process \(record.pid) is no longer the node zkctl started; not signalling it")
+        }
+        let number: Int32
+        switch signal {
+        case .terminate: number = SIGTERM
+        case .kill: number = SIGKILL
+        case .stop: number = SIGSTOP
+        case .resume: number = SIGCONT
+        }
+        if kill(record.pid, number) != 0 && errno != ESRCH {
+            throw ZKCtlError("cannot signal process \(record.pid): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func exitDescription(of record: ProcessRecord) -> String? {
+        reap(record.pid)
+        lock.lock(); defer { lock.unlock() }
+        return exits[record.pid]
+    }
+
+    /// Collects the exit status of children started by this zkctl process (no-op for others).
+    private func reap(_ pid: Int32) {
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        guard r == pid else { return }
+        let description: String
+        if status & 0x7f == 0 {
+            description = "exit status \((status >> 8) & 0xff)"
+        } else {
+            description = "killed by signal \(status & 0x7f)"
+        }
+        lock.lock(); exits[pid] = description; lock.unlock()
+    }
+}
+
+/// /proc/PID/stat fields zkctl uses.
+public struct ProcStat: Equatable {
+    public var state: Character
+    public var startTime: UInt64
+
+    public static func read(_ pid: Int32) -> ProcStat? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
+        return parse(text)
+    }
+
+    /// Parses the text after the last ')' (the command name may contain spaces and parentheses).
+    public static func parse(_ text: String) -> ProcStat? {
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state); field 22 (starttime) is fields[19].
+        guard fields.count > 19, let state = fields[0].first, let start = UInt64(fields[19]) else { return nil }
+        return ProcStat(state: state, startTime: start)
+    }
+
+    public static func commandLine(_ pid: Int32) -> String {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return "" }
+        return String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+    }
+}
+
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for p in pointers { free(p) } }
+    return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,148 @@
+/// Where one node's files live. Local clusters use the state dir; generators for remote hosts
+/// use the inventory's data dirs.
+public struct NodeLayout: Equatable, Sendable {
+    public var root: String
+    public var confDir: String
+    public var dataDir: String
+    public var dataLogDir: String
+    public var logDir: String
+
+    /// A local node: everything under `root`.
+    public init(root: String) {
+        self.root = root
+        self.confDir = root + "/conf"
+        self.dataDir = root + "/data"
+        self.dataLogDir = root + "/datalog"
+        self.logDir = root + "/logs"
+    }
+
+    /// A node on another host: files are written under `root` here, but the config refers to the
+    /// host's own directories.
+    public init(root: String, confDir: String, dataDir: String, dataLogDir: String, logDir: String) {
+        self.root = root
+        self.confDir = confDir
+        self.dataDir = dataDir
+        self.dataLogDir = dataLogDir
+        self.logDir = logDir
+    }
+
+    public var zooCfg: String { confDir + "/zoo.cfg" }
+    public var dynamicCfg: String { confDir + "/zoo.cfg.dynamic" }
+    public var myid: String { dataDir + "/myid" }
+    public var logFile: String { logDir + "/zookeeper.log" }
+    public var pidFile: String { root + "/pid" }
+}
+
+/// Directory layout of one local cluster under the zkctl home.
+public struct ClusterLayout: Equatable, Sendable {
+    public var root: String
+
+    public init(home: String, cluster: String) {
+        self.root = home + "/clusters/" + cluster
+    }
+
+    public var inventoryFile: String { root + "/inventory.yaml" }
+    public func node(_ id: Int) -> NodeLayout { NodeLayout(root: root + "/nodes/\(id)") }
+}
+
+/// Everything a server template needs for one node, computed in Swift so the templates stay logic-less.
+public struct NodeRenderModel: Equatable, Sendable {
+    public struct ServerLine: Equatable, Sendable {
+        public var line: String
+    }
+
+    public var clusterName: String
+    public var engine: String
+    public var isApache: Bool
+    public var isBundled: Bool
+    public var id: Int
+    public var name: String
+    public var role: String
+    public var isObserver: Bool
+    public var host: String
+    public var clientPort: Int
+    public var quorumPort: Int
+    public var electionPort: Int
+    public var tickTime: Int
+    public var initLimit: Int
+    public var syncLimit: Int
+    public var maxClientCnxns: Int
+    public var autopurgeSnapRetainCount: Int
+    public var autopurgePurgeInterval: Int
+    public var fourLetterWordWhitelist: String
+    public var standalone: Bool
+    public var ensemble: Bool
+    public var servers: [ServerLine]
+    public var confDir: String
+    public var dataDir: String
+    public var dataLogDir: String
+    public var logDir: String
+    public var logFile: String
+    public var zooCfg: String
+    public var dynamicConfigFile: String
+    public var connectString: String
+    public var ensembleSize: Int
+}
+
+/// One file zkctl writes, relative to the node's root directory.
+public struct RenderedFile: Equatable, Sendable {
+    public var path: String
+    public var template: String
+    public var contents: String
+}
+
+public enum RenderModel {
+    /// Loopback inventories render the state-dir layout (`<root>/clusters/<name>/nodes/<id>`);
+    /// others render one directory per host (`<root>/hosts/<host>`) whose config points at the
+    /// inventory's directories on that host.
+    public static func layout(for inventory: Inventory, root: String) -> (NodeSpec) -> NodeLayout {
+        if inventory.isLocal {
+            let cluster = ClusterLayout(home: root, cluster: inventory.cluster.name)
+            return { cluster.node($0.id) }
+        }
+        let c = inventory.cluster
+        return { node in
+            NodeLayout(root: "\(root)/hosts/\(node.name)", confDir: c.confDir, dataDir: c.dataDir,
+                       dataLogDir: c.dataLogDir, logDir: c.logDir)
+        }
+    }
+
+    /// `server.N=host:quorum:election:role;clientHost:clientPort`, the dynamic-config form.
+    public static func serverLine(_ node: NodeSpec) -> String {
+        "server.\(node.id)=\(node.host):\(node.quorumPort):\(node.electionPort):\(node.role.rawValue);\(node.host):\(node.clientPort)"
+    }
+
+    public static func derive(inventory: Inventory, node: NodeSpec, layout: NodeLayout) -> NodeRenderModel {
+        let c = inventory.cluster
+        let standalone = inventory.isStandalone
+        return NodeRenderModel(
+            clusterName: c.name, engine: c.engine.rawValue,
+            isApache: c.engine == .apache, isBundled: c.engine == .bundled,
+            id: node.id, name: node.name, role: node.role.rawValue, isObserver: node.role == .observer,
+            host: node.host, clientPort: node.clientPort, quorumPort: node.quorumPort,
+            electionPort: node.electionPort,
+            tickTime: c.tickTimeMs, initLimit: c.initLimitTicks, syncLimit: c.syncLimitTicks,
+            maxClientCnxns: c.maxClientConnections,
+            autopurgeSnapRetainCount: c.autopurgeSnapRetainCount,
+            autopurgePurgeInterval: c.autopurgePurgeIntervalHours,
+            fourLetterWordWhitelist: c.fourLetterWordWhitelist.joined(separator: ","),
+            standalone: standalone, ensemble: !standalone,
+            servers: standalone ? [] : inventory.nodes.map { .init(line: serverLine($0)) },
+            confDir: layout.confDir, dataDir: layout.dataDir, dataLogDir: layout.dataLogDir,
+            logDir: layout.logDir, logFile: layout.logFile, zooCfg: layout.zooCfg,
+            dynamicConfigFile: layout.dynamicCfg, connectString: inventory.connectString,
+            ensembleSize: inventory.nodes.count)
+    }
+
+    /// The server files of one node: (path relative to the node root, template name, included?).
+    public static func files(for model: NodeRenderModel) -> [(path: String, template: String)] {
+        var files: [(String, String)] = [
+            ("conf/zoo.cfg", "server/zoo.cfg"),
+        ]
+        if model.ensemble { files.append(("conf/zoo.cfg.dynamic", "server/zoo.cfg.dynamic")) }
+        files.append(("data/myid", "server/myid"))
+        files.append(("conf/node.env", "server/node.env"))
+        if model.isApache { files.append(("conf/log4j.properties", "server/log4j.properties")) }
+        return files
+    }
+}

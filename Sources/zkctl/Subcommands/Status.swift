@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import ZKOrchestration
+
+let healthExitCodes = """
+    Exit codes:
+      0  healthy: every node serves in its role, one leader, a test write committed
+      1  error (no such cluster, unreadable state)
+      2  usage error
+      3  degraded: the ensemble serves writes but a node is down, paused or in the wrong role
+      4  down: no quorum (no leader, too few voters serving, or the test write failed)
+    """
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show each node's role, process and zxid, and the cluster's health.",
+        discussion: """
+            Probes every node with the four-letter words ruok and srvr and writes an ephemeral
+            znode through the connect string.
+
+            Examples:
+              zkctl status
+              zkctl status --output json | jq .roles
+
+            \(healthExitCodes)
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var cluster: ClusterOption
+
+    @Option(name: .shortAndLong, help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    mutating func run() async throws {
+        let orchestrator = try global.orchestrator()
+        let name = try cluster.resolve(orchestrator.store)
+        let inventory = try orchestrator.store.loadInventory(name)
+        let health = await orchestrator.health(inventory)
+        switch output {
+        case .text: printOut(Report.table(inventory, health))
+        case .json: printOut(Report.encode(Report.json(inventory, health)))
+        }
+        if health.state != .healthy { throw ExitCode(health.state.exitCode) }
+    }
+}
+
+struct Health: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Wait until the cluster is healthy, or fail after a timeout (a gate for scripts).",
+        discussion: """
+            Examples:
+              zkctl health --timeout 30 && ./run-integration-tests.sh
+              zkctl health --timeout 0      # check once
+
+            \(healthExitCodes)
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var cluster: ClusterOption
+
+    @Option(help: "Seconds to wait; 0 checks once.")
+    var timeout: Double = 60
+
+    @Flag(name: .shortAndLong, help: "Print nothing; only the exit code tells.")
+    var quiet = false
+
+    mutating func run() async throws {
+        let orchestrator = try global.orchestrator()
+        let name = try cluster.resolve(orchestrator.store)
+        let inventory = try orchestrator.store.loadInventory(name)
+        Interrupt.install()
+        let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
+        var health = await orchestrator.health(inventory)
+        var lastLine = ""
+        while health.state != .healthy && ContinuousClock.now < deadline && !Interrupt.requested {
+            if !quiet && health.summary != lastLine {
+                printErr("  waiting: \(health.summary)")
+                lastLine = health.summary
+            }
+            try await Task.sleep(for: .milliseconds(250))
+            health = await orchestrator.health(inventory)
+        }
+        if !quiet { printOut("\(name): \(health.summary)") }
+        if health.state != .healthy { throw ExitCode(health.state.exitCode) }
+    }
+}
