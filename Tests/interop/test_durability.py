@@ -271,16 +271,21 @@ def dump_tree(port):
 
 
 @pytest.mark.slow
-def test_recovery_restores_the_exact_tree(zk_factory):
-    """After the behaviour-diff scripts, kill -9 and restart: every znode comes back with the
-    same data, Stat (zxids and times included) and ACL."""
+@pytest.mark.parametrize("stop,snap_count", [("kill9", "10000"), ("kill9", "20"), ("term", "20")],
+                         ids=["kill9-log-only", "kill9-with-snapshots", "sigterm-with-snapshots"])
+def test_recovery_restores_the_exact_tree(zk_factory, stop, snap_count):
+    """After the behaviour-diff scripts, stop (kill -9 or SIGTERM) and restart: every znode comes
+    back with the same data, Stat (zxids and times included) and ACL."""
     import test_behaviour_diff as diff
 
-    srv = zk_factory()
+    srv = zk_factory({"snapCount": snap_count})
     diff.run(srv.port, diff.script())
     diff.run(srv.port, diff.edge_script())
     before = dump_tree(srv.port)
-    srv.kill9()
+    if stop == "kill9":
+        srv.kill9()
+    else:
+        srv.stop()
     srv.start()
     after = dump_tree(srv.port)
     changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
