@@ -16,7 +16,8 @@
 ///   ignores vote requests (so a partitioned server cannot disrupt a healthy quorum).
 /// - Sync of followers by zxid: the leader sends entries after the follower's last matching
 ///   zxid (DIFF); a follower drops an uncommitted suffix that conflicts with the leader's log
-///   (TRUNC); a follower behind the leader's compacted log start receives a snapshot (SNAP).
+///   (TRUNC); a follower behind the leader's compacted log start receives a snapshot (SNAP),
+///   streamed in chunks of `snapshotChunkBytes`, each acknowledged before the next leaves.
 /// - Commit: the leader commits a zxid when a quorum of voters of the current config has it
 ///   durably, and only zxids of its own epoch are committed by counting (older entries commit
 ///   indirectly). Observers receive entries and commits but never vote or count.
@@ -85,6 +86,8 @@ public struct Replica {
     private var unstableAfter: Zxid
     private var pendingTruncate: Zxid?
     private var pendingSnapshot: Snapshot?
+    /// Snapshot chunks received so far from the leader (volatile).
+    private var incomingSnapshot: (meta: SnapshotMeta, total: UInt64, data: [UInt8])?
     private var mustSync = false
     /// Proposals since the last Ready: appends go out once per Ready, batching them.
     private var proposalsPending = false
@@ -102,6 +105,9 @@ public struct Replica {
         var probeSent = false
         var recentActive = false
         var ackedRound: UInt64 = 0
+        /// Snapshot being streamed to this follower and the offset of the next chunk.
+        var snapshotZxid: Zxid = .zero
+        var snapshotOffset = 0
     }
 
     struct PendingSync {
@@ -281,6 +287,9 @@ public struct Replica {
         case .appendResponse(let r):
             guard role == .leader else { return }
             handleAppendResponse(r, from: from)
+        case .snapshotAck(let r):
+            guard role == .leader else { return }
+            handleSnapshotAck(r, from: from)
         case .syncRequest(_, let sid):
             guard role == .leader else { return }
             enqueueSync(from: from, id: sid)
@@ -464,7 +473,14 @@ public struct Replica {
         let snapZ = logSnapshotZxid
         if p.next < snapZ || !logContains(p.next) {
             guard let s = pendingSnapshot ?? store.snapshot() else { return }
-            send(to: k, .snapshot(SnapshotRequest(term: hard.epoch, round: round, snapshot: s)))
+            if p.snapshotZxid != s.zxid || p.snapshotOffset > s.data.count {
+                p.snapshotZxid = s.zxid
+                p.snapshotOffset = 0
+            }
+            let end = min(s.data.count, p.snapshotOffset + config.snapshotChunkBytes)
+            send(to: k, .snapshot(SnapshotRequest(
+                term: hard.epoch, round: round, meta: s.meta, total: UInt64(s.data.count),
+                offset: UInt64(p.snapshotOffset), chunk: Array(s.data[p.snapshotOffset..<end]))))
             p.replicating = false
             p.probeSent = true
             progress[k] = p
@@ -489,6 +505,7 @@ public struct Replica {
         if r.success {
             if r.match > p.match { p.match = r.match }
             if p.next < p.match { p.next = p.match }
+            p.snapshotOffset = 0
             p.replicating = true
             p.probeSent = false
             progress[from] = p
@@ -513,6 +530,25 @@ public struct Replica {
                 sendAppend(to: from, heartbeat: true)
             }
         }
+    }
+
+    private mutating func handleSnapshotAck(_ r: SnapshotAck, from: ServerID) {
+        guard var p = progress[from] else { return }
+        p.recentActive = true
+        p.ackedRound = max(p.ackedRound, r.round)
+        if r.zxid == p.snapshotZxid {
+            if Int(clamping: r.next) == p.snapshotOffset && p.probeSent {
+                // A duplicate ack for the chunk already on its way.
+                progress[from] = p
+                releaseSyncs()
+                return
+            }
+            p.snapshotOffset = Int(clamping: r.next)
+            p.probeSent = false
+        }
+        progress[from] = p
+        releaseSyncs()
+        sendAppend(to: from, heartbeat: false)
     }
 
     private mutating func maybeCommit() {
@@ -609,24 +645,43 @@ public struct Replica {
     }
 
     private mutating func handleSnapshot(_ r: SnapshotRequest, from: ServerID) {
-        let s = r.snapshot
-        if s.zxid <= hard.commit {
+        let z = r.meta.zxid
+        if z <= hard.commit {
+            incomingSnapshot = nil
             send(to: from, .appendResponse(AppendResponse(
                 term: hard.epoch, success: true, match: hard.commit, rejectedPrev: .zero, hint: .zero, round: r.round)))
             return
         }
-        if logContains(s.zxid) {
+        if logContains(z) {
             // We already have the entry: just learn that it is committed.
-            hard.commit = s.zxid
-        } else {
-            pendingSnapshot = s
-            pendingTruncate = nil
-            unstable = []
-            unstableAfter = s.zxid
-            hard.commit = s.zxid
-            appliedZxid = s.zxid
-            if let c = s.meta.config { cluster = c }
+            incomingSnapshot = nil
+            hard.commit = z
+            send(to: from, .appendResponse(AppendResponse(
+                term: hard.epoch, success: true, match: z, rejectedPrev: .zero, hint: .zero, round: r.round)))
+            return
         }
+        if r.offset == 0 { incomingSnapshot = (r.meta, r.total, []) }
+        guard var inc = incomingSnapshot, inc.meta == r.meta, inc.total == r.total,
+              UInt64(inc.data.count) == r.offset, r.offset + UInt64(r.chunk.count) <= r.total else {
+            let have = incomingSnapshot.map { $0.meta == r.meta && $0.total == r.total ? UInt64($0.data.count) : 0 } ?? 0
+            send(to: from, .snapshotAck(SnapshotAck(term: hard.epoch, zxid: z, next: have, round: r.round)))
+            return
+        }
+        inc.data += r.chunk
+        guard UInt64(inc.data.count) == inc.total else {
+            incomingSnapshot = inc
+            send(to: from, .snapshotAck(SnapshotAck(term: hard.epoch, zxid: z, next: UInt64(inc.data.count), round: r.round)))
+            return
+        }
+        incomingSnapshot = nil
+        let s = Snapshot(meta: inc.meta, data: inc.data)
+        pendingSnapshot = s
+        pendingTruncate = nil
+        unstable = []
+        unstableAfter = s.zxid
+        hard.commit = s.zxid
+        appliedZxid = s.zxid
+        if let c = s.meta.config { cluster = c }
         send(to: from, .appendResponse(AppendResponse(
             term: hard.epoch, success: true, match: s.zxid, rejectedPrev: .zero, hint: .zero, round: r.round)))
     }
@@ -744,6 +799,8 @@ public struct ReplicaConfig: Sendable {
     public var electionTimeoutTicks: Int
     public var heartbeatIntervalTicks: Int
     public var maxEntriesPerMessage: Int
+    /// Snapshots are streamed to followers in chunks of at most this many bytes.
+    public var snapshotChunkBytes: Int
     public var preVote: Bool
     public var checkQuorum: Bool
 
@@ -753,15 +810,18 @@ public struct ReplicaConfig: Sendable {
     }
 
     public init(id: ServerID, electionTimeoutTicks: Int = 10, heartbeatIntervalTicks: Int = 2,
-                maxEntriesPerMessage: Int = 64, preVote: Bool = true, checkQuorum: Bool = true) throws {
+                maxEntriesPerMessage: Int = 64, snapshotChunkBytes: Int = 1 << 20,
+                preVote: Bool = true, checkQuorum: Bool = true) throws {
         guard electionTimeoutTicks > 0 else { throw ValidationError.nonPositive("electionTimeoutTicks") }
         guard heartbeatIntervalTicks > 0 else { throw ValidationError.nonPositive("heartbeatIntervalTicks") }
         guard maxEntriesPerMessage > 0 else { throw ValidationError.nonPositive("maxEntriesPerMessage") }
+        guard snapshotChunkBytes > 0 else { throw ValidationError.nonPositive("snapshotChunkBytes") }
         guard heartbeatIntervalTicks < electionTimeoutTicks else { throw ValidationError.heartbeatNotBelowElection }
         self.id = id
         self.electionTimeoutTicks = electionTimeoutTicks
         self.heartbeatIntervalTicks = heartbeatIntervalTicks
         self.maxEntriesPerMessage = maxEntriesPerMessage
+        self.snapshotChunkBytes = snapshotChunkBytes
         self.preVote = preVote
         self.checkQuorum = checkQuorum
     }

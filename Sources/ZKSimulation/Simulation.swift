@@ -12,6 +12,8 @@ public struct SimOptions: Sendable {
     public var electionTimeoutTicks = 10
     public var heartbeatIntervalTicks = 2
     public var maxEntriesPerMessage = 8
+    /// Small, so that snapshots of the register machine travel in several chunks.
+    public var snapshotChunkBytes = 48
     public var preVote = true
     public var checkQuorum = true
     /// Network: per-message probabilities and delay range in sub-tick time units (10 per tick).
@@ -159,6 +161,7 @@ public final class Simulation<SM: SimStateMachine> {
         let cfg = try ReplicaConfig(id: id, electionTimeoutTicks: options.electionTimeoutTicks,
                                     heartbeatIntervalTicks: options.heartbeatIntervalTicks,
                                     maxEntriesPerMessage: options.maxEntriesPerMessage,
+                                    snapshotChunkBytes: options.snapshotChunkBytes,
                                     preVote: options.preVote, checkQuorum: options.checkQuorum)
         return Replica(config: cfg, cluster: cluster, store: disk.written, hardState: disk.writtenHard,
                        seed: rng.next())

@@ -162,3 +162,15 @@ def test_zkcli_watches_and_newer_commands(zk, kz, base):
         assert f"path:{base}/aw/z" not in c.since_mark()
     finally:
         c.close()
+
+
+def test_zkcli_sh_script(zk, kz, base):
+    """The packaged zkCli.sh wrapper (not just the Java class) works against the server."""
+    rc, out = cliproc.zkcli_sh_once(zk.hosts, "create", f"{base}/sh", "via-script")
+    assert rc == 0 and f"Created {base}/sh" in out, out
+    rc, out = cliproc.zkcli_sh_once(zk.hosts, "get", f"{base}/sh")
+    assert rc == 0 and re.search(r"^via-script$", out, re.M), out
+    rc, out = cliproc.zkcli_sh_once(zk.hosts, "ls", base)
+    assert rc == 0 and re.search(r"^\[sh\]$", out, re.M), out
+    rc, out = cliproc.zkcli_sh_once(zk.hosts, "delete", f"{base}/sh")
+    assert rc == 0 and kz.exists(f"{base}/sh") is None
