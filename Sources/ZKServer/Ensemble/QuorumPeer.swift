@@ -123,6 +123,7 @@ final class QuorumPeer {
     }
 
     func start() throws {
+        if !Self.unsafeFault.isEmpty { logger.critical("ZKSERVER_UNSAFE_FAULT=\(Self.unsafeFault): test-only fault injection is on") }
         quorumTransport.onMessage = { [unowned self] from, m in input { self.replica.step(m, from: from) } }
         electionTransport.onMessage = quorumTransport.onMessage
         let bindHost = server.config.quorumListenOnAllIPs ? "0.0.0.0" : me.host
@@ -199,8 +200,12 @@ final class QuorumPeer {
                 exit(3)
             }
             for o in rd.messages { route(o) }
-            for e in rd.committed { apply(e) }
-            if !rd.committed.isEmpty { server.releaseBarriers() }
+            if Self.slowFollower && !isLeader && (!delayedCommits.isEmpty || !rd.committed.isEmpty) {
+                delayCommits(rd.committed)
+            } else {
+                for e in rd.committed { apply(e) }
+                if !rd.committed.isEmpty { server.releaseBarriers() }
+            }
             for s in rd.syncsReady { readySyncs.append((s.zxid, s.id)) }
             checkSyncs()
             replica.advance()
@@ -451,9 +456,39 @@ final class QuorumPeer {
         }
     }
 
+    /// Test-only fault injection (`ZKSERVER_UNSAFE_FAULT=stale-sync`): answer `sync` at once without the
+    /// read barrier. It exists so the reliability suite can prove its linearizability checker catches a
+    /// server that breaks ZooKeeper's guarantees; never set it in production.
+    static let unsafeFault = ProcessInfo.processInfo.environment["ZKSERVER_UNSAFE_FAULT"] ?? ""
+    static let unsafeStaleSync = unsafeFault == "stale-sync"
+    /// `slow-follower` (or `stale-sync`): followers apply commits late, as a lagging replica would.
+    static let slowFollower = unsafeFault == "stale-sync" || unsafeFault == "slow-follower"
+    /// With the fault on, followers also apply commits 150 ms late (a lagging replica), which a correct
+    /// `sync` would wait out.
+    var delayedCommits: [Entry] = []
+
+    func delayCommits(_ entries: [Entry]) {
+        let first = delayedCommits.isEmpty
+        delayedCommits += entries
+        guard first else { return }
+        server.loop.scheduleTask(in: .milliseconds(150)) { [self] in
+            let batch = delayedCommits
+            delayedCommits = []
+            for e in batch { apply(e) }
+            server.releaseBarriers()
+            checkSyncs()
+            server.flushDirty()
+        }
+    }
+
     func sync(_ conn: ClientConnection, _ header: RequestHeader, path: String, start: UInt64) {
         let slot = ReplySlot(xid: header.xid, request: .sync(PathRequest(path: path)), state: .waiting, startNanos: start)
         conn.enqueue(slot)
+        if Self.unsafeStaleSync {
+            slot.state = .ready(server.replyBuffer(conn, xid: slot.xid, zxid: server.tree.lastZxid, err: .ok, .path(path)))
+            server.drain(conn)
+            return
+        }
         let id = nextSyncId
         nextSyncId += 1
         pendingSyncs[id] = (conn, slot, path)
