@@ -4,8 +4,7 @@ Adds a voter, removes one (the leader included), and checks the refusals: no aut
 config version, a change of two voters at once, and reconfig while disabled."""
 import os
 import signal
-import socket
-import subprocess
+import sys
 import time
 
 import pytest
@@ -13,94 +12,14 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import (BadArgumentsError, BadVersionError, NewConfigNoQuorumError, NoAuthError,
                                ReconfigDisabledError, ZookeeperError)
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("ZKSERVER_BIN", os.path.join(REPO, ".build/debug/zkserver"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "reliability"))
+from zkcluster import Ensemble, four_letter, mode  # noqa: E402
+
 SUPER = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="   # digest of super:test
 
 
-def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
 def four(port, word):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(word.encode())
-            out = b""
-            while True:
-                d = s.recv(4096)
-                if not d:
-                    return out.decode()
-                out += d
-    except OSError:
-        return ""
-
-
-def mode(port):
-    for line in four(port, "srvr").splitlines():
-        if line.startswith("Mode:"):
-            return line.split()[1]
-    return None
-
-
-class Ensemble:
-    def __init__(self, root, count, extra):
-        self.root, self.procs, self.ports = root, {}, {}
-        for i in range(1, count + 2):   # one spare slot for a joiner
-            c, q, e = free_ports(3)
-            self.ports[i] = (c, q, e)
-        self.count, self.extra = count, extra
-
-    def spec(self, i, role="participant"):
-        c, q, e = self.ports[i]
-        return f"server.{i}=127.0.0.1:{q}:{e}:{role};127.0.0.1:{c}"
-
-    def start(self, i, members):
-        d = os.path.join(self.root, f"s{i}")
-        os.makedirs(os.path.join(d, "data"), exist_ok=True)
-        with open(os.path.join(d, "data", "myid"), "w") as f:
-            f.write(f"{i}\n")
-        with open(os.path.join(d, "zoo.cfg"), "w") as f:
-            f.write(f"tickTime=1000\ninitLimit=10\nsyncLimit=5\ndataDir={d}/data\n4lw.commands.whitelist=*\n"
-                    f"standaloneEnabled=false\nDigestAuthenticationProvider.superDigest={SUPER}\n{self.extra}\n")
-            for m in members:
-                f.write(self.spec(m) + "\n")
-        log = open(os.path.join(d, "server.log"), "a")
-        self.procs[i] = subprocess.Popen([BIN, os.path.join(d, "zoo.cfg")], stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
-
-    def client_port(self, i):
-        return self.ports[i][0]
-
-    def hosts(self, ids):
-        return ",".join(f"127.0.0.1:{self.client_port(i)}" for i in ids)
-
-    def wait_serving(self, ids, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            modes = [mode(self.client_port(i)) for i in ids]
-            if all(modes) and modes.count("leader") == 1:
-                return modes
-            time.sleep(0.1)
-        raise AssertionError(f"not serving within {timeout}s: {[mode(self.client_port(i)) for i in ids]}")
-
-    def stop(self):
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    return four_letter(port, word)
 
 
 @pytest.fixture
@@ -108,10 +27,9 @@ def ensemble(tmp_path):
     made = []
 
     def make(count=3, extra="reconfigEnabled=true"):
-        e = Ensemble(str(tmp_path), count, extra)
-        for i in range(1, count + 1):
-            e.start(i, range(1, count + 1))
-        e.wait_serving(range(1, count + 1))
+        e = Ensemble(str(tmp_path), count, extra=f"{extra}\nDigestAuthenticationProvider.superDigest={SUPER}", spare=1)
+        e.start_all()
+        e.wait_serving()
         made.append(e)
         return e
     yield make
