@@ -7,6 +7,9 @@ final class ReplySlot {
     enum State {
         case waiting
         case ready(ByteBuffer)
+        /// Ready once the tree has applied this zxid: an error that depends on an in-flight write
+        /// (NODEEXISTS for a node being created) must not overtake that write.
+        case readyAfter(Int64, ByteBuffer)
         /// A read that must run after the writes queued before it.
         case deferred(RequestHeader, Request)
     }
@@ -72,6 +75,17 @@ final class ClientConnection {
     var front: ReplySlot? { head < queue.count ? queue[head] : nil }
 
     func enqueue(_ slot: ReplySlot) { queue.append(slot) }
+
+    /// The queued reply still waiting for the transaction with this cxid.
+    func waitingSlot(xid: Int32) -> ReplySlot? {
+        var i = head
+        while i < queue.count {
+            let s = queue[i]
+            if case .waiting = s.state, s.xid == xid { return s }
+            i += 1
+        }
+        return nil
+    }
     func popFront() {
         head += 1
         if head == queue.count { queue.removeAll(keepingCapacity: true); head = 0 }

@@ -8,6 +8,9 @@ enum FourLetterWords {
 
     static func respond(_ cmd: String, server s: ZooKeeperServer, requester: ClientConnection) -> String {
         guard s.config.fourLetterAllowed(cmd) else { return "\(cmd) is not executed because it is not in the whitelist.\n" }
+        if let q = s.quorum, !q.serving, ["srvr", "stat", "cons", "wchs", "wchc", "wchp", "dump"].contains(cmd) {
+            return "This ZooKeeper instance is not currently serving requests\n"
+        }
         switch cmd {
         case "ruok": return "imok"
         case "isro": return "rw"
@@ -131,6 +134,10 @@ enum FourLetterWords {
                 out += "electionPort=\(me.electionPort)\nquorumPort=\(me.quorumPort)\npeerType=\(me.role == .observer ? 1 : 0)\n"
             }
             out += "membership: \n" + c.servers.sorted { $0.id < $1.id }.map { "\($0)\n" }.joined()
+            if let data = s.tree.node(DataTree.configPath)?.data,
+               let v = String(decoding: data, as: UTF8.self).split(separator: "\n").last, v.hasPrefix("version=") {
+                out += v + "\n"
+            }
         }
         return out
     }
@@ -142,6 +149,7 @@ enum FourLetterWords {
             zookeeper.version=\(version)
             host.name=\(p.hostName)
             os.name=Linux
+            os.arch=\(Self.arch)
             os.version=\(p.operatingSystemVersionString)
             user.name=\(p.environment["USER"] ?? "")
             user.home=\(p.environment["HOME"] ?? "")
@@ -163,6 +171,16 @@ enum FourLetterWords {
         return out
     }
 
+    static var arch: String {
+        #if arch(x86_64)
+        return "amd64"
+        #elseif arch(arm64)
+        return "aarch64"
+        #else
+        return "unknown"
+        #endif
+    }
+
     static func openFileDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0 }
     static func maxFileDescriptors() -> Int {
         var r = rlimit()
@@ -172,8 +190,8 @@ enum FourLetterWords {
 }
 
 extension ZooKeeperServer {
-    var modeName: String { "standalone" }
-    func roleMonitorLines() -> [(String, String)] { [] }
+    var modeName: String { quorum?.modeName ?? "standalone" }
+    func roleMonitorLines() -> [(String, String)] { quorum?.monitorLines() ?? [] }
 
     func connectionList(requester: ClientConnection, detailed: Bool) -> String {
         var lines: [String] = []

@@ -72,6 +72,9 @@ public struct ServerConfig: Sendable {
     public var containerMaxPerMinute = 10_000
     public var globalOutstandingLimit = 1000
     public var dynamicConfigFile: String?
+    /// Members refuse peers that present another cluster name (zkserver's own key; Apache ZooKeeper ignores it).
+    public var clusterName = ""
+    public var quorumListenOnAllIPs = false
     public var servers: [ServerSpec] = []
     /// Keys this server does not interpret, with their values (kept, and shown by `conf`-style dumps).
     public var unknown: [(key: String, value: String)] = []
@@ -167,6 +170,8 @@ public enum ConfigParser {
             case "znode.container.maxPerMinute": if let v = int(1...Int(Int32.max)) { c.containerMaxPerMinute = v }
             case "globalOutstandingLimit": if let v = int(1...Int(Int32.max)) { c.globalOutstandingLimit = v }
             case "dynamicConfigFile": c.dynamicConfigFile = value
+            case "clusterName": c.clusterName = value
+            case "quorumListenOnAllIPs": if let v = bool() { c.quorumListenOnAllIPs = v }
             default:
                 if key.hasPrefix("server.") {
                     guard let id = Int64(key.dropFirst("server.".count)), id > 0 else {

@@ -24,19 +24,37 @@ public final class ServerRunner {
             try? pool.syncShutdownGracefully()
         }
         let loop = group.next()
-        let server = try ZooKeeperServer(config: config, serverId: 1, loop: loop, diskPool: pool, logger: logger)
-        let summary = try loop.submit { try server.recover() }.wait()
-        logger.info("\(summary)")
+        var me: ServerSpec?
+        if config.isEnsemble {
+            let id = try Self.readMyid(config)
+            guard let spec = config.servers.first(where: { $0.id == id }) else {
+                throw ConfigError(problems: ["\(config.dataDir)/myid says \(id), but there is no server.\(id) line in \(config.sourcePath); "
+                    + "add it or fix myid (members: \(config.servers.map { String($0.id) }.joined(separator: ", ")))"])
+            }
+            me = spec
+        }
+        let server = try ZooKeeperServer(config: config, serverId: me?.id ?? 1, loop: loop, diskPool: pool, logger: logger)
+        if let me {
+            let quorum = try QuorumPeer(server: server, me: me, logger: logger)
+            server.quorum = quorum
+            let summary = try loop.submit { try quorum.recover() }.wait()
+            logger.info("server \(me.id): \(summary)")
+        } else {
+            let summary = try loop.submit { try server.recover() }.wait()
+            logger.info("\(summary)")
+        }
 
-        let host = config.clientPortAddress
-        guard let port = config.clientPort ?? config.servers.first?.clientPort else {
+        let host = me?.clientHost ?? config.clientPortAddress
+        guard let port = me?.clientPort ?? config.clientPort ?? config.servers.first?.clientPort else {
             throw ConfigError(problems: ["no client port configured"])
         }
+        if let quorum = server.quorum { try quorum.start() }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20))
             .childChannelInitializer { channel in
                 channel.pipeline.addHandler(ClientChannelHandler(server: server))
             }
@@ -47,7 +65,7 @@ public final class ServerRunner {
             throw ListenError(message: "cannot listen on \(host):\(port): \(error). Is another server using the port? Pick another clientPort or stop it.")
         }
         server.startTimers()
-        logger.info("serving clients on \(host):\(port) (standalone, dataDir \(config.dataDir), dataLogDir \(config.effectiveDataLogDir))")
+        logger.info("listening for clients on \(host):\(port) (\(me.map { "ensemble member \($0.id) of \(config.servers.count)" } ?? "standalone"), dataDir \(config.dataDir), dataLogDir \(config.effectiveDataLogDir))")
 
         let stop = DispatchSemaphore(value: 0)
         var sources: [DispatchSourceSignal] = []
@@ -64,6 +82,20 @@ public final class ServerRunner {
         try? server.shutdown().wait()
         logger.info("stopped")
         _ = sources
+    }
+}
+
+extension ServerRunner {
+    /// The server id from `<dataDir>/myid`, as Apache ZooKeeper reads it.
+    static func readMyid(_ config: ServerConfig) throws -> Int64 {
+        let path = config.dataDir + "/myid"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError(problems: ["\(path) is missing: an ensemble member needs its server id there (one line, e.g. 1)"])
+        }
+        guard let id = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)), id > 0 else {
+            throw ConfigError(problems: ["\(path) must hold a positive server id, found '\(text.trimmingCharacters(in: .whitespacesAndNewlines))'"])
+        }
+        return id
     }
 }
 

@@ -77,9 +77,13 @@ public final class ZooKeeperServer {
     var stats = ServerStats()
     let startedAt = Date()
     var dirtyConnections: [ClientConnection] = []
+    /// Connections whose front reply waits for the tree to reach a zxid.
+    var barrierConnections: [ObjectIdentifier: ClientConnection] = [:]
     var rng = SystemRandomNumberGenerator()
     var shuttingDown = false
     var scheduledTasks: [RepeatedTask] = []
+    /// Set when this server is an ensemble member.
+    var quorum: QuorumPeer?
 
     public init(config: ServerConfig, serverId: Int64 = 1, loop: EventLoop, diskPool: NIOThreadPool, logger: Logger) throws {
         self.config = config
@@ -142,8 +146,9 @@ public final class ZooKeeperServer {
         var applied = 0
         var ignored: [WatchTrigger] = []
         let report = try txnLog.recover(after: tree.lastZxid) { record in
+            guard record.payload.first == 1 else { return }   // leader no-ops and config entries change no znode
             let entry: TxnEntry
-            do { entry = try TxnEntry.decode(record.payload) } catch {
+            do { entry = try TxnEntry.decode(Array(record.payload.dropFirst())) } catch {
                 throw StorageError(.corrupt, "log record zxid 0x\(String(record.zxid, radix: 16)) cannot be decoded: \(error)")
             }
             tree.apply(entry, triggers: &ignored)
@@ -264,6 +269,7 @@ public final class ZooKeeperServer {
             return false
         }
         if shuttingDown { return false }
+        if let quorum, !quorum.serving { return false }
         let timeout = negotiatedTimeout(req.timeOut)
         if req.sessionId == 0 {
             let id = nextSessionId
@@ -276,8 +282,12 @@ public final class ZooKeeperServer {
             conn.timeoutMs = timeout
             let resp = ConnectResponse(timeOut: timeout, sessionId: id, passwd: passwd,
                                        readOnly: conn.sentReadOnlyByte ? false : nil)
-            submit(.createSession(timeoutMs: timeout, passwd: passwd), sessionId: id, cxid: 0, changes: [],
-                   origin: .connect(conn, resp))
+            if let quorum {
+                quorum.createSession(conn, resp)
+            } else {
+                submit(.createSession(timeoutMs: timeout, passwd: passwd), sessionId: id, cxid: 0, changes: [],
+                       origin: .connect(conn, resp))
+            }
             return true
         }
         // Resuming: a newer connection for a session replaces the older one, even before the password check.
@@ -285,13 +295,28 @@ public final class ZooKeeperServer {
             sessionOwner[req.sessionId] = nil
             close(old)
         }
+        if let quorum, tree.sessions[req.sessionId] == nil {
+            // This member may not have applied the session's creation yet: catch up with the leader, then decide.
+            conn.phase = .connecting
+            quorum.afterBarrier { [self] in
+                guard conn.isOpen else { return }
+                resumeSession(conn, req, timeout: timeout)
+                flushDirty()
+            }
+            return true
+        }
+        resumeSession(conn, req, timeout: timeout)
+        return true
+    }
+
+    func resumeSession(_ conn: ClientConnection, _ req: ConnectRequest, timeout: Int32) {
         guard let info = tree.sessions[req.sessionId], info.passwd == req.passwd,
               !closingSessions.contains(req.sessionId) else {
             var b = conn.channel.allocator.buffer(capacity: 48)
             b.writeFramed { ConnectResponse.invalid(readOnlyByte: conn.sentReadOnlyByte).encode(into: &$0) }
             conn.write(b)
             conn.closeAfterFlush = true
-            return true
+            return
         }
         _ = info
         conn.sessionId = req.sessionId
@@ -299,13 +324,18 @@ public final class ZooKeeperServer {
         conn.phase = .connected
         sessionOwner[req.sessionId] = conn
         tracker.track(req.sessionId, timeoutMs: timeout, now: Self.monotonicMs())
+        quorum?.touched.insert(req.sessionId)
         var b = conn.channel.allocator.buffer(capacity: 48)
         b.writeFramed {
             ConnectResponse(timeOut: timeout, sessionId: req.sessionId, passwd: req.passwd,
                             readOnly: conn.sentReadOnlyByte ? false : nil).encode(into: &$0)
         }
         conn.write(b)
-        return true
+        let frames = conn.pendingFrames
+        conn.pendingFrames = []
+        for f in frames where conn.isOpen {
+            if !handleFrame(conn, f) { close(conn); return }
+        }
     }
 
     func replyBuffer(_ conn: ClientConnection, xid: Int32, zxid: Int64, err: ErrorCode, _ body: Response? = nil) -> ByteBuffer {
@@ -362,6 +392,15 @@ public final class ZooKeeperServer {
                 conn.closeAfterFlush = true
             }
             return true
+        case .closeSession where quorum != nil:
+            quorum!.closeSession(conn, header, request, start: now)
+            return true
+        case .sync(let p) where quorum != nil:
+            quorum!.sync(conn, header, path: p.path, start: now)
+            return true
+        case .create, .delete, .setData, .setACL, .multi:
+            if let quorum { quorum.submitWrite(conn, header, request, start: now) } else { submitWrite(conn, header, request, start: now) }
+            return true
         case .closeSession:
             let slot = ReplySlot(xid: header.xid, request: request, state: .waiting, startNanos: now)
             conn.enqueue(slot)
@@ -380,9 +419,6 @@ public final class ZooKeeperServer {
         case .sasl, .deleteContainer:
             enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .unimplemented), start: now)
             return true
-        case .create, .delete, .setData, .setACL, .multi:
-            submitWrite(conn, header, request, start: now)
-            return true
         default:
             if conn.hasQueued {
                 conn.enqueue(ReplySlot(xid: header.xid, request: request, state: .deferred(header, request), startNanos: now))
@@ -391,6 +427,21 @@ public final class ZooKeeperServer {
             }
             return true
         }
+    }
+
+    /// Queues an error reply that must not leave before the tree has applied `barrier`.
+    func enqueueAfter(_ conn: ClientConnection, xid: Int32, barrier: Int64, buffer: ByteBuffer, start: UInt64) {
+        if barrier <= tree.lastZxid { enqueueReady(conn, xid: xid, buffer: buffer, start: start); return }
+        conn.enqueue(ReplySlot(xid: xid, request: nil, state: .readyAfter(barrier, buffer), startNanos: start))
+        barrierConnections[ObjectIdentifier(conn)] = conn
+    }
+
+    /// Re-drains connections waiting on an applied zxid.
+    func releaseBarriers() {
+        guard !barrierConnections.isEmpty else { return }
+        let waiting = barrierConnections
+        barrierConnections = [:]
+        for c in waiting.values where c.isOpen { drain(c) }
     }
 
     func enqueueReady(_ conn: ClientConnection, xid: Int32, buffer: ByteBuffer, start: UInt64) {
@@ -458,6 +509,14 @@ public final class ZooKeeperServer {
                 conn.popFront()
                 conn.write(b)
                 finishReply(conn, start: slot.startNanos)
+            case .readyAfter(let zxid, let b):
+                guard tree.lastZxid >= zxid else {
+                    barrierConnections[ObjectIdentifier(conn)] = conn
+                    return
+                }
+                conn.popFront()
+                conn.write(b)
+                finishReply(conn, start: slot.startNanos)
             case .deferred(let h, let req):
                 conn.popFront()
                 executeRead(conn, h, req, start: slot.startNanos)
@@ -478,10 +537,12 @@ public final class ZooKeeperServer {
             conn.enqueue(slot)
             submit(txn, sessionId: conn.sessionId, cxid: header.xid, changes: changes, origin: .request(conn, slot))
         case .failed(let code):
-            enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: code), start: start)
+            enqueueAfter(conn, xid: header.xid, barrier: lastAssignedZxid,
+                         buffer: replyBuffer(conn, xid: header.xid, zxid: lastAssignedZxid, err: code), start: start)
         case .multiFailed(let results):
             let body = Response.multi(results.map { r in if case .error(let e) = r { return .error(e) }; return .error(.ok) })
-            enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .ok, body), start: start)
+            enqueueAfter(conn, xid: header.xid, barrier: lastAssignedZxid,
+                         buffer: replyBuffer(conn, xid: header.xid, zxid: lastAssignedZxid, err: .ok, body), start: start)
         }
     }
 
@@ -503,7 +564,7 @@ public final class ZooKeeperServer {
         let batch = pendingAppend
         pendingAppend = []
         diskBusy = true
-        let records = batch.map { TxnLog.Record(zxid: $0.entry.header.zxid, payload: $0.bytes) }
+        let records = batch.map { TxnLog.Record(zxid: $0.entry.header.zxid, payload: [1] + $0.bytes) }
         let log = txnLog
         let sync = config.forceSync
         diskPool.runIfActive(eventLoop: loop) { () -> UInt64 in
@@ -587,10 +648,15 @@ public final class ZooKeeperServer {
             }
             completed(p, result: result, zxid: zxid)
         }
+        releaseBarriers()
     }
 
     func completed(_ p: PendingTxn, result: TxnResult, zxid: Int64) {
-        switch p.origin {
+        completed(origin: p.origin, sessionId: p.entry.header.sessionId, result: result, zxid: zxid)
+    }
+
+    func completed(origin: TxnOrigin, sessionId sid: Int64, result: TxnResult, zxid: Int64) {
+        switch origin {
         case .request(let conn, let slot):
             guard conn.isOpen else { return }
             slot.state = .ready(writeReply(conn, slot, result: result, zxid: zxid))
@@ -609,7 +675,6 @@ public final class ZooKeeperServer {
                 if !handleFrame(conn, f) { close(conn); return }
             }
         case .closeSession(let conn, let slot):
-            let sid = p.entry.header.sessionId
             sessionEnded(sid)
             if let conn, let slot, conn.isOpen {
                 slot.state = .ready(replyBuffer(conn, xid: slot.xid, zxid: zxid, err: .ok))
@@ -617,7 +682,6 @@ public final class ZooKeeperServer {
                 conn.closeAfterFlush = true
             }
         case .expiry:
-            let sid = p.entry.header.sessionId
             sessionEnded(sid)
             if let conn = sessionOwner[sid] { conn.closeAfterFlush = true; conn.dirty = true }
         case .reaper:
@@ -674,6 +738,20 @@ public final class ZooKeeperServer {
 
     func tick() {
         let now = Self.monotonicMs()
+        if let quorum {
+            guard quorum.isLeader && quorum.serving else { return }
+            for sid in tracker.expired(now: now) where !closingSessions.contains(sid) {
+                logger.info("session 0x\(String(sid, radix: 16)) expired")
+                closingSessions.insert(sid)
+                tracker.remove(sid)
+                quorum.input { [self] in
+                    if case .txn(let t, let changes) = preparer.prepareCloseSession(sessionId: sid) {
+                        quorum.propose(t, sessionId: sid, cxid: 0, changes: changes)
+                    }
+                }
+            }
+            return
+        }
         for sid in tracker.expired(now: now) where !closingSessions.contains(sid) {
             logger.info("session 0x\(String(sid, radix: 16)) expired")
             closingSessions.insert(sid)
@@ -688,6 +766,17 @@ public final class ZooKeeperServer {
     func reapContainers() {
         let limit = max(1, config.containerMaxPerMinute * config.containerCheckIntervalMs / 60_000)
         let ctx = RequestContext(sessionId: 0, cxid: 0, auth: AuthInfo(ids: [Id(scheme: "super", id: "")]), time: Self.wallMs())
+        if let quorum {
+            guard quorum.isLeader && quorum.serving else { return }
+            quorum.input { [self] in
+                for path in tree.reapable(now: Self.wallMs(), limit: limit) {
+                    if case .txn(let t, let changes) = preparer.prepare(.deleteContainer(PathRequest(path: path)), ctx) {
+                        quorum.propose(t, sessionId: 0, cxid: 0, changes: changes)
+                    }
+                }
+            }
+            return
+        }
         for path in tree.reapable(now: Self.wallMs(), limit: limit) {
             if case .txn(let t, let changes) = preparer.prepare(.deleteContainer(PathRequest(path: path)), ctx) {
                 submit(t, sessionId: 0, cxid: 0, changes: changes, origin: .reaper)
@@ -738,6 +827,11 @@ public final class ZooKeeperServer {
         loop.flatSubmit { [self] in
             shuttingDown = true
             for t in scheduledTasks { t.cancel() }
+            if let quorum {
+                quorum.stop()
+                for c in Array(connections.values) { close(c) }
+                return loop.makeSucceededVoidFuture()
+            }
             let promise = loop.makePromise(of: Void.self)
             func waitIdle(_ attempts: Int) {
                 if (!diskBusy && pendingAppend.isEmpty && !snapshotInProgress) || attempts > 500 {

@@ -19,6 +19,7 @@ public final class TxnLog {
     public private(set) var segmentStarts: [Int64] = []
     public private(set) var lastZxid: Int64 = 0
     private var scratch: [UInt8] = []
+    private var batchStart: off_t = -1
 
     public init(dataLogDir: String) throws {
         dir = dataLogDir + "/version-2"
@@ -65,9 +66,9 @@ public final class TxnLog {
             var prevZxid: Int64 = Int64.min
             while off < bytes.count {
                 let rest = bytes.count - off
+                // Damage at `off`: a torn tail if nothing valid follows in the last segment, else corruption.
                 func tornOrCorrupt(_ why: String) throws {
-                    let tailIsZero = bytes[off...].allSatisfy { $0 == 0 }
-                    if isLast && (tailIsZero || why == "short") {
+                    if isLast && !validRecordExists(bytes, after: off, minZxid: prevZxid) {
                         try truncate(path, to: off, report: &report, total: bytes.count)
                         off = bytes.count
                     } else {
@@ -77,20 +78,13 @@ public final class TxnLog {
                             """)
                     }
                 }
-                if rest < 8 { try tornOrCorrupt("short"); break }
+                if rest < 8 { try tornOrCorrupt("short record header"); break }
                 let len = Int(readU32(bytes, off))
                 let crc = readU32(bytes, off + 4)
-                if len == 0 && bytes[off...].allSatisfy({ $0 == 0 }) { try tornOrCorrupt("zero padding"); break }
                 if len < 8 || len > Self.maxRecordBytes { try tornOrCorrupt("bad length \(len)"); break }
-                if rest < 8 + len { try tornOrCorrupt("short"); break }
+                if rest < 8 + len { try tornOrCorrupt("record runs past the end of the file"); break }
                 let ok = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(off + 8)..<(off + 8 + len)])) } == crc
-                if !ok {
-                    // A bad checksum on the very last record is a torn write.
-                    if isLast && off + 8 + len == bytes.count {
-                        try truncate(path, to: off, report: &report, total: bytes.count); break
-                    }
-                    try tornOrCorrupt("checksum mismatch"); break
-                }
+                if !ok { try tornOrCorrupt("checksum mismatch"); break }
                 let zxid = Int64(bitPattern: UInt64(readU32(bytes, off + 8)) << 32 | UInt64(readU32(bytes, off + 12)))
                 if zxid <= prevZxid {
                     throw StorageError(.corrupt, "transaction log \(path) has zxids out of order at byte \(off)")
@@ -106,6 +100,25 @@ public final class TxnLog {
         }
         if let last = starts.last { try openForAppend(segmentPath(last)) }
         return report
+    }
+
+    /// Whether a well-formed record (sane length, increasing zxid, matching checksum) starts anywhere after `off`.
+    private func validRecordExists(_ b: [UInt8], after off: Int, minZxid: Int64) -> Bool {
+        var p = off + 1
+        while p + 16 <= b.count {
+            let len = Int(readU32(b, p))
+            if len >= 8 && p + 8 + len <= b.count {
+                let zxid = Int64(bitPattern: UInt64(readU32(b, p + 8)) << 32 | UInt64(readU32(b, p + 12)))
+                if zxid > minZxid && zxid > 0 {
+                    let crc = readU32(b, p + 4)
+                    if b.withUnsafeBytes({ CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(p + 8)..<(p + 8 + len)])) }) == crc {
+                        return true
+                    }
+                }
+            }
+            p += 1
+        }
+        return false
     }
 
     private func readU32(_ b: [UInt8], _ off: Int) -> UInt32 {
@@ -165,13 +178,25 @@ public final class TxnLog {
             scratch.append(contentsOf: body)
             lastZxid = r.zxid
         }
-        try scratch.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: currentPath) }
+        let start = lseek(fd, 0, SEEK_END)
+        batchStart = start
+        do {
+            try scratch.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: currentPath) }
+        } catch {
+            // Leave no partial batch behind: later appends must follow the last good record.
+            if start >= 0 { _ = ftruncate(fd, start) }
+            throw error
+        }
     }
 
     /// Makes everything appended so far durable.
     public func sync() throws {
         guard fd >= 0 else { return }
-        guard fdatasync(fd) == 0 else { throw StorageError.io("cannot fsync", currentPath, errno: errno) }
+        guard fdatasync(fd) == 0 else {
+            let e = errno
+            if batchStart >= 0 { _ = ftruncate(fd, batchStart) }
+            throw StorageError.io("cannot fsync", currentPath, errno: e)
+        }
     }
 
     /// Deletes segments that only hold records at or below `zxid` (covered by a retained snapshot).
@@ -188,6 +213,42 @@ public final class TxnLog {
         }
         segmentStarts = keep
         return removed
+    }
+
+    /// Drops every record with zxid > `zxid` (a new leader overrides an uncommitted suffix).
+    public func truncate(after zxid: Int64) throws {
+        if fd >= 0 { close(fd); fd = -1 }
+        var keep: [Int64] = []
+        for start in segmentStarts {
+            let path = segmentPath(start)
+            if start > zxid { unlink(path); continue }
+            keep.append(start)
+            let bytes = try FileIO.readAll(path)
+            var off = Self.magic.count
+            while off + 16 <= bytes.count {
+                let len = Int(readU32(bytes, off))
+                guard len >= 8, off + 8 + len <= bytes.count else { break }
+                let z = Int64(bitPattern: UInt64(readU32(bytes, off + 8)) << 32 | UInt64(readU32(bytes, off + 12)))
+                if z > zxid { break }
+                off += 8 + len
+            }
+            if off < bytes.count {
+                guard Glibc.truncate(path, off_t(off)) == 0 else { throw StorageError.io("cannot truncate", path, errno: errno) }
+            }
+        }
+        segmentStarts = keep
+        lastZxid = min(lastZxid, zxid)
+        if let last = keep.last { try openForAppend(segmentPath(last)) }
+        FileIO.fsyncDir(dir)
+    }
+
+    /// Removes every segment and starts an empty one after `zxid` (installing a snapshot from a leader).
+    public func reset(after zxid: Int64) throws {
+        if fd >= 0 { close(fd); fd = -1 }
+        for s in segmentStarts { unlink(segmentPath(s)) }
+        segmentStarts = []
+        lastZxid = zxid
+        try roll(firstZxid: zxid + 1)
     }
 
     public var totalBytes: Int { segmentStarts.reduce(0) { $0 + FileIO.fileSize(segmentPath($1)) } }

@@ -69,7 +69,14 @@ struct ZKServerCommand: ParsableCommand {
         if let clientPort { text += "\nclientPort=\(clientPort)" }
         if let clientPortAddress { text += "\nclientPortAddress=\(clientPortAddress)" }
         if let tickTime { text += "\ntickTime=\(tickTime)" }
-        let cfg: ServerConfig
+        var cfg: ServerConfig
+        if let dyn = Self.dynamicConfigPath(text, relativeTo: config) {
+            guard let d = try? String(contentsOfFile: dyn, encoding: .utf8) else {
+                logger.critical("cannot read dynamicConfigFile \(dyn)")
+                throw ExitCode(1)
+            }
+            text += "\n" + d
+        }
         switch ConfigParser.parse(Self.dropOverridden(text), path: path) {
         case .success(let c): cfg = c
         case .failure(let e):
@@ -83,6 +90,17 @@ struct ZKServerCommand: ParsableCommand {
             logger.critical("cannot start: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    static func dynamicConfigPath(_ text: String, relativeTo config: String?) -> String? {
+        for line in text.split(separator: "\n") {
+            let l = line.trimmingCharacters(in: .whitespaces)
+            guard l.hasPrefix("dynamicConfigFile") , let eq = l.firstIndex(of: "=") else { continue }
+            let v = l[l.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            if v.hasPrefix("/") || config == nil { return v }
+            return (config! as NSString).deletingLastPathComponent + "/" + v
+        }
+        return nil
     }
 
     /// Flags are appended after the file; drop earlier lines for the same keys so overrides win.

@@ -1,0 +1,153 @@
+/// Messages exchanged between replicas. One type for the whole peer connection: protocol
+/// messages plus opaque application messages (`app`) that the core passes through.
+public enum PeerMessage: Hashable, Sendable, CustomStringConvertible {
+    /// Pre-vote: "would you vote for me at `term`?" (no state changes on the receiver).
+    case preVote(VoteRequest)
+    case preVoteResponse(VoteResponse)
+    case vote(VoteRequest)
+    case voteResponse(VoteResponse)
+    /// Append entries after `prev`; with no entries it is a heartbeat.
+    case append(AppendRequest)
+    case appendResponse(AppendResponse)
+    /// Leader -> follower that is behind the leader's log start: one chunk of a snapshot.
+    case snapshot(SnapshotRequest)
+    /// Follower -> leader: snapshot chunks received so far; send from `next`.
+    case snapshotAck(SnapshotAck)
+    /// Read barrier request (follower -> leader) for ZooKeeper's `sync`.
+    case syncRequest(term: UInt32, id: UInt64)
+    /// Read barrier answer: the follower may answer once it has applied `zxid`.
+    case syncResponse(term: UInt32, id: UInt64, zxid: Zxid)
+    /// Opaque application bytes, delivered untouched in `Ready.appMessages`.
+    case app([UInt8])
+
+    public var term: UInt32? {
+        switch self {
+        case .preVote(let r), .vote(let r): return r.term
+        case .preVoteResponse(let r), .voteResponse(let r): return r.term
+        case .append(let r): return r.term
+        case .appendResponse(let r): return r.term
+        case .snapshot(let r): return r.term
+        case .snapshotAck(let r): return r.term
+        case .syncRequest(let t, _), .syncResponse(let t, _, _): return t
+        case .app: return nil
+        }
+    }
+
+    /// Stable one-line rendering for traces.
+    public var description: String {
+        switch self {
+        case .preVote(let r): return "prevote t=\(r.term) last=\(r.lastZxid)"
+        case .vote(let r): return "vote t=\(r.term) last=\(r.lastZxid)"
+        case .preVoteResponse(let r): return "prevote-resp t=\(r.term) \(r.granted ? "yes" : "no")"
+        case .voteResponse(let r): return "vote-resp t=\(r.term) \(r.granted ? "yes" : "no")"
+        case .append(let r):
+            let ents = r.entries.isEmpty ? "" : " [\(r.entries.first!.zxid)..\(r.entries.last!.zxid)]#\(r.entries.count)"
+            return "append t=\(r.term) prev=\(r.prev) commit=\(r.commit) r=\(r.round)\(ents)"
+        case .appendResponse(let r):
+            return r.success
+                ? "append-ok t=\(r.term) match=\(r.match) r=\(r.round)"
+                : "append-reject t=\(r.term) prev=\(r.rejectedPrev) hint=\(r.hint) r=\(r.round)"
+        case .snapshot(let r):
+            return "snapshot t=\(r.term) at=\(r.meta.zxid) bytes=\(r.offset)+\(r.chunk.count)/\(r.total) r=\(r.round)"
+        case .snapshotAck(let r):
+            return "snapshot-ack t=\(r.term) at=\(r.zxid) next=\(r.next) r=\(r.round)"
+        case .syncRequest(let t, let id): return "sync-req t=\(t) id=\(id)"
+        case .syncResponse(let t, let id, let z): return "sync-resp t=\(t) id=\(id) zxid=\(z)"
+        case .app(let b): return "app \(b.count)b"
+        }
+    }
+}
+
+public struct VoteRequest: Hashable, Sendable {
+    public var term: UInt32
+    public var lastZxid: Zxid
+    public init(term: UInt32, lastZxid: Zxid) {
+        self.term = term
+        self.lastZxid = lastZxid
+    }
+}
+
+public struct VoteResponse: Hashable, Sendable {
+    public var term: UInt32
+    public var granted: Bool
+    public init(term: UInt32, granted: Bool) {
+        self.term = term
+        self.granted = granted
+    }
+}
+
+public struct AppendRequest: Hashable, Sendable {
+    public var term: UInt32
+    public var prev: Zxid
+    public var commit: Zxid
+    /// Heartbeat round, echoed in the response; used for the read barrier.
+    public var round: UInt64
+    public var entries: [Entry]
+    public init(term: UInt32, prev: Zxid, commit: Zxid, round: UInt64, entries: [Entry]) {
+        self.term = term
+        self.prev = prev
+        self.commit = commit
+        self.round = round
+        self.entries = entries
+    }
+}
+
+public struct AppendResponse: Hashable, Sendable {
+    public var term: UInt32
+    public var success: Bool
+    /// On success: the follower's log matches the leader's up to here (and it is durable).
+    public var match: Zxid
+    /// On rejection: the `prev` that did not match, and the greatest zxid the follower has
+    /// at or below it.
+    public var rejectedPrev: Zxid
+    public var hint: Zxid
+    public var round: UInt64
+    public init(term: UInt32, success: Bool, match: Zxid, rejectedPrev: Zxid, hint: Zxid, round: UInt64) {
+        self.term = term
+        self.success = success
+        self.match = match
+        self.rejectedPrev = rejectedPrev
+        self.hint = hint
+        self.round = round
+    }
+}
+
+/// One chunk `[offset, offset + chunk.count)` of a snapshot of `total` bytes. Snapshots
+/// travel in chunks so a large data tree never needs one huge message, and a lost chunk
+/// costs one chunk.
+public struct SnapshotRequest: Hashable, Sendable {
+    public var term: UInt32
+    public var round: UInt64
+    public var meta: SnapshotMeta
+    public var total: UInt64
+    public var offset: UInt64
+    public var chunk: [UInt8]
+    public init(term: UInt32, round: UInt64, meta: SnapshotMeta, total: UInt64, offset: UInt64, chunk: [UInt8]) {
+        self.term = term
+        self.round = round
+        self.meta = meta
+        self.total = total
+        self.offset = offset
+        self.chunk = chunk
+    }
+    /// The whole snapshot in a single chunk.
+    public init(term: UInt32, round: UInt64, snapshot: Snapshot) {
+        self.init(term: term, round: round, meta: snapshot.meta, total: UInt64(snapshot.data.count), offset: 0,
+                  chunk: snapshot.data)
+    }
+    public var isLast: Bool { offset + UInt64(chunk.count) == total }
+}
+
+public struct SnapshotAck: Hashable, Sendable {
+    public var term: UInt32
+    public var zxid: Zxid
+    /// Bytes of the snapshot at `zxid` held so far (the offset of the next chunk wanted).
+    public var next: UInt64
+    public var round: UInt64
+    public init(term: UInt32, zxid: Zxid, next: UInt64, round: UInt64) {
+        self.term = term
+        self.zxid = zxid
+        self.next = next
+        self.round = round
+    }
+}

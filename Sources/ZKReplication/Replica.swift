@@ -1,0 +1,952 @@
+/// # Replication core
+///
+/// `Replica` is a pure state machine implementing leader election and atomic broadcast for
+/// one server. It performs no I/O and reads no clock or global randomness: the shell feeds
+/// it events and carries out the effects it asks for.
+///
+/// Protocol: Raft semantics with ZooKeeper naming.
+/// - term == epoch. Every entry carries a zxid `epoch << 32 | counter`; a new leader first
+///   appends a `.noop` entry (ZooKeeper's NEWLEADER) at counter 0 of its epoch, then
+///   transactions at counters 1, 2, ... so zxids strictly increase along every log.
+/// - Election: pre-vote, then vote. A voter grants only to a candidate whose last zxid is
+///   at least its own (last zxid orders by epoch first, then position), at most once per
+///   epoch (the vote is in `HardState` and must be durable before the reply is sent).
+///   Check-quorum: a leader that has not heard from a quorum within an election timeout
+///   steps down, and a follower that heard from its leader within the election timeout
+///   ignores vote requests (so a partitioned server cannot disrupt a healthy quorum).
+/// - Sync of followers by zxid: the leader sends entries after the follower's last matching
+///   zxid (DIFF); a follower drops an uncommitted suffix that conflicts with the leader's log
+///   (TRUNC); a follower behind the leader's compacted log start receives a snapshot (SNAP),
+///   streamed in chunks of `snapshotChunkBytes`, each acknowledged before the next leaves.
+/// - Commit: the leader commits a zxid when a quorum of voters of the current config has it
+///   durably, and only zxids of its own epoch are committed by counting (older entries commit
+///   indirectly). Observers receive entries and commits but never vote or count.
+/// - Read barrier (`requestSync`): the leader answers with its commit zxid once a quorum has
+///   acknowledged a heartbeat sent after the request and an entry of its epoch is committed.
+///
+/// ## Driving a replica (the ordering contract)
+///
+/// Inputs: `tick()` (one logical clock tick), `step(_:from:)` (a decoded peer message),
+/// `propose(_:)`, `requestSync(id:)`, `sendApp(to:bytes:)`. Proposals made between two
+/// Ready cycles leave in one append per follower (batching: propose many, then drain).
+/// After inputs, while `hasReady`:
+///
+///     var rd = replica.takeReady()
+///     // 1. persist: if let h = rd.hardState  -> save it
+///     //             if let z = rd.truncateAfter -> drop log entries after z
+///     //             if let s = rd.snapshotToInstall -> replace log by s, restore state machine
+///     //             append rd.entriesToAppend
+///     //             if rd.mustSync -> fsync before going on
+///     // 2. send rd.messages (in order per destination)
+///     // 3. apply rd.committed to the state machine (in order); deliver rd.appMessages;
+///     //    answer rd.syncsReady once the state machine has applied up to their zxid
+///     replica.advance()
+///
+/// No other call may be made between `takeReady()` and `advance()`. The `LogStore` given at
+/// init must reflect step 1 when `advance()` is called. Because messages are sent only after
+/// persistence, an acknowledgement (vote or append response) never leaves before the state it
+/// promises is durable. The shell may compact the store (replace an applied prefix by a
+/// snapshot) between cycles.
+public struct Replica {
+    public enum Role: String, Sendable {
+        case follower, preCandidate, candidate, leader, observer
+    }
+
+    public private(set) var config: ReplicaConfig
+    public private(set) var cluster: ClusterConfig
+    public let store: any LogStore
+    public var id: ServerID { config.id }
+
+    public private(set) var role: Role = .follower
+    public private(set) var leaderID: ServerID?
+    /// Current epoch (Raft term).
+    public var epoch: UInt32 { hard.epoch }
+    public var commitZxid: Zxid { hard.commit }
+    public private(set) var appliedZxid: Zxid
+    public var lastZxid: Zxid { unstable.last?.zxid ?? unstableAfter }
+    public private(set) var hard: HardState
+
+    private var lastReadyHard: HardState
+    private var rng: SplitMix64
+    private var electionElapsed = 0
+    private var heartbeatElapsed = 0
+    private var randomizedElectionTimeout = 0
+
+    private var granted = Set<ServerID>()
+    private var rejected = Set<ServerID>()
+
+    private var progress: [ServerID: Progress] = [:]
+    private var selfMatch: Zxid = .zero
+    private var nextCounter: UInt32 = 1
+    private var round: UInt64 = 0
+    private var pendingSyncs: [PendingSync] = []
+
+    // Log view = store (up to unstableAfter, unless a snapshot is pending) + unstable.
+    private var unstable: [Entry] = []
+    private var unstableAfter: Zxid
+    private var pendingTruncate: Zxid?
+    private var pendingSnapshot: Snapshot?
+    /// Snapshot chunks received so far from the leader (volatile).
+    private var incomingSnapshot: (meta: SnapshotMeta, total: UInt64, data: [UInt8])?
+    /// Membership before any config entry still in the log (the snapshot's, or the one given at start).
+    private var baseCluster: ClusterConfig
+    /// Config entries in the log after the snapshot, oldest first. The newest one is in force as soon as
+    /// it is in the log (committed or not); truncating it away reverts to the one before.
+    private var configHistory: [(zxid: Zxid, config: ClusterConfig)] = []
+    private var mustSync = false
+    /// Proposals since the last Ready: appends go out once per Ready, batching them.
+    private var proposalsPending = false
+
+    private var outbox: [Outbound] = []
+    private var appInbox: [AppMessage] = []
+    private var syncsReady: [SyncReady] = []
+
+    struct Progress {
+        var match: Zxid = .zero
+        /// Zxid after which the next append starts.
+        var next: Zxid
+        /// Optimistically streaming (true) or probing one message per heartbeat (false).
+        var replicating = false
+        var probeSent = false
+        var recentActive = false
+        var ackedRound: UInt64 = 0
+        /// Snapshot being streamed to this follower and the offset of the next chunk.
+        var snapshotZxid: Zxid = .zero
+        var snapshotOffset = 0
+    }
+
+    struct PendingSync {
+        var from: ServerID
+        var id: UInt64
+        var round: UInt64
+    }
+
+    /// - Parameters:
+    ///   - store: durable log as persisted so far (read-only to the core).
+    ///   - hardState: as persisted so far.
+    ///   - applied: zxid the application's state machine has already applied (defaults to the
+    ///     store's snapshot zxid: the shell restores the state machine from the snapshot and
+    ///     the core hands out committed entries after it).
+    ///   - seed: seeds the election jitter.
+    public init(config: ReplicaConfig, cluster: ClusterConfig, store: any LogStore, hardState: HardState,
+                applied: Zxid? = nil, seed: UInt64) {
+        self.config = config
+        self.cluster = store.snapshotMeta.config ?? cluster
+        self.baseCluster = store.snapshotMeta.config ?? cluster
+        self.store = store
+        self.rng = SplitMix64(seed: seed ^ (config.id &* 0x9E37_79B9_7F4A_7C15))
+        self.unstableAfter = store.lastZxid
+        var h = hardState
+        // A commit point can only name an entry we have.
+        if h.commit > store.lastZxid { h.commit = store.lastZxid }
+        if h.commit < store.snapshotMeta.zxid { h.commit = store.snapshotMeta.zxid }
+        self.hard = h
+        self.lastReadyHard = hardState
+        let snap = store.snapshotMeta.zxid
+        self.appliedZxid = max(snap, min(applied ?? snap, h.commit))
+        var cur = snap
+        while cur < store.lastZxid {
+            let batch = store.entries(after: cur, limit: 4096)
+            guard let last = batch.last else { break }
+            for e in batch where e.kind == .config {
+                if let (c, _) = try? ConfigCodec.decode(e.payload) { configHistory.append((e.zxid, c)) }
+            }
+            cur = last.zxid
+        }
+        if let c = configHistory.last?.config { self.cluster = c }
+        self.role = self.cluster.isVoter(config.id) ? .follower : .observer
+        resetElectionTimeout()
+    }
+
+    // MARK: - inputs
+
+    /// One logical clock tick.
+    public mutating func tick() {
+        switch role {
+        case .leader:
+            heartbeatElapsed += 1
+            electionElapsed += 1
+            if electionElapsed >= config.electionTimeoutTicks {
+                electionElapsed = 0
+                if config.checkQuorum && !quorumActive() {
+                    becomeFollower(epoch: hard.epoch, leader: nil)
+                    return
+                }
+                for k in progress.keys { progress[k]!.recentActive = false }
+            }
+            if heartbeatElapsed >= config.heartbeatIntervalTicks {
+                heartbeatElapsed = 0
+                broadcastHeartbeat()
+            }
+        case .observer:
+            electionElapsed += 1
+            if electionElapsed >= config.electionTimeoutTicks * 2 { leaderID = nil }
+        case .follower, .preCandidate, .candidate:
+            electionElapsed += 1
+            if electionElapsed >= randomizedElectionTimeout {
+                campaign(pre: config.preVote)
+            }
+        }
+    }
+
+    public enum ProposeResult: Equatable, Sendable {
+        case accepted(Zxid)
+        case notLeader(leaderHint: ServerID?)
+        /// The epoch's counter space is exhausted; the leader steps down to start a new epoch.
+        case epochExhausted
+    }
+
+    /// Appends a transaction to the log if this replica leads.
+    public mutating func propose(_ payload: [UInt8]) -> ProposeResult {
+        propose(payload, kind: .txn)
+    }
+
+    public mutating func propose(_ payload: [UInt8], kind: Entry.Kind) -> ProposeResult {
+        guard role == .leader else { return .notLeader(leaderHint: leaderID) }
+        guard nextCounter < UInt32.max else {
+            becomeFollower(epoch: hard.epoch, leader: nil)
+            return .epochExhausted
+        }
+        let z = Zxid(epoch: hard.epoch, counter: nextCounter)
+        nextCounter += 1
+        appendLocal([Entry(zxid: z, kind: kind, payload: payload)])
+        proposalsPending = true
+        return .accepted(z)
+    }
+
+    public enum ConfigChangeResult: Equatable, Sendable {
+        case accepted(Zxid)
+        case notLeader(leaderHint: ServerID?)
+        /// An earlier membership change is not committed yet.
+        case inProgress
+        case rejected(String)
+    }
+
+    /// True while a membership change is in the log but not committed.
+    public var configChangePending: Bool { (configHistory.last?.zxid ?? .zero) > hard.commit }
+
+    /// Proposes a new membership. It takes effect on each member as soon as the entry is in its log; it
+    /// is done once committed. One voter may be added or removed per change (observers freely), so the
+    /// old and new majorities always overlap. `appBytes` travel with the entry for the application.
+    public mutating func proposeConfig(_ new: ClusterConfig, appBytes: [UInt8] = []) -> ConfigChangeResult {
+        guard role == .leader else { return .notLeader(leaderHint: leaderID) }
+        if configChangePending { return .inProgress }
+        guard !new.voters.isEmpty else { return .rejected("the new membership has no voters") }
+        let changed = Set(cluster.voters).symmetricDifference(Set(new.voters))
+        guard changed.count <= 1 else {
+            return .rejected("change one voter at a time (this changes \(changed.sorted().map(String.init).joined(separator: ", ")))")
+        }
+        switch propose(ConfigCodec.encode(new) + appBytes, kind: .config) {
+        case .accepted(let z): return .accepted(z)
+        case .notLeader(let hint): return .notLeader(leaderHint: hint)
+        case .epochExhausted: return .notLeader(leaderHint: nil)
+        }
+    }
+
+    /// Members that have acknowledged an entry of this epoch and answered recently (leader only).
+    public var syncedMembers: Set<ServerID> {
+        guard role == .leader else { return [] }
+        let start = Zxid(epoch: hard.epoch, counter: 0)
+        var out: Set<ServerID> = [id]
+        for (k, p) in progress where p.recentActive && p.match >= start { out.insert(k) }
+        return out
+    }
+
+    /// The membership in force at `zxid` (for snapshot metadata).
+    public func cluster(at zxid: Zxid) -> ClusterConfig {
+        configHistory.last(where: { $0.zxid <= zxid })?.config ?? baseCluster
+    }
+
+    private mutating func setCluster(_ c: ClusterConfig) {
+        cluster = c
+        switch role {
+        case .leader:
+            let last = lastZxid
+            for m in c.allIDs where m != id && progress[m] == nil { progress[m] = Progress(next: last) }
+            for k in Array(progress.keys) where !c.allIDs.contains(k) { progress[k] = nil }
+        case .follower, .observer:
+            role = c.isVoter(id) ? .follower : .observer
+        case .candidate, .preCandidate:
+            if !c.isVoter(id) { role = .observer }
+        }
+    }
+
+    public enum SyncRequestResult: Equatable, Sendable {
+        /// The answer will come in `Ready.syncsReady` (or never, if the leader is lost: the
+        /// shell should time out).
+        case pending
+        case noLeader
+    }
+
+    /// Starts a read barrier. The answer `(id, zxid)` appears in `Ready.syncsReady`; the
+    /// shell answers its client once the state machine has applied `zxid`.
+    public mutating func requestSync(id: UInt64) -> SyncRequestResult {
+        if role == .leader {
+            enqueueSync(from: self.id, id: id)
+            return .pending
+        }
+        guard let l = leaderID else { return .noLeader }
+        send(to: l, .syncRequest(term: hard.epoch, id: id))
+        return .pending
+    }
+
+    /// Queues an opaque application message to a peer.
+    public mutating func sendApp(to: ServerID, bytes: [UInt8]) {
+        outbox.append(Outbound(to: to, message: .app(bytes)))
+    }
+
+    /// Handles a message from peer `from`.
+    public mutating func step(_ m: PeerMessage, from: ServerID) {
+        if case .app(let b) = m {
+            appInbox.append(AppMessage(from: from, bytes: b))
+            return
+        }
+        guard from != id, let mterm = m.term else { return }
+        let myTerm = hard.epoch
+
+        if mterm > myTerm {
+            switch m {
+            case .preVote:
+                break // answered below without changing our epoch
+            case .preVoteResponse(let r) where r.granted:
+                break
+            case .vote:
+                if inLease() { return }
+                becomeFollower(epoch: mterm, leader: nil)
+            case .append, .snapshot:
+                becomeFollower(epoch: mterm, leader: from)
+            default:
+                becomeFollower(epoch: mterm, leader: nil)
+            }
+        } else if mterm < myTerm {
+            switch m {
+            case .append, .snapshot:
+                // Tell a stale leader about the newer epoch so it steps down.
+                send(to: from, .appendResponse(AppendResponse(
+                    term: myTerm, success: false, match: .zero, rejectedPrev: .zero, hint: .zero, round: 0)))
+            case .preVote:
+                send(to: from, .preVoteResponse(VoteResponse(term: myTerm, granted: false)))
+            default:
+                break
+            }
+            return
+        }
+
+        switch m {
+        case .preVote(let r):
+            let ok = cluster.isVoter(id) && r.term > hard.epoch && r.lastZxid >= lastZxid && !inLease()
+            send(to: from, .preVoteResponse(VoteResponse(term: ok ? r.term : hard.epoch, granted: ok)))
+        case .vote(let r):
+            let ok = cluster.isVoter(id) && (hard.votedFor == nil || hard.votedFor == from)
+                && r.lastZxid >= lastZxid
+            if ok {
+                hard.votedFor = from
+                mustSync = true
+                electionElapsed = 0
+            }
+            send(to: from, .voteResponse(VoteResponse(term: hard.epoch, granted: ok)))
+        case .preVoteResponse(let r):
+            guard role == .preCandidate, r.term == hard.epoch + 1 || !r.granted else { return }
+            tallyVote(from: from, granted: r.granted)
+        case .voteResponse(let r):
+            guard role == .candidate else { return }
+            tallyVote(from: from, granted: r.granted)
+        case .append(let r):
+            followLeader(from)
+            handleAppend(r, from: from)
+        case .snapshot(let r):
+            followLeader(from)
+            handleSnapshot(r, from: from)
+        case .appendResponse(let r):
+            guard role == .leader else { return }
+            handleAppendResponse(r, from: from)
+        case .snapshotAck(let r):
+            guard role == .leader else { return }
+            handleSnapshotAck(r, from: from)
+        case .syncRequest(_, let sid):
+            guard role == .leader else { return }
+            enqueueSync(from: from, id: sid)
+        case .syncResponse(_, let sid, let z):
+            syncsReady.append(SyncReady(id: sid, zxid: z))
+        case .app:
+            break
+        }
+    }
+
+    // MARK: - Ready
+
+    public var hasReady: Bool {
+        hard != lastReadyHard || proposalsPending || !unstable.isEmpty || pendingTruncate != nil || pendingSnapshot != nil
+            || !outbox.isEmpty || hard.commit > appliedZxid || !appInbox.isEmpty || !syncsReady.isEmpty
+    }
+
+    public mutating func takeReady() -> Ready {
+        if proposalsPending {
+            proposalsPending = false
+            if role == .leader { broadcastAppend() }
+        }
+        var rd = Ready()
+        if hard != lastReadyHard { rd.hardState = hard }
+        rd.truncateAfter = pendingTruncate
+        rd.snapshotToInstall = pendingSnapshot
+        rd.entriesToAppend = unstable
+        rd.mustSync = mustSync || !unstable.isEmpty || pendingSnapshot != nil || pendingTruncate != nil
+        rd.messages = outbox
+        if hard.commit > appliedZxid {
+            let from = max(appliedZxid, pendingSnapshot?.zxid ?? .zero)
+            rd.committed = entries(after: from, upTo: hard.commit)
+        }
+        rd.appMessages = appInbox
+        rd.syncsReady = syncsReady
+        outbox = []
+        appInbox = []
+        syncsReady = []
+        return rd
+    }
+
+    /// Acknowledges that the last `Ready` was persisted, sent and applied.
+    public mutating func advance() {
+        lastReadyHard = hard
+        pendingTruncate = nil
+        pendingSnapshot = nil
+        unstable = []
+        mustSync = false
+        unstableAfter = store.lastZxid
+        appliedZxid = max(appliedZxid, hard.commit)
+        if role == .leader {
+            selfMatch = store.lastZxid
+            maybeCommit()
+            releaseSyncs()
+        }
+    }
+
+    // MARK: - roles
+
+    private mutating func resetElectionTimeout() {
+        let t = config.electionTimeoutTicks
+        randomizedElectionTimeout = t + Int(rng.next(below: UInt64(t)))
+    }
+
+    private mutating func becomeFollower(epoch: UInt32, leader: ServerID?) {
+        if epoch != hard.epoch {
+            hard.epoch = epoch
+            hard.votedFor = nil
+            mustSync = true
+        }
+        role = cluster.isVoter(id) ? .follower : .observer
+        leaderID = leader
+        electionElapsed = 0
+        heartbeatElapsed = 0
+        progress = [:]
+        pendingSyncs = []
+        granted = []
+        rejected = []
+        resetElectionTimeout()
+    }
+
+    private mutating func followLeader(_ from: ServerID) {
+        if role != .follower && role != .observer {
+            becomeFollower(epoch: hard.epoch, leader: from)
+        }
+        leaderID = from
+        electionElapsed = 0
+    }
+
+    private func inLease() -> Bool {
+        config.checkQuorum && leaderID != nil && electionElapsed < config.electionTimeoutTicks
+    }
+
+    private mutating func campaign(pre: Bool) {
+        guard cluster.isVoter(id) else { return }
+        electionElapsed = 0
+        resetElectionTimeout()
+        granted = [id]
+        rejected = []
+        leaderID = nil
+        let term: UInt32
+        if pre {
+            role = .preCandidate
+            term = hard.epoch + 1
+        } else {
+            role = .candidate
+            hard.epoch += 1
+            hard.votedFor = id
+            mustSync = true
+            term = hard.epoch
+        }
+        if cluster.quorum.tally(granted: granted, rejected: rejected) == .won {
+            if pre { campaign(pre: false) } else { becomeLeader() }
+            return
+        }
+        let req = VoteRequest(term: term, lastZxid: lastZxid)
+        for v in cluster.voters where v != id {
+            send(to: v, pre ? .preVote(req) : .vote(req))
+        }
+    }
+
+    private mutating func tallyVote(from: ServerID, granted ok: Bool) {
+        if ok { granted.insert(from) } else { rejected.insert(from) }
+        switch cluster.quorum.tally(granted: granted, rejected: rejected) {
+        case .won:
+            if role == .preCandidate { campaign(pre: false) } else { becomeLeader() }
+        case .lost:
+            becomeFollower(epoch: hard.epoch, leader: nil)
+        case .pending:
+            break
+        }
+    }
+
+    private mutating func becomeLeader() {
+        role = .leader
+        leaderID = id
+        electionElapsed = 0
+        heartbeatElapsed = 0
+        pendingSyncs = []
+        progress = [:]
+        let last = lastZxid
+        for m in cluster.allIDs where m != id {
+            progress[m] = Progress(next: last)
+        }
+        // Counted from the next advance(), once the store reflects every pending write.
+        selfMatch = .zero
+        nextCounter = 1
+        appendLocal([Entry(zxid: Zxid(epoch: hard.epoch, counter: 0), kind: .noop)])
+        broadcastAppend()
+    }
+
+    private func quorumActive() -> Bool {
+        var active: Set<ServerID> = [id]
+        for (k, p) in progress where p.recentActive { active.insert(k) }
+        return cluster.quorum.isQuorum(active)
+    }
+
+    // MARK: - leader side
+
+    private mutating func broadcastAppend() {
+        for k in progress.keys.sorted() { sendAppend(to: k, heartbeat: false) }
+    }
+
+    private mutating func broadcastHeartbeat() {
+        round += 1
+        for k in progress.keys.sorted() {
+            progress[k]!.probeSent = false
+            sendAppend(to: k, heartbeat: true)
+        }
+    }
+
+    /// Sends entries after `progress.next` (or a snapshot if they are compacted away).
+    /// Heartbeats always go out; otherwise only when there is something to send and the
+    /// follower is not being probed with a message in flight.
+    private mutating func sendAppend(to k: ServerID, heartbeat: Bool) {
+        guard var p = progress[k] else { return }
+        if !heartbeat {
+            if p.next >= lastZxid { return }
+            if !p.replicating && p.probeSent { return }
+        }
+        let snapZ = logSnapshotZxid
+        if p.next < snapZ || !logContains(p.next) {
+            guard let s = pendingSnapshot ?? store.snapshot() else { return }
+            if p.snapshotZxid != s.zxid || p.snapshotOffset > s.data.count {
+                p.snapshotZxid = s.zxid
+                p.snapshotOffset = 0
+            }
+            let end = min(s.data.count, p.snapshotOffset + config.snapshotChunkBytes)
+            send(to: k, .snapshot(SnapshotRequest(
+                term: hard.epoch, round: round, meta: s.meta, total: UInt64(s.data.count),
+                offset: UInt64(p.snapshotOffset), chunk: Array(s.data[p.snapshotOffset..<end]))))
+            p.replicating = false
+            p.probeSent = true
+            progress[k] = p
+            return
+        }
+        let ents = entries(after: p.next, limit: config.maxEntriesPerMessage)
+        let lastInMsg = ents.last?.zxid ?? p.next
+        send(to: k, .append(AppendRequest(term: hard.epoch, prev: p.next, commit: min(hard.commit, lastInMsg),
+                                          round: round, entries: ents)))
+        if p.replicating {
+            p.next = lastInMsg
+        } else {
+            p.probeSent = true
+        }
+        progress[k] = p
+    }
+
+    private mutating func handleAppendResponse(_ r: AppendResponse, from: ServerID) {
+        guard var p = progress[from] else { return }
+        p.recentActive = true
+        p.ackedRound = max(p.ackedRound, r.round)
+        if r.success {
+            if r.match > p.match { p.match = r.match }
+            if p.next < p.match { p.next = p.match }
+            p.snapshotOffset = 0
+            p.replicating = true
+            p.probeSent = false
+            progress[from] = p
+            if cluster.isVoter(from) { maybeCommit() }
+            releaseSyncs()
+            sendAppend(to: from, heartbeat: false)
+        } else {
+            // Ignore stale rejections (for a prev we already moved away from).
+            if r.rejectedPrev <= p.match || (!p.replicating && r.rejectedPrev != p.next) {
+                progress[from] = p
+                releaseSyncs()
+                return
+            }
+            let back = greatest(atOrBelow: min(r.hint, r.rejectedPrev))
+            p.next = max(p.match, back < r.rejectedPrev ? back : p.match)
+            p.replicating = false
+            p.probeSent = false
+            progress[from] = p
+            releaseSyncs()
+            sendAppend(to: from, heartbeat: false)
+            if progress[from]!.next >= lastZxid && !progress[from]!.probeSent {
+                sendAppend(to: from, heartbeat: true)
+            }
+        }
+    }
+
+    private mutating func handleSnapshotAck(_ r: SnapshotAck, from: ServerID) {
+        guard var p = progress[from] else { return }
+        p.recentActive = true
+        p.ackedRound = max(p.ackedRound, r.round)
+        if r.zxid == p.snapshotZxid {
+            if Int(clamping: r.next) == p.snapshotOffset && p.probeSent {
+                // A duplicate ack for the chunk already on its way.
+                progress[from] = p
+                releaseSyncs()
+                return
+            }
+            p.snapshotOffset = Int(clamping: r.next)
+            p.probeSent = false
+        }
+        progress[from] = p
+        releaseSyncs()
+        sendAppend(to: from, heartbeat: false)
+    }
+
+    private mutating func maybeCommit() {
+        guard role == .leader else { return }
+        var matches: [ServerID: Zxid] = [id: selfMatch]
+        for (k, p) in progress { matches[k] = p.match }
+        let q = cluster.quorum.committed(matches: matches)
+        // Only entries of the current epoch commit by counting replicas.
+        if q > hard.commit && q.epoch == hard.epoch {
+            hard.commit = q
+            broadcastCommit()
+            if !cluster.isVoter(id) && !configChangePending {
+                // This leader was removed and the change is committed: hand over by stepping down.
+                becomeFollower(epoch: hard.epoch, leader: nil)
+            }
+        }
+    }
+
+    private mutating func broadcastCommit() {
+        for k in progress.keys.sorted() {
+            let p = progress[k]!
+            if p.replicating && p.next >= lastZxid { sendAppend(to: k, heartbeat: true) }
+        }
+    }
+
+    /// Bound on read barriers waiting for a quorum; further requests are dropped (the
+    /// requester times out).
+    static let maxPendingSyncs = 4096
+
+    private mutating func enqueueSync(from: ServerID, id sid: UInt64) {
+        guard pendingSyncs.count < Self.maxPendingSyncs else { return }
+        round += 1
+        pendingSyncs.append(PendingSync(from: from, id: sid, round: round))
+        for k in progress.keys.sorted() where cluster.isVoter(k) {
+            sendAppend(to: k, heartbeat: true)
+        }
+        releaseSyncs()
+    }
+
+    private mutating func releaseSyncs() {
+        guard role == .leader, !pendingSyncs.isEmpty, hard.commit.epoch == hard.epoch else { return }
+        var still: [PendingSync] = []
+        for s in pendingSyncs {
+            var acked: Set<ServerID> = [id]
+            for (k, p) in progress where p.ackedRound >= s.round { acked.insert(k) }
+            if cluster.quorum.isQuorum(acked) {
+                if s.from == id {
+                    syncsReady.append(SyncReady(id: s.id, zxid: hard.commit))
+                } else {
+                    send(to: s.from, .syncResponse(term: hard.epoch, id: s.id, zxid: hard.commit))
+                }
+            } else {
+                still.append(s)
+            }
+        }
+        pendingSyncs = still
+    }
+
+    // MARK: - follower side
+
+    private mutating func handleAppend(_ r: AppendRequest, from: ServerID) {
+        var prev = r.prev
+        var ents = r.entries
+        let lastInMsg = ents.last?.zxid ?? prev
+        if prev < hard.commit {
+            // Our committed prefix equals the leader's; skip what we already have committed.
+            ents.removeAll { $0.zxid <= hard.commit }
+            if ents.isEmpty {
+                send(to: from, .appendResponse(AppendResponse(
+                    term: hard.epoch, success: true, match: min(lastInMsg, hard.commit),
+                    rejectedPrev: .zero, hint: .zero, round: r.round)))
+                return
+            }
+            prev = hard.commit
+        }
+        guard logContains(prev) else {
+            send(to: from, .appendResponse(AppendResponse(
+                term: hard.epoch, success: false, match: .zero, rejectedPrev: r.prev,
+                hint: greatest(atOrBelow: prev), round: r.round)))
+            return
+        }
+        var after = prev
+        var i = 0
+        while i < ents.count && logContains(ents[i].zxid) {
+            after = ents[i].zxid
+            i += 1
+        }
+        if i < ents.count {
+            if lastZxid > after { truncateLocal(after: after) }
+            appendLocal(Array(ents[i...]))
+        }
+        if r.commit > hard.commit {
+            let c = min(r.commit, lastInMsg)
+            if c > hard.commit { hard.commit = c }
+        }
+        send(to: from, .appendResponse(AppendResponse(
+            term: hard.epoch, success: true, match: lastInMsg, rejectedPrev: .zero, hint: .zero, round: r.round)))
+    }
+
+    private mutating func handleSnapshot(_ r: SnapshotRequest, from: ServerID) {
+        let z = r.meta.zxid
+        if z <= hard.commit {
+            incomingSnapshot = nil
+            send(to: from, .appendResponse(AppendResponse(
+                term: hard.epoch, success: true, match: hard.commit, rejectedPrev: .zero, hint: .zero, round: r.round)))
+            return
+        }
+        if logContains(z) {
+            // We already have the entry: just learn that it is committed.
+            incomingSnapshot = nil
+            hard.commit = z
+            send(to: from, .appendResponse(AppendResponse(
+                term: hard.epoch, success: true, match: z, rejectedPrev: .zero, hint: .zero, round: r.round)))
+            return
+        }
+        if r.offset == 0 { incomingSnapshot = (r.meta, r.total, []) }
+        guard var inc = incomingSnapshot, inc.meta == r.meta, inc.total == r.total,
+              UInt64(inc.data.count) == r.offset, r.offset + UInt64(r.chunk.count) <= r.total else {
+            let have = incomingSnapshot.map { $0.meta == r.meta && $0.total == r.total ? UInt64($0.data.count) : 0 } ?? 0
+            send(to: from, .snapshotAck(SnapshotAck(term: hard.epoch, zxid: z, next: have, round: r.round)))
+            return
+        }
+        inc.data += r.chunk
+        guard UInt64(inc.data.count) == inc.total else {
+            incomingSnapshot = inc
+            send(to: from, .snapshotAck(SnapshotAck(term: hard.epoch, zxid: z, next: UInt64(inc.data.count), round: r.round)))
+            return
+        }
+        incomingSnapshot = nil
+        let s = Snapshot(meta: inc.meta, data: inc.data)
+        pendingSnapshot = s
+        pendingTruncate = nil
+        unstable = []
+        unstableAfter = s.zxid
+        hard.commit = s.zxid
+        appliedZxid = s.zxid
+        if let c = s.meta.config {
+            baseCluster = c
+            configHistory = []
+            setCluster(c)
+        }
+        send(to: from, .appendResponse(AppendResponse(
+            term: hard.epoch, success: true, match: s.zxid, rejectedPrev: .zero, hint: .zero, round: r.round)))
+    }
+
+    // MARK: - log view
+
+    private var logSnapshotZxid: Zxid { pendingSnapshot?.zxid ?? store.snapshotMeta.zxid }
+
+    private mutating func appendLocal(_ ents: [Entry]) {
+        unstable += ents
+        for e in ents where e.kind == .config {
+            if let (c, _) = try? ConfigCodec.decode(e.payload) {
+                configHistory.append((e.zxid, c))
+                setCluster(c)
+            }
+        }
+    }
+
+    private mutating func truncateLocal(after z: Zxid) {
+        precondition(z >= hard.commit, "truncating committed entries")
+        if z >= unstableAfter {
+            unstable.removeSubrange(unstableUpperBound(z)...)
+        } else {
+            unstable = []
+            unstableAfter = z
+            pendingTruncate = min(pendingTruncate ?? z, z)
+        }
+        if configHistory.contains(where: { $0.zxid > z }) {
+            configHistory.removeAll { $0.zxid > z }
+            setCluster(configHistory.last?.config ?? baseCluster)
+        }
+    }
+
+    private func logContains(_ z: Zxid) -> Bool {
+        if z == logSnapshotZxid { return true }
+        if z < logSnapshotZxid || z > lastZxid { return false }
+        if z > unstableAfter {
+            let i = unstableUpperBound(z)
+            return i > 0 && unstable[i - 1].zxid == z
+        }
+        if pendingSnapshot != nil { return false }
+        return store.contains(z)
+    }
+
+    private func greatest(atOrBelow z: Zxid) -> Zxid {
+        if z >= lastZxid { return lastZxid }
+        if z < logSnapshotZxid { return .zero }
+        if z > unstableAfter {
+            let i = unstableUpperBound(z)
+            return i > 0 ? unstable[i - 1].zxid : unstableAfter
+        }
+        if pendingSnapshot != nil { return logSnapshotZxid }
+        return store.greatest(atOrBelow: z)
+    }
+
+    private func entries(after z: Zxid, limit: Int) -> [Entry] {
+        var out: [Entry] = []
+        if z < unstableAfter && pendingSnapshot == nil {
+            out = store.entries(after: z, limit: limit).filter { $0.zxid <= unstableAfter }
+        }
+        if out.count < limit {
+            let start = unstableUpperBound(z)
+            let end = min(unstable.count, start + (limit - out.count))
+            if start < end { out += unstable[start..<end] }
+        }
+        return out
+    }
+
+    /// Index of the first unstable entry with zxid > `z`.
+    private func unstableUpperBound(_ z: Zxid) -> Int {
+        var lo = 0, hi = unstable.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if unstable[mid].zxid <= z { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    private func entries(after z: Zxid, upTo hi: Zxid) -> [Entry] {
+        var out: [Entry] = []
+        var cur = z
+        while cur < hi {
+            let batch = entries(after: cur, limit: 1024)
+            guard !batch.isEmpty else { break }
+            for e in batch where e.zxid <= hi { out.append(e) }
+            cur = batch.last!.zxid
+        }
+        return out
+    }
+
+    private mutating func send(to: ServerID, _ m: PeerMessage) {
+        outbox.append(Outbound(to: to, message: m))
+    }
+
+    /// Stable one-line summary for traces.
+    /// The leader's view of each other member: last zxid known replicated there, and whether it answered recently.
+    public var peerProgress: [(id: ServerID, match: Zxid, active: Bool)] {
+        guard role == .leader else { return [] }
+        return progress.keys.sorted().filter { $0 != id }.map { (id: $0, match: progress[$0]!.match, active: progress[$0]!.recentActive) }
+    }
+
+    public var describe: String {
+        "id=\(id) \(role.rawValue) t=\(hard.epoch) vote=\(hard.votedFor.map(String.init) ?? "-") "
+            + "leader=\(leaderID.map(String.init) ?? "-") last=\(lastZxid) commit=\(hard.commit) applied=\(appliedZxid)"
+    }
+}
+
+/// Durable election/commit state. `epoch` and `votedFor` must be fsynced when they change
+/// (`Ready.mustSync`); `commit` may be written lazily.
+public struct HardState: Hashable, Sendable, CustomStringConvertible {
+    public var epoch: UInt32
+    public var votedFor: ServerID?
+    public var commit: Zxid
+    public init(epoch: UInt32 = 0, votedFor: ServerID? = nil, commit: Zxid = .zero) {
+        self.epoch = epoch
+        self.votedFor = votedFor
+        self.commit = commit
+    }
+    public static let initial = HardState()
+    public var description: String { "t=\(epoch) vote=\(votedFor.map(String.init) ?? "-") commit=\(commit)" }
+}
+
+public struct ReplicaConfig: Sendable {
+    public var id: ServerID
+    public var electionTimeoutTicks: Int
+    public var heartbeatIntervalTicks: Int
+    public var maxEntriesPerMessage: Int
+    /// Snapshots are streamed to followers in chunks of at most this many bytes.
+    public var snapshotChunkBytes: Int
+    public var preVote: Bool
+    public var checkQuorum: Bool
+
+    public enum ValidationError: Error, Equatable {
+        case heartbeatNotBelowElection
+        case nonPositive(String)
+    }
+
+    public init(id: ServerID, electionTimeoutTicks: Int = 10, heartbeatIntervalTicks: Int = 2,
+                maxEntriesPerMessage: Int = 64, snapshotChunkBytes: Int = 1 << 20,
+                preVote: Bool = true, checkQuorum: Bool = true) throws {
+        guard electionTimeoutTicks > 0 else { throw ValidationError.nonPositive("electionTimeoutTicks") }
+        guard heartbeatIntervalTicks > 0 else { throw ValidationError.nonPositive("heartbeatIntervalTicks") }
+        guard maxEntriesPerMessage > 0 else { throw ValidationError.nonPositive("maxEntriesPerMessage") }
+        guard snapshotChunkBytes > 0 else { throw ValidationError.nonPositive("snapshotChunkBytes") }
+        guard heartbeatIntervalTicks < electionTimeoutTicks else { throw ValidationError.heartbeatNotBelowElection }
+        self.id = id
+        self.electionTimeoutTicks = electionTimeoutTicks
+        self.heartbeatIntervalTicks = heartbeatIntervalTicks
+        self.maxEntriesPerMessage = maxEntriesPerMessage
+        self.snapshotChunkBytes = snapshotChunkBytes
+        self.preVote = preVote
+        self.checkQuorum = checkQuorum
+    }
+}
+
+public struct Outbound: Hashable, Sendable {
+    public var to: ServerID
+    public var message: PeerMessage
+}
+
+public struct AppMessage: Hashable, Sendable {
+    public var from: ServerID
+    public var bytes: [UInt8]
+}
+
+public struct SyncReady: Hashable, Sendable {
+    public var id: UInt64
+    public var zxid: Zxid
+}
+
+/// Effects to carry out, in the order documented on `Replica`.
+public struct Ready: Sendable {
+    public var hardState: HardState?
+    /// Drop every log entry after this zxid (before appending).
+    public var truncateAfter: Zxid?
+    /// Replace the log and the state machine by this snapshot (before appending).
+    public var snapshotToInstall: Snapshot?
+    public var entriesToAppend: [Entry] = []
+    /// Fsync before sending messages.
+    public var mustSync = false
+    public var messages: [Outbound] = []
+    /// Committed entries to apply, in zxid order.
+    public var committed: [Entry] = []
+    public var appMessages: [AppMessage] = []
+    public var syncsReady: [SyncReady] = []
+    public init() {}
+}

@@ -1,0 +1,239 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ZKReplication
+
+/// Messages between ensemble members over TCP. Each server connects out to every other member and
+/// accepts connections from them: outbound links carry this server's messages, inbound ones the peer's.
+///
+/// A connection starts with a handshake `ZKPR | u8 version | u64 sender id | u16 len | cluster name`;
+/// then frames `u32 length | PeerCodec bytes`. A handshake from an unknown id, another cluster or
+/// not in this format closes the connection with a log line. Outbound queues are bounded (the
+/// replication protocol retries, so dropping under pressure is safe) and links reconnect with backoff.
+final class PeerTransport {
+    static let magic: [UInt8] = Array("ZKPR".utf8)
+    static let version: UInt8 = 1
+    static let maxQueuedMessages = 4096
+    static let maxFrameBytes = PeerCodec.defaultLimits.maxMessageBytes
+
+    struct Peer { var id: ServerID; var host: String; var port: Int }
+
+    let myId: ServerID
+    let clusterName: String
+    let loop: EventLoop
+    var logger: Logger
+    let purpose: String
+    var peers: [ServerID: Peer]
+    var links: [ServerID: OutboundLink] = [:]
+    var listener: Channel?
+    /// Delivered on the event loop.
+    var onMessage: (ServerID, PeerMessage) -> Void = { _, _ in }
+    var connectedInbound: Set<ServerID> = []
+
+    init(myId: ServerID, clusterName: String, peers: [Peer], loop: EventLoop, logger: Logger, purpose: String) {
+        self.myId = myId
+        self.clusterName = clusterName
+        self.loop = loop
+        self.logger = logger
+        self.purpose = purpose
+        self.peers = Dictionary(uniqueKeysWithValues: peers.map { ($0.id, $0) })
+    }
+
+    func start(host: String, port: Int) throws {
+        let bootstrap = ServerBootstrap(group: loop)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] ch in
+                ch.pipeline.addHandler(InboundPeerHandler(transport: self))
+            }
+        do {
+            listener = try bootstrap.bind(host: host, port: port).wait()
+        } catch {
+            throw ListenError(message: "cannot listen for \(purpose) on \(host):\(port): \(error). Is another server using the port?")
+        }
+        for p in peers.values where p.id != myId {
+            links[p.id] = OutboundLink(transport: self, peer: p)
+        }
+    }
+
+    func send(_ m: PeerMessage, to id: ServerID) {
+        links[id]?.send(PeerCodec.encode(m))
+    }
+
+    func stop() {
+        listener?.close(promise: nil)
+        for l in links.values { l.stop() }
+    }
+
+    func handshakeBytes() -> [UInt8] {
+        var b = Self.magic
+        b.append(Self.version)
+        b.append(contentsOf: withUnsafeBytes(of: myId.bigEndian, Array.init))
+        let name = Array(clusterName.utf8)
+        b.append(contentsOf: withUnsafeBytes(of: UInt16(name.count).bigEndian, Array.init))
+        b.append(contentsOf: name)
+        return b
+    }
+
+    var connectedPeers: [ServerID] { links.filter { $0.value.channel != nil }.map(\.key).sorted() }
+}
+
+/// One outbound connection to a peer, with its bounded queue and reconnect backoff.
+final class OutboundLink {
+    unowned let transport: PeerTransport
+    let peer: PeerTransport.Peer
+    var channel: Channel?
+    var connecting = false
+    var queue: [[UInt8]] = []
+    var backoffMs: Int64 = 50
+    var stopped = false
+    var lastFailureLogged: NIODeadline = .distantPast
+
+    init(transport: PeerTransport, peer: PeerTransport.Peer) {
+        self.transport = transport
+        self.peer = peer
+        connect()
+    }
+
+    func send(_ bytes: [UInt8]) {
+        if let ch = channel {
+            var b = ch.allocator.buffer(capacity: bytes.count + 4)
+            b.writeInteger(UInt32(bytes.count))
+            b.writeBytes(bytes)
+            ch.writeAndFlush(b, promise: nil)
+            return
+        }
+        if queue.count >= PeerTransport.maxQueuedMessages { queue.removeFirst(queue.count / 2) }
+        queue.append(bytes)
+        if !connecting { connect() }
+    }
+
+    func connect() {
+        guard !stopped, channel == nil, !connecting else { return }
+        connecting = true
+        let bootstrap = ClientBootstrap(group: transport.loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(2))
+            .channelInitializer { [weak self] ch in
+                ch.closeFuture.whenComplete { _ in self?.closed(ch) }
+                return ch.eventLoop.makeSucceededVoidFuture()
+            }
+        bootstrap.connect(host: peer.host, port: peer.port).whenComplete { [self] result in
+            connecting = false
+            switch result {
+            case .success(let ch):
+                if stopped { ch.close(promise: nil); return }
+                channel = ch
+                backoffMs = 50
+                var b = ch.allocator.buffer(capacity: 64)
+                b.writeBytes(transport.handshakeBytes())
+                ch.write(b, promise: nil)
+                let pending = queue
+                queue = []
+                for m in pending { send(m) }
+                ch.flush()
+                transport.logger.debug("\(transport.purpose) link to server \(peer.id) at \(peer.host):\(peer.port) is up")
+            case .failure(let error):
+                let now = NIODeadline.now()
+                if now - lastFailureLogged > .seconds(10) {
+                    transport.logger.info("cannot reach server \(peer.id) at \(peer.host):\(peer.port) for \(transport.purpose): \(error); retrying")
+                    lastFailureLogged = now
+                }
+                scheduleReconnect()
+            }
+        }
+    }
+
+    func closed(_ ch: Channel) {
+        guard channel === ch else { return }
+        channel = nil
+        scheduleReconnect()
+    }
+
+    func scheduleReconnect() {
+        guard !stopped else { return }
+        let delay = backoffMs
+        backoffMs = min(backoffMs * 2, 2000)
+        transport.loop.scheduleTask(in: .milliseconds(delay)) { [weak self] in self?.connect() }
+    }
+
+    func stop() {
+        stopped = true
+        channel?.close(promise: nil)
+        channel = nil
+    }
+}
+
+/// Reads the handshake, then frames, from a peer's outbound connection.
+final class InboundPeerHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    unowned let transport: PeerTransport
+    var cumulation: ByteBuffer?
+    var sender: ServerID?
+
+    init(transport: PeerTransport) { self.transport = transport }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        if cumulation == nil { cumulation = incoming } else { cumulation!.writeBuffer(&incoming) }
+        if sender == nil {
+            guard let id = readHandshake(context: context) else { return }
+            sender = id
+        }
+        while let len = cumulation!.getInteger(at: cumulation!.readerIndex, as: UInt32.self) {
+            guard Int(len) <= PeerTransport.maxFrameBytes else {
+                reject(context, "a frame of \(len) bytes is over the limit")
+                return
+            }
+            guard cumulation!.readableBytes >= 4 + Int(len) else { break }
+            cumulation!.moveReaderIndex(forwardBy: 4)
+            let bytes = cumulation!.readBytes(length: Int(len))!
+            do {
+                let m = try PeerCodec.decode(bytes)
+                transport.onMessage(sender!, m)
+            } catch {
+                reject(context, "undecodable message: \(error)")
+                return
+            }
+        }
+        cumulation!.discardReadBytes()
+    }
+
+    /// nil while incomplete or after rejecting.
+    func readHandshake(context: ChannelHandlerContext) -> ServerID? {
+        guard let head = cumulation!.getBytes(at: cumulation!.readerIndex, length: min(cumulation!.readableBytes, 15)) else { return nil }
+        if head.count >= 4 && Array(head[0..<4]) != PeerTransport.magic {
+            reject(context, "not a zkserver peer (bad handshake); is another program pointed at this quorum/election port?")
+            return nil
+        }
+        guard head.count == 15 else { return nil }
+        guard head[4] == PeerTransport.version else {
+            reject(context, "peer protocol version \(head[4]) is not \(PeerTransport.version); upgrade all members to the same zkserver")
+            return nil
+        }
+        let id = head[5..<13].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let nameLen = Int(UInt16(head[13]) << 8 | UInt16(head[14]))
+        guard cumulation!.readableBytes >= 15 + nameLen else { return nil }
+        cumulation!.moveReaderIndex(forwardBy: 15)
+        let name = cumulation!.readString(length: nameLen) ?? ""
+        guard name == transport.clusterName else {
+            reject(context, "server \(id) belongs to cluster '\(name)', this is '\(transport.clusterName)'")
+            return nil
+        }
+        guard transport.peers[id] != nil, id != transport.myId else {
+            reject(context, "server id \(id) is not a member of this ensemble's config (or is this server's own id)")
+            return nil
+        }
+        return id
+    }
+
+    func reject(_ context: ChannelHandlerContext, _ why: String) {
+        let remote = context.channel.remoteAddress.map { "\($0)" } ?? "?"
+        transport.logger.warning("closing \(transport.purpose) connection from \(remote): \(why)")
+        cumulation?.clear()
+        context.close(promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}

@@ -1,0 +1,521 @@
+import Foundation
+import Logging
+import NIOCore
+import ZKProtocol
+import ZKReplication
+import ZKStateMachine
+import ZKStorage
+
+/// Runs this server as an ensemble member: drives the replication core (persist -> send -> apply ->
+/// advance), carries its messages over the peer transports, forwards writes and session events from
+/// followers to the leader, and applies committed transactions to the data tree.
+///
+/// All state lives on the server's event loop. Inputs to the core (peer messages, ticks, proposals)
+/// are queued and handled together once per loop turn, so one fsync covers everything that arrived.
+final class QuorumPeer {
+    unowned let server: ZooKeeperServer
+    let me: ServerSpec
+    var replica: Replica!
+    let store: DurableLogStore
+    let quorumTransport: PeerTransport
+    let electionTransport: PeerTransport
+    var logger: Logger
+    var persistedHard = HardState.initial
+
+    var inputs: [() -> Void] = []
+    var drainScheduled = false
+    var inReady = false
+
+    var serving = false
+    var servingEpoch: UInt32 = 0
+    var servingLeader: ServerID?
+    var lostLeaderAt: NIODeadline? = .now()
+    var lastElectionMs: Int64 = 0
+
+    var pendingConnects: [Int64: (ClientConnection, ConnectResponse)] = [:]
+    var pendingSyncs: [UInt64: (ClientConnection, ReplySlot, String)] = [:]
+    /// Work waiting for a read barrier (id -> continuation), e.g. judging a session this member has not seen yet.
+    var barrierWaiters: [UInt64: () -> Void] = [:]
+    var readySyncs: [(zxid: Zxid, id: UInt64)] = []
+    var nextSyncId: UInt64 = 1
+    var touched: Set<Int64> = []
+    var appliedSinceSnapshot = 0
+    var tasks: [RepeatedTask] = []
+    let replicaTickMs: Int64
+
+    init(server: ZooKeeperServer, me: ServerSpec, logger: Logger) throws {
+        self.server = server
+        self.me = me
+        self.logger = logger
+        let c = server.config
+        store = try DurableLogStore(dataDir: c.dataDir, dataLogDir: c.effectiveDataLogDir)
+        let others = c.servers.filter { $0.id != me.id }
+        quorumTransport = PeerTransport(myId: UInt64(me.id), clusterName: c.clusterName,
+                                        peers: others.map { .init(id: UInt64($0.id), host: $0.host, port: $0.quorumPort) },
+                                        loop: server.loop, logger: logger, purpose: "quorum")
+        electionTransport = PeerTransport(myId: UInt64(me.id), clusterName: c.clusterName,
+                                          peers: others.map { .init(id: UInt64($0.id), host: $0.host, port: $0.electionPort) },
+                                          loop: server.loop, logger: logger, purpose: "election")
+        replicaTickMs = Int64(max(10, min(100, c.tickTime / 40)))
+    }
+
+    var cluster: ClusterConfig {
+        (try? ClusterConfig(members: server.config.servers.map {
+            ClusterConfig.Member(id: UInt64($0.id), role: $0.role == .observer ? .observer : .participant)
+        })) ?? (try! ClusterConfig(voters: [UInt64(me.id)]))
+    }
+
+    /// Loads snapshot + log; the core hands out committed entries after the snapshot.
+    func recover() throws -> String {
+        let start = ZooKeeperServer.monotonicNanos()
+        let rec = try store.recover(warn: { logger.warning("\($0)") })
+        if let s = rec.snapshot {
+            var r = JuteReader(ByteBuffer(bytes: s.data), maxLength: Int(Int32.max))
+            server.tree.replace(with: try DataTree.deserialize(&r))
+        }
+        persistedHard = rec.hardState
+        let cfg = try ReplicaConfig(id: UInt64(me.id), electionTimeoutTicks: 10, heartbeatIntervalTicks: 1,
+                                    maxEntriesPerMessage: 1024)
+        replica = Replica(config: cfg, cluster: cluster, store: store, hardState: rec.hardState,
+                          applied: rec.snapshot?.zxid, seed: UInt64.random(in: 0...UInt64.max))
+        let ms = Double(ZooKeeperServer.monotonicNanos() - start) / 1e6
+        return "recovered \(server.tree.nodeCount) znodes from snapshot \(rec.snapshot.map { "\($0.zxid)" } ?? "none") "
+            + "and \(rec.entryCount) log entries (epoch \(rec.hardState.epoch)) in \(String(format: "%.1f", ms)) ms"
+            + (rec.truncatedBytes > 0 ? "; truncated a torn log tail of \(rec.truncatedBytes) bytes" : "")
+    }
+
+    func start() throws {
+        quorumTransport.onMessage = { [unowned self] from, m in input { self.replica.step(m, from: from) } }
+        electionTransport.onMessage = quorumTransport.onMessage
+        let bindHost = server.config.quorumListenOnAllIPs ? "0.0.0.0" : me.host
+        try quorumTransport.start(host: bindHost, port: me.quorumPort)
+        try electionTransport.start(host: bindHost, port: me.electionPort)
+        server.loop.execute { [self] in
+            tasks.append(server.loop.scheduleRepeatedTask(initialDelay: .milliseconds(replicaTickMs),
+                                                          delay: .milliseconds(replicaTickMs)) { [unowned self] _ in
+                input { self.replica.tick() }
+            })
+            let sessionReport = Int64(max(50, server.config.tickTime / 2))
+            tasks.append(server.loop.scheduleRepeatedTask(initialDelay: .milliseconds(sessionReport),
+                                                          delay: .milliseconds(sessionReport)) { [unowned self] _ in
+                reportSessions()
+            })
+            processReady()
+        }
+    }
+
+    func stop() {
+        for t in tasks { t.cancel() }
+        quorumTransport.stop()
+        electionTransport.stop()
+    }
+
+    // MARK: - Driving the core
+
+    func input(_ f: @escaping () -> Void) {
+        inputs.append(f)
+        if !drainScheduled {
+            drainScheduled = true
+            server.loop.execute { [self] in
+                drainScheduled = false
+                processReady()
+            }
+        }
+    }
+
+    func processReady() {
+        guard !inReady else { return }
+        while true {
+            while !inputs.isEmpty {
+                let batch = inputs
+                inputs = []
+                for f in batch { f() }
+            }
+            guard replica.hasReady else { break }
+            inReady = true
+            let rd = replica.takeReady()
+            do {
+                if let h = rd.hardState, h.epoch != persistedHard.epoch || h.votedFor != persistedHard.votedFor {
+                    try store.saveHardState(h)
+                    persistedHard = h
+                }
+                if let z = rd.truncateAfter { try store.truncate(after: z) }
+                if let s = rd.snapshotToInstall { try installSnapshot(s) }
+                try store.append(rd.entriesToAppend)
+                if rd.mustSync || !rd.entriesToAppend.isEmpty {
+                    if server.config.forceSync {
+                        let t0 = ZooKeeperServer.monotonicNanos()
+                        try store.sync()
+                        server.stats.fsyncCount += 1
+                        server.stats.fsyncTotalNanos += ZooKeeperServer.monotonicNanos() - t0
+                    }
+                }
+            } catch {
+                // Acknowledging without durable storage would break the protocol's promises: stop this member.
+                logger.critical("cannot persist replication state: \(error). Stopping this server; the rest of the ensemble keeps serving.")
+                exit(3)
+            }
+            for o in rd.messages { route(o) }
+            for e in rd.committed { apply(e) }
+            if !rd.committed.isEmpty { server.releaseBarriers() }
+            for s in rd.syncsReady { readySyncs.append((s.zxid, s.id)) }
+            checkSyncs()
+            replica.advance()
+            inReady = false
+            for a in rd.appMessages { handleApp(from: a.from, a.bytes) }
+            checkRole()
+        }
+        maybeSnapshot()
+        server.flushDirty()
+    }
+
+    func route(_ o: Outbound) {
+        switch o.message {
+        case .preVote, .preVoteResponse, .vote, .voteResponse: electionTransport.send(o.message, to: o.to)
+        default: quorumTransport.send(o.message, to: o.to)
+        }
+    }
+
+    func installSnapshot(_ s: Snapshot) throws {
+        var r = JuteReader(ByteBuffer(bytes: s.data), maxLength: Int(Int32.max))
+        let tree = try DataTree.deserialize(&r)
+        try store.install(s)
+        server.tree.replace(with: tree)
+        server.preparer.reset()
+        logger.info("installed a snapshot at \(s.zxid) from the leader (\(tree.nodeCount) znodes)")
+        // Watches registered against the old state are stale: clients reconnect and re-register them.
+        stopServing("installed a snapshot from the leader")
+    }
+
+    // MARK: - Applying committed entries
+
+    func apply(_ e: Entry) {
+        var triggers: [WatchTrigger] = []
+        let tree = server.tree
+        appliedSinceSnapshot += 1
+        guard e.kind == .txn, var entry = try? TxnEntry.decode(e.payload) else {
+            if e.kind == .txn { logger.error("committed entry \(e.zxid) cannot be decoded; skipping it on every member alike") }
+            // The first leader's first entry publishes the membership in /zookeeper/config, as Apache ZooKeeper does.
+            let txn: Txn = tree.node(DataTree.configPath)?.data?.isEmpty ?? true
+                ? .setConfig(data: Array(configString(version: e.zxid.raw).utf8)) : .noop
+            tree.apply(TxnEntry(header: TxnHeader(sessionId: 0, cxid: 0, zxid: e.zxid.raw, time: 0), txn: txn),
+                       triggers: &triggers)
+            return
+        }
+        entry.header.zxid = e.zxid.raw
+        let result = tree.apply(entry, triggers: &triggers)
+        server.preparer.applied(upTo: e.zxid.raw)
+        if !triggers.isEmpty {
+            for (w, event) in server.watches.trigger(triggers) {
+                if let c = server.connections[w] { server.sendNotification(c, event) }
+            }
+        }
+        let h = entry.header
+        switch entry.txn {
+        case .createSession(let timeout, _):
+            if let (c, resp) = pendingConnects.removeValue(forKey: h.sessionId) {
+                server.completed(origin: .connect(c, resp), sessionId: h.sessionId, result: result, zxid: h.zxid)
+            } else {
+                server.tracker.track(h.sessionId, timeoutMs: timeout, now: ZooKeeperServer.monotonicMs())
+            }
+        case .closeSession:
+            if let c = server.sessionOwner[h.sessionId], let slot = c.waitingSlot(xid: h.cxid), case .closeSession? = slot.request {
+                server.completed(origin: .closeSession(c, slot), sessionId: h.sessionId, result: result, zxid: h.zxid)
+            } else {
+                server.completed(origin: .expiry, sessionId: h.sessionId, result: result, zxid: h.zxid)
+            }
+        default:
+            if let c = server.sessionOwner[h.sessionId], let slot = c.waitingSlot(xid: h.cxid) {
+                server.completed(origin: .request(c, slot), sessionId: h.sessionId, result: result, zxid: h.zxid)
+            }
+        }
+    }
+
+    /// `server.N=...` lines sorted by id, then `version=<hex>`, with no trailing newline.
+    func configString(version: Int64) -> String {
+        (server.config.servers.sorted { $0.id < $1.id }.map(\.description) + ["version=\(String(version, radix: 16))"])
+            .joined(separator: "\n")
+    }
+
+    // MARK: - Requests from local clients
+
+    var isLeader: Bool { replica.role == .leader }
+
+    func createSession(_ conn: ClientConnection, _ resp: ConnectResponse) {
+        pendingConnects[resp.sessionId] = (conn, resp)
+        input { [self] in
+            if isLeader {
+                propose(.createSession(timeoutMs: resp.timeOut, passwd: resp.passwd), sessionId: resp.sessionId, cxid: 0, changes: [])
+            } else if let l = replica.leaderID {
+                replica.sendApp(to: l, bytes: ForwardMessage.createSession(sessionId: resp.sessionId, timeoutMs: resp.timeOut,
+                                                                           passwd: resp.passwd).encode())
+            } else {
+                pendingConnects[resp.sessionId] = nil
+                server.close(conn)
+            }
+        }
+    }
+
+    func submitWrite(_ conn: ClientConnection, _ header: RequestHeader, _ request: Request, start: UInt64) {
+        let slot = ReplySlot(xid: header.xid, request: request, state: .waiting, startNanos: start)
+        conn.enqueue(slot)
+        let ctx = RequestContext(sessionId: conn.sessionId, cxid: header.xid, auth: conn.auth, time: ZooKeeperServer.wallMs())
+        touched.insert(conn.sessionId)
+        input { [self] in
+            guard conn.isOpen else { return }
+            if isLeader {
+                prepareAndPropose(request, ctx, local: (conn, slot), remote: nil)
+            } else if let l = replica.leaderID {
+                var body = ByteBufferAllocator().buffer(capacity: 64)
+                request.encodeBody(into: &body)
+                replica.sendApp(to: l, bytes: ForwardMessage.request(sessionId: ctx.sessionId, cxid: ctx.cxid, auth: ctx.auth.ids,
+                                                                     op: request.opCode.rawValue, body: Array(body.readableBytesView)).encode())
+            } else {
+                server.close(conn)
+            }
+        }
+    }
+
+    func closeSession(_ conn: ClientConnection, _ header: RequestHeader, _ request: Request, start: UInt64) {
+        conn.enqueue(ReplySlot(xid: header.xid, request: request, state: .waiting, startNanos: start))
+        server.closingSessions.insert(conn.sessionId)
+        let sid = conn.sessionId
+        input { [self] in
+            if isLeader {
+                if case .txn(let t, let changes) = server.preparer.prepareCloseSession(sessionId: sid) {
+                    propose(t, sessionId: sid, cxid: header.xid, changes: changes)
+                }
+            } else if let l = replica.leaderID {
+                replica.sendApp(to: l, bytes: ForwardMessage.closeSession(sessionId: sid, cxid: header.xid).encode())
+            } else {
+                server.close(conn)
+            }
+        }
+    }
+
+    func sync(_ conn: ClientConnection, _ header: RequestHeader, path: String, start: UInt64) {
+        let slot = ReplySlot(xid: header.xid, request: .sync(PathRequest(path: path)), state: .waiting, startNanos: start)
+        conn.enqueue(slot)
+        let id = nextSyncId
+        nextSyncId += 1
+        pendingSyncs[id] = (conn, slot, path)
+        input { [self] in
+            if replica.requestSync(id: id) == .noLeader {
+                pendingSyncs[id] = nil
+                server.close(conn)
+            }
+        }
+    }
+
+    /// Runs `body` once this member has applied everything the leader had committed when it was asked.
+    func afterBarrier(_ body: @escaping () -> Void) {
+        let id = nextSyncId
+        nextSyncId += 1
+        barrierWaiters[id] = body
+        input { [self] in
+            if replica.requestSync(id: id) == .noLeader, let b = barrierWaiters.removeValue(forKey: id) { b() }
+        }
+    }
+
+    func checkSyncs() {
+        guard !readySyncs.isEmpty else { return }
+        let applied = server.tree.lastZxid
+        var rest: [(zxid: Zxid, id: UInt64)] = []
+        for s in readySyncs {
+            guard s.zxid.raw <= applied else { rest.append(s); continue }
+            if let waiter = barrierWaiters.removeValue(forKey: s.id) { waiter(); continue }
+            guard let (conn, slot, path) = pendingSyncs.removeValue(forKey: s.id), conn.isOpen else { continue }
+            slot.state = .ready(server.replyBuffer(conn, xid: slot.xid, zxid: applied, err: .ok, .path(path)))
+            server.drain(conn)
+        }
+        readySyncs = rest
+    }
+
+    /// Leader: validate against the tree plus in-flight changes, then replicate; failures are answered at once.
+    func prepareAndPropose(_ request: Request, _ ctx: RequestContext, local: (ClientConnection, ReplySlot)?, remote: ServerID?) {
+        switch server.preparer.prepare(request, ctx) {
+        case .txn(let txn, let changes):
+            propose(txn, sessionId: ctx.sessionId, cxid: ctx.cxid, changes: changes)
+        case .failed(let code):
+            let barrier = replica.lastZxid.raw
+            if let (c, slot) = local {
+                slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: code))
+                server.drain(c)
+            } else if let remote {
+                replica.sendApp(to: remote, bytes: ForwardMessage.failed(sessionId: ctx.sessionId, cxid: ctx.cxid, err: code.rawValue,
+                                                                         barrier: barrier).encode())
+            }
+        case .multiFailed(let results):
+            let barrier = replica.lastZxid.raw
+            let codes: [ErrorCode] = results.map { if case .error(let e) = $0 { return e }; return .ok }
+            if let (c, slot) = local {
+                slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: .ok, .multi(codes.map { .error($0) })))
+                server.drain(c)
+            } else if let remote {
+                replica.sendApp(to: remote, bytes: ForwardMessage.multiFailed(sessionId: ctx.sessionId, cxid: ctx.cxid,
+                                                                              errs: codes.map(\.rawValue), barrier: barrier).encode())
+            }
+        }
+    }
+
+    func propose(_ txn: Txn, sessionId: Int64, cxid: Int32, changes: [ChangeRecord]) {
+        let entry = TxnEntry(header: TxnHeader(sessionId: sessionId, cxid: cxid, zxid: 0, time: ZooKeeperServer.wallMs()), txn: txn)
+        switch replica.propose(entry.encoded()) {
+        case .accepted(let z):
+            server.preparer.recordOutstanding(changes, zxid: z.raw)
+        case .notLeader, .epochExhausted:
+            logger.info("a proposal was not accepted: this server is no longer the leader")
+        }
+    }
+
+    /// Session ids used since the last report; the leader renews them (it alone decides expiry).
+    func reportSessions() {
+        for c in server.connections.values where c.sessionId != 0 && c.phase == .connected { touched.insert(c.sessionId) }
+        guard !touched.isEmpty else { return }
+        let ids = Array(touched)
+        touched = []
+        if isLeader {
+            let now = ZooKeeperServer.monotonicMs()
+            for id in ids { server.tracker.touch(id, now: now) }
+        } else if let l = replica.leaderID {
+            input { [self] in replica.sendApp(to: l, bytes: ForwardMessage.touch(ids).encode()) }
+        }
+    }
+
+    // MARK: - Messages from other members
+
+    func handleApp(from: ServerID, _ bytes: [UInt8]) {
+        guard let m = try? ForwardMessage.decode(bytes) else {
+            logger.warning("server \(from) sent an undecodable forwarded message; ignoring it")
+            return
+        }
+        switch m {
+        case .request(let sid, let cxid, let auth, let op, let body):
+            guard isLeader else { return }
+            server.tracker.touch(sid, now: ZooKeeperServer.monotonicMs())
+            var r = JuteReader(ByteBuffer(bytes: body), maxLength: server.config.juteMaxBuffer)
+            guard let request = try? Request.decode(type: op, body: &r) else {
+                replica.sendApp(to: from, bytes: ForwardMessage.failed(sessionId: sid, cxid: cxid, err: ErrorCode.marshallingError.rawValue, barrier: 0).encode())
+                return
+            }
+            let ctx = RequestContext(sessionId: sid, cxid: cxid, auth: AuthInfo(ids: auth), time: ZooKeeperServer.wallMs())
+            prepareAndPropose(request, ctx, local: nil, remote: from)
+        case .createSession(let sid, let timeout, let passwd):
+            guard isLeader else { return }
+            propose(.createSession(timeoutMs: timeout, passwd: passwd), sessionId: sid, cxid: 0, changes: [])
+        case .closeSession(let sid, let cxid):
+            guard isLeader else { return }
+            server.closingSessions.insert(sid)
+            if case .txn(let t, let changes) = server.preparer.prepareCloseSession(sessionId: sid) {
+                propose(t, sessionId: sid, cxid: cxid, changes: changes)
+            }
+        case .touch(let ids):
+            guard isLeader else { return }
+            let now = ZooKeeperServer.monotonicMs()
+            for id in ids { server.tracker.touch(id, now: now) }
+        case .failed(let sid, let cxid, let err, let barrier):
+            guard let c = server.sessionOwner[sid], let slot = c.waitingSlot(xid: cxid) else { return }
+            slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: ErrorCode(err)))
+            server.drain(c)
+        case .multiFailed(let sid, let cxid, let errs, let barrier):
+            guard let c = server.sessionOwner[sid], let slot = c.waitingSlot(xid: cxid) else { return }
+            slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: .ok,
+                                                                 .multi(errs.map { .error(ErrorCode($0)) })))
+            server.drain(c)
+        }
+    }
+
+    // MARK: - Serving state
+
+    /// Serving = a leader is known and this member has applied its epoch's first entry.
+    func checkRole() {
+        let leader = replica.leaderID
+        let caughtUp = leader != nil && server.tree.lastZxid >= Zxid(epoch: replica.epoch, counter: 0).raw
+        let nowServing = caughtUp && replica.role != .candidate && replica.role != .preCandidate
+        if serving && (!nowServing || leader != servingLeader || replica.epoch != servingEpoch) {
+            stopServing(leader == nil ? "lost the leader" : "the leader changed")
+        }
+        if !serving && nowServing {
+            serving = true
+            servingLeader = leader
+            servingEpoch = replica.epoch
+            if let t = lostLeaderAt { lastElectionMs = Int64((NIODeadline.now() - t).nanoseconds / 1_000_000) }
+            lostLeaderAt = nil
+            server.preparer.reset()
+            server.closingSessions = []
+            if isLeader {
+                var t = SessionTracker(tickMs: Int64(server.config.tickTime))
+                let now = ZooKeeperServer.monotonicMs()
+                for (id, s) in server.tree.sessions { t.track(id, timeoutMs: s.timeoutMs, now: now) }
+                server.tracker = t
+            }
+            logger.info("serving as \(modeName) in epoch \(replica.epoch) (leader: server \(leader.map(String.init) ?? "?"), zxid 0x\(String(server.tree.lastZxid, radix: 16)), election took \(lastElectionMs) ms)")
+        }
+    }
+
+    func stopServing(_ why: String) {
+        guard serving else { return }
+        serving = false
+        servingLeader = nil
+        lostLeaderAt = .now()
+        logger.info("not serving clients: \(why); closing \(server.connections.count) client connections (sessions survive)")
+        for c in Array(server.connections.values) { server.close(c) }
+        pendingConnects = [:]
+        pendingSyncs = [:]
+        readySyncs = []
+        barrierWaiters = [:]
+        server.preparer.reset()
+    }
+
+    var modeName: String {
+        switch replica.role {
+        case .leader: return "leader"
+        case .observer: return "observer"
+        default: return "follower"
+        }
+    }
+
+    func monitorLines() -> [(String, String)] {
+        var out: [(String, String)] = [
+            ("zk_peer_state", serving ? "\(isLeader ? "leading" : (replica.role == .observer ? "observing" : "following")) - broadcast" : "looking"),
+            ("zk_quorum_size", "\(cluster.quorum.size)"),
+            ("zk_election_time", "\(lastElectionMs)"),
+            ("zk_epoch", "\(replica.epoch)"),
+        ]
+        if isLeader {
+            let progress = replica.peerProgress
+            let voters = Set(cluster.voters)
+            let epochStart = Zxid(epoch: replica.epoch, counter: 0)
+            let synced = progress.filter { $0.active && $0.match >= epochStart }
+            out += [
+                ("zk_learners", "\(progress.count)"),
+                ("zk_followers", "\(progress.filter { voters.contains($0.id) }.count)"),
+                ("zk_synced_followers", "\(synced.filter { voters.contains($0.id) }.count)"),
+                ("zk_synced_non_voting_followers", "0"),
+                ("zk_synced_observers", "\(synced.filter { !voters.contains($0.id) }.count)"),
+                ("zk_pending_syncs", "\(progress.filter { $0.active && $0.match < epochStart }.count)"),
+                ("zk_leader_uptime", "\(Int64(Date().timeIntervalSince(server.startedAt) * 1000))"),
+            ]
+        }
+        return out
+    }
+
+    // MARK: - Snapshots
+
+    func maybeSnapshot() {
+        guard appliedSinceSnapshot >= server.snapThreshold else { return }
+        appliedSinceSnapshot = 0
+        server.snapThreshold = server.randomSnapThreshold()
+        let zxid = Zxid(raw: server.tree.lastZxid)
+        let t0 = ZooKeeperServer.monotonicNanos()
+        let buf = server.tree.serialized()
+        do {
+            try store.compact(at: zxid, config: cluster, data: Array(buf.readableBytesView))
+            server.stats.snapshotsTaken += 1
+            server.stats.lastSnapshotZxid = zxid.raw
+            logger.info("snapshot \(zxid) written (\(server.tree.nodeCount) znodes, \(buf.readableBytes) bytes, \((ZooKeeperServer.monotonicNanos() - t0) / 1_000_000) ms)")
+        } catch {
+            logger.error("snapshot \(zxid) failed: \(error)")
+        }
+    }
+}

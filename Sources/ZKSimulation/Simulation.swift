@@ -1,0 +1,681 @@
+import ZKReplication
+
+/// Knobs of one simulated run. Everything random derives from `seed`.
+public struct SimOptions: Sendable {
+    public var seed: UInt64
+    public var voters: Int = 3
+    public var observers: Int = 0
+    /// Ticks of the faulty phase.
+    public var ticks: Int = 400
+    /// Ticks allowed for the final liveness phase (everything healed).
+    public var livenessTicks: Int = 300
+    public var electionTimeoutTicks = 10
+    public var heartbeatIntervalTicks = 2
+    public var maxEntriesPerMessage = 8
+    /// Small, so that snapshots of the register machine travel in several chunks.
+    public var snapshotChunkBytes = 48
+    public var preVote = true
+    public var checkQuorum = true
+    /// Network: per-message probabilities and delay range in sub-tick time units (10 per tick).
+    public var dropRate = 0.05
+    public var duplicateRate = 0.02
+    public var minDelay = 1
+    public var maxDelay = 25
+    /// Per-tick probabilities of faults.
+    public var crashRate = 0.006
+    /// Probability that a crash picks a leader when there is one.
+    public var crashLeaderBias = 0.5
+    /// Per-tick probability that a node stalls (a long GC pause): it keeps its state, and
+    /// its missed ticks and buffered messages arrive all at once when it resumes.
+    public var pauseRate = 0.005
+    public var maxPauseTicks = 30
+    /// At a crash, probability that the disk had already flushed some unsynced writes (a
+    /// random prefix of them survives).
+    public var partialFlushRate = 0.3
+    /// A crashed node restarts after 1...maxDowntimeTicks ticks.
+    public var maxDowntimeTicks = 40
+    public var partitionRate = 0.01
+    public var healRate = 0.03
+    /// Per-tick probability that the client proposes a write.
+    public var proposeRate = 0.5
+    /// Compact the log (snapshot the state machine) every this many applied entries.
+    public var compactEvery = 40
+    /// Lines of trace kept for failure reports.
+    public var traceTail = 60
+    /// Print every trace line as it happens.
+    public var verbose = false
+    /// Deliberately wrong shell behaviour, to show that the checkers catch it.
+    public var skipFsync = false
+
+    public init(seed: UInt64) { self.seed = seed }
+}
+
+public struct SimResult: Sendable {
+    public var seed: UInt64
+    public var failure: String?
+    public var traceTail: [String]
+    /// Hash of the full trace; equal seeds give equal hashes.
+    public var traceHash: UInt64
+    public var stats: Stats
+    public var ok: Bool { failure == nil }
+
+    public struct Stats: Sendable, CustomStringConvertible {
+        public var messagesSent = 0
+        public var messagesDelivered = 0
+        public var crashes = 0
+        public var partitions = 0
+        public var pauses = 0
+        public var elections = 0
+        public var proposals = 0
+        public var acknowledged = 0
+        public var committed = 0
+        public var snapshotsInstalled = 0
+        public var syncsAnswered = 0
+        public var finalTick = 0
+        public var description: String {
+            "ticks=\(finalTick) msgs=\(messagesSent)/\(messagesDelivered) crashes=\(crashes) pauses=\(pauses) partitions=\(partitions) "
+                + "leaders=\(elections) proposals=\(proposals) acked=\(acknowledged) committed=\(committed) "
+                + "snapshots=\(snapshotsInstalled) syncs=\(syncsAnswered)"
+        }
+    }
+}
+
+struct SafetyViolation: Error { var message: String }
+
+/// Deterministic simulation of an ensemble of real `Replica`s over a fake network, disk and
+/// clock. Single-threaded; the same options give the same trace.
+public final class Simulation<SM: SimStateMachine> {
+    static var timeUnitsPerTick: Int { 10 }
+
+    struct Node {
+        var id: ServerID
+        var replica: Replica?
+        var disk = FakeDisk()
+        var sm = SM()
+        var tickOffset: Int
+        var restartAt: Int?
+        var appliedSinceCompact = 0
+        var lastRole: Replica.Role?
+        var syncWaits: [(id: UInt64, zxid: Zxid)] = []
+        /// Sync id -> greatest zxid committed anywhere when the sync was requested.
+        var syncRequired: [UInt64: Zxid] = [:]
+        /// Paused until this time; missed ticks and messages wait in `stalled`.
+        var pausedUntil: Int?
+        var missedTicks = 0
+        var stalled: [(from: ServerID, bytes: [UInt8])] = []
+    }
+
+    enum Event {
+        case tick(ServerID)
+        case deliver(from: ServerID, to: ServerID, bytes: [UInt8])
+        case world
+    }
+
+    struct Queued {
+        var time: Int
+        var seq: Int
+        var event: Event
+    }
+
+    public let options: SimOptions
+    let cluster: ClusterConfig
+    var rng: SplitMix64
+    var nodes: [ServerID: Node] = [:]
+    var ids: [ServerID] = []
+    var now = 0
+    var seq = 0
+    var heap: [Queued] = []
+    var blocked = Set<[ServerID]>() // [from, to]
+    var faultsOn = true
+    var dropRate: Double
+    var duplicateRate: Double
+    var maxDelay: Int
+    var stats = SimResult.Stats()
+
+    // trace
+    var tail: [String] = []
+    var traceHash: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    // checkers
+    var leaderOfEpoch: [UInt32: ServerID] = [:]
+    var committedLog: [Entry] = []
+    var committedDigest: [UInt64] = []
+    var committedIndex: [Zxid: Int] = [:]
+    var appliedAt: [ServerID: Zxid] = [:]
+    var emptyDigest = SM().digest
+    var pendingWrites: [ServerID: [Zxid: [UInt8]]] = [:]
+    var acked: [Zxid: [UInt8]] = [:]
+    var nextPayload: UInt64 = 0
+    var nextSyncID: UInt64 = 0
+
+    public init(options: SimOptions) throws {
+        self.options = options
+        self.rng = SplitMix64(seed: options.seed)
+        self.dropRate = options.dropRate
+        self.duplicateRate = options.duplicateRate
+        self.maxDelay = options.maxDelay
+        let voters = (1...max(1, options.voters)).map { ServerID($0) }
+        let observers = options.observers > 0
+            ? (1...options.observers).map { ServerID(options.voters + $0) } : []
+        cluster = try ClusterConfig(voters: voters, observers: observers)
+        ids = cluster.allIDs
+        for id in ids {
+            var n = Node(id: id, tickOffset: rng.int(in: 0...(Self.timeUnitsPerTick - 1)))
+            n.replica = try makeReplica(id: id, disk: n.disk)
+            nodes[id] = n
+            appliedAt[id] = .zero
+            schedule(at: n.tickOffset, .tick(id))
+        }
+        schedule(at: 0, .world)
+    }
+
+    func makeReplica(id: ServerID, disk: FakeDisk) throws -> Replica {
+        let cfg = try ReplicaConfig(id: id, electionTimeoutTicks: options.electionTimeoutTicks,
+                                    heartbeatIntervalTicks: options.heartbeatIntervalTicks,
+                                    maxEntriesPerMessage: options.maxEntriesPerMessage,
+                                    snapshotChunkBytes: options.snapshotChunkBytes,
+                                    preVote: options.preVote, checkQuorum: options.checkQuorum)
+        return Replica(config: cfg, cluster: cluster, store: disk.written, hardState: disk.writtenHard,
+                       seed: rng.next())
+    }
+
+    // MARK: - event queue (binary heap ordered by (time, seq))
+
+    func schedule(at time: Int, _ e: Event) {
+        seq += 1
+        heap.append(Queued(time: time, seq: seq, event: e))
+        var i = heap.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            if less(heap[i], heap[p]) { heap.swapAt(i, p); i = p } else { break }
+        }
+    }
+
+    func less(_ a: Queued, _ b: Queued) -> Bool { a.time != b.time ? a.time < b.time : a.seq < b.seq }
+
+    func pop() -> Queued? {
+        guard !heap.isEmpty else { return nil }
+        let top = heap[0]
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < heap.count && less(heap[l], heap[m]) { m = l }
+                if r < heap.count && less(heap[r], heap[m]) { m = r }
+                if m == i { break }
+                heap.swapAt(i, m)
+                i = m
+            }
+        }
+        return top
+    }
+
+    // MARK: - trace
+
+    func trace(_ s: String) {
+        let line = "[\(now / Self.timeUnitsPerTick).\(now % Self.timeUnitsPerTick)] \(s)"
+        for b in line.utf8 { traceHash = (traceHash ^ UInt64(b)) &* 0x100_0000_01b3 }
+        traceHash = (traceHash ^ 10) &* 0x100_0000_01b3
+        if options.verbose { print(line) }
+        tail.append(line)
+        if tail.count > options.traceTail * 2 { tail.removeFirst(tail.count - options.traceTail) }
+    }
+
+    // MARK: - run
+
+    public func run() -> SimResult {
+        var failure: String?
+        do {
+            try runPhase(until: options.ticks * Self.timeUnitsPerTick)
+            healEverything()
+            failure = try runLiveness()
+            if failure == nil { try finalChecks() }
+        } catch let v as SafetyViolation {
+            failure = v.message
+        } catch {
+            failure = "error: \(error)"
+        }
+        if let f = failure { trace("FAIL \(f)") }
+        stats.finalTick = now / Self.timeUnitsPerTick
+        stats.committed = committedLog.count
+        return SimResult(seed: options.seed, failure: failure, traceTail: Array(tail.suffix(options.traceTail)),
+                         traceHash: traceHash, stats: stats)
+    }
+
+    func runPhase(until end: Int) throws {
+        var budget = 50_000_000 // hard bound on events
+        while let q = heap.first, q.time < end, budget > 0 {
+            budget -= 1
+            _ = pop()
+            now = q.time
+            try handle(q.event)
+        }
+        now = end
+    }
+
+    func handle(_ e: Event) throws {
+        switch e {
+        case .tick(let id):
+            schedule(at: now + Self.timeUnitsPerTick, .tick(id))
+            guard nodes[id]!.replica != nil else { return }
+            if nodes[id]!.pausedUntil != nil {
+                nodes[id]!.missedTicks += 1
+                return
+            }
+            nodes[id]!.replica!.tick()
+            try drain(id)
+        case .deliver(let from, let to, let bytes):
+            guard nodes[to]!.replica != nil else { return }
+            if blocked.contains([from, to]) { return }
+            if nodes[to]!.pausedUntil != nil {
+                nodes[to]!.stalled.append((from, bytes))
+                return
+            }
+            try deliver(from: from, to: to, bytes: bytes)
+        case .world:
+            schedule(at: now + Self.timeUnitsPerTick, .world)
+            try worldTick()
+        }
+    }
+
+    func deliver(from: ServerID, to: ServerID, bytes: [UInt8]) throws {
+        let m: PeerMessage
+        do { m = try PeerCodec.decode(bytes) } catch {
+            throw SafetyViolation(message: "codec failed on own bytes: \(error)")
+        }
+        stats.messagesDelivered += 1
+        if case .app = m {} else { trace("n\(to) <- n\(from) \(m)") }
+        nodes[to]!.replica!.step(m, from: from)
+        try drain(to)
+    }
+
+    func pause(_ id: ServerID) {
+        stats.pauses += 1
+        nodes[id]!.pausedUntil = now + Self.timeUnitsPerTick * rng.int(in: 1...max(1, options.maxPauseTicks))
+        trace("n\(id) PAUSE \(nodes[id]!.replica!.describe)")
+    }
+
+    /// Resumes a stalled node: first the ticks it missed, then the messages that waited.
+    func resume(_ id: ServerID) throws {
+        let ticks = nodes[id]!.missedTicks
+        let msgs = nodes[id]!.stalled
+        nodes[id]!.pausedUntil = nil
+        nodes[id]!.missedTicks = 0
+        nodes[id]!.stalled = []
+        trace("n\(id) RESUME after \(ticks) ticks with \(msgs.count) messages")
+        for _ in 0..<ticks {
+            guard nodes[id]!.replica != nil else { return }
+            nodes[id]!.replica!.tick()
+            try drain(id)
+        }
+        for (f, b) in msgs {
+            try deliver(from: f, to: id, bytes: b)
+        }
+    }
+
+    // MARK: - node processing
+
+    func drain(_ id: ServerID) throws {
+        var guardCount = 0
+        while nodes[id]!.replica!.hasReady {
+            guardCount += 1
+            if guardCount > 1000 { throw SafetyViolation(message: "n\(id) never runs out of Ready") }
+            var n = nodes[id]!
+            var r = n.replica!
+            let rd = r.takeReady()
+            // 1. persist
+            n.disk.persist(rd)
+            if rd.mustSync && !options.skipFsync { n.disk.fsync() }
+            if let s = rd.snapshotToInstall {
+                do { try n.sm.restore(s.data) } catch {
+                    throw SafetyViolation(message: "n\(id) cannot restore snapshot \(s.zxid)")
+                }
+                stats.snapshotsInstalled += 1
+                trace("n\(id) installed snapshot \(s.zxid)")
+                try checkRestore(id, at: s.zxid, digest: n.sm.digest)
+            }
+            // 2. send
+            for o in rd.messages { send(from: id, o) }
+            // 3. apply
+            for e in rd.committed {
+                n.sm.apply(e)
+                n.appliedSinceCompact += 1
+                try checkApply(id, e, digest: n.sm.digest)
+                if let p = pendingWrites[id]?[e.zxid] {
+                    pendingWrites[id]![e.zxid] = nil
+                    if p == e.payload {
+                        acked[e.zxid] = p
+                        stats.acknowledged += 1
+                    }
+                }
+            }
+            for s in rd.syncsReady { n.syncWaits.append((s.id, s.zxid)) }
+            let applied = appliedAt[id]!
+            var answered: [UInt64] = []
+            n.syncWaits.removeAll { w in
+                guard w.zxid <= applied else { return false }
+                answered.append(w.id)
+                return true
+            }
+            for sid in answered {
+                // A sync must observe every write committed before it started.
+                if let req = n.syncRequired.removeValue(forKey: sid), applied < req {
+                    throw SafetyViolation(message: "n\(id) answered sync \(sid) at \(applied) but \(req) was committed before it")
+                }
+                stats.syncsAnswered += 1
+                trace("n\(id) sync \(sid) answered at \(applied)")
+            }
+            r.advance()
+            n.replica = r
+            if n.appliedSinceCompact >= options.compactEvery && r.appliedZxid > n.disk.written.snapshotMeta.zxid {
+                n.disk.compact(Snapshot(meta: SnapshotMeta(zxid: r.appliedZxid, config: cluster), data: n.sm.snapshot()))
+                n.appliedSinceCompact = 0
+            }
+            nodes[id] = n
+        }
+        try observeRole(id)
+    }
+
+    func send(from: ServerID, _ o: Outbound) {
+        let bytes = PeerCodec.encode(o.message)
+        stats.messagesSent += 1
+        if blocked.contains([from, o.to]) { return }
+        if rng.chance(dropRate) { return }
+        let copies = rng.chance(duplicateRate) ? 2 : 1
+        for _ in 0..<copies {
+            let delay = rng.int(in: options.minDelay...max(options.minDelay, maxDelay))
+            schedule(at: now + delay, .deliver(from: from, to: o.to, bytes: bytes))
+        }
+    }
+
+    func observeRole(_ id: ServerID) throws {
+        guard let r = nodes[id]!.replica else { return }
+        if r.role != nodes[id]!.lastRole {
+            nodes[id]!.lastRole = r.role
+            trace("n\(id) \(r.describe)")
+            if r.role == .leader {
+                stats.elections += 1
+                if let other = leaderOfEpoch[r.epoch], other != id {
+                    throw SafetyViolation(message: "two leaders in epoch \(r.epoch): n\(other) and n\(id)")
+                }
+                leaderOfEpoch[r.epoch] = id
+            }
+        }
+    }
+
+    // MARK: - faults and workload
+
+    func worldTick() throws {
+        // restarts and resumes
+        for id in ids {
+            if let at = nodes[id]!.restartAt, at <= now { try restart(id) }
+            if let at = nodes[id]!.pausedUntil, at <= now { try resume(id) }
+        }
+        if faultsOn {
+            if rng.chance(options.pauseRate) {
+                var up = ids.filter { nodes[$0]!.replica != nil && nodes[$0]!.pausedUntil == nil }
+                let leaders = up.filter { nodes[$0]!.replica!.role == .leader }
+                if !leaders.isEmpty && rng.chance(options.crashLeaderBias) { up = leaders }
+                if !up.isEmpty { pause(up[Int(rng.next(below: UInt64(up.count)))]) }
+            }
+            if rng.chance(options.crashRate) {
+                var up = ids.filter { nodes[$0]!.replica != nil }
+                // Leaders are the interesting victims: prefer them half of the time.
+                let leaders = up.filter { nodes[$0]!.replica!.role == .leader }
+                if !leaders.isEmpty && rng.chance(options.crashLeaderBias) { up = leaders }
+                if !up.isEmpty { crash(up[Int(rng.next(below: UInt64(up.count)))]) }
+            }
+            if rng.chance(options.partitionRate) { partition() }
+            if !blocked.isEmpty && rng.chance(options.healRate) {
+                blocked = []
+                trace("heal")
+            }
+            if rng.chance(options.proposeRate) { try propose() }
+            if rng.chance(options.proposeRate / 5) { try requestSync() }
+        }
+    }
+
+    func crash(_ id: ServerID) {
+        stats.crashes += 1
+        nodes[id]!.replica = nil
+        nodes[id]!.pausedUntil = nil
+        nodes[id]!.missedTicks = 0
+        nodes[id]!.stalled = []
+        nodes[id]!.disk.crash(keepingUnsynced: rng.chance(options.partialFlushRate) ? rng.int(in: 0...64) : 0)
+        nodes[id]!.lastRole = nil
+        nodes[id]!.syncWaits = []
+        nodes[id]!.syncRequired = [:]
+        pendingWrites[id] = nil
+        nodes[id]!.restartAt = now + Self.timeUnitsPerTick * rng.int(in: 1...max(1, options.maxDowntimeTicks))
+        trace("n\(id) CRASH (synced \(nodes[id]!.disk.syncedHard) last=\(nodes[id]!.disk.synced.lastZxid))")
+    }
+
+    func restart(_ id: ServerID) throws {
+        var n = nodes[id]!
+        n.restartAt = nil
+        n.sm = SM()
+        if let s = n.disk.written.snapshot() {
+            try n.sm.restore(s.data)
+        }
+        let snapZ = n.disk.written.snapshotMeta.zxid
+        try checkRestore(id, at: snapZ, digest: n.sm.digest)
+        n.appliedSinceCompact = 0
+        n.replica = try makeReplica(id: id, disk: n.disk)
+        nodes[id] = n
+        trace("n\(id) RESTART \(n.replica!.describe)")
+        try drain(id)
+    }
+
+    func partition() {
+        stats.partitions += 1
+        let kind = rng.next(below: 4)
+        let leaders = ids.filter { nodes[$0]!.replica?.role == .leader }
+        if kind == 3, let x = leaders.first {
+            // cut the leader off: the classic source of stale leaders
+            for b in ids where b != x { blocked.insert([x, b]); blocked.insert([b, x]) }
+            trace("isolate leader n\(x)")
+        } else if kind == 0 {
+            // symmetric split
+            var side = Set<ServerID>()
+            for id in ids where rng.chance(0.5) { side.insert(id) }
+            for a in ids { for b in ids where side.contains(a) != side.contains(b) { blocked.insert([a, b]) } }
+            trace("partition \(side.sorted()) | \(ids.filter { !side.contains($0) })")
+        } else if kind == 1 {
+            // isolate one node
+            let x = ids[Int(rng.next(below: UInt64(ids.count)))]
+            for b in ids where b != x { blocked.insert([x, b]); blocked.insert([b, x]) }
+            trace("isolate n\(x)")
+        } else {
+            // one direction between two nodes
+            let a = ids[Int(rng.next(below: UInt64(ids.count)))]
+            let b = ids[Int(rng.next(below: UInt64(ids.count)))]
+            if a != b {
+                blocked.insert([a, b])
+                trace("block n\(a) -> n\(b)")
+            }
+        }
+    }
+
+    /// The client writes a burst of 1-3 registers through a node that believes it leads,
+    /// then the node drains once (so proposals are batched like in a server).
+    func propose() throws {
+        let leaders = ids.filter { nodes[$0]!.replica?.role == .leader }
+        guard !leaders.isEmpty else { return }
+        let id = leaders[Int(rng.next(below: UInt64(leaders.count)))]
+        for _ in 0..<rng.int(in: 1...3) {
+            nextPayload += 1
+            let reg = UInt8(truncatingIfNeeded: rng.next(below: 8))
+            var payload: [UInt8] = [reg]
+            var v = nextPayload
+            for _ in 0..<8 { payload.append(UInt8(truncatingIfNeeded: v)); v >>= 8 }
+            stats.proposals += 1
+            if case .accepted(let z) = nodes[id]!.replica!.propose(payload) {
+                pendingWrites[id, default: [:]][z] = payload
+                trace("n\(id) propose \(z)")
+            }
+        }
+        try drain(id)
+    }
+
+    func requestSync() throws {
+        let up = ids.filter { nodes[$0]!.replica != nil }
+        guard !up.isEmpty else { return }
+        let id = up[Int(rng.next(below: UInt64(up.count)))]
+        nextSyncID += 1
+        if nodes[id]!.replica!.requestSync(id: nextSyncID) == .pending {
+            nodes[id]!.syncRequired[nextSyncID] = committedLog.last?.zxid ?? .zero
+            trace("n\(id) sync \(nextSyncID) requested")
+        }
+        try drain(id)
+    }
+
+    func healEverything() {
+        faultsOn = false
+        blocked = []
+        dropRate = 0
+        duplicateRate = 0
+        // A healthy network: round trips well below the election timeout.
+        maxDelay = min(maxDelay, options.electionTimeoutTicks * Self.timeUnitsPerTick / 4)
+        for id in ids where nodes[id]!.replica == nil { nodes[id]!.restartAt = now }
+        for id in ids where nodes[id]!.pausedUntil != nil { nodes[id]!.pausedUntil = now }
+        trace("HEAL ALL")
+    }
+
+    /// Runs until a leader has committed an entry of its epoch and every replica applied it.
+    func runLiveness() throws -> String? {
+        let deadline = now + options.livenessTicks * Self.timeUnitsPerTick
+        var probe = now
+        while probe < deadline {
+            probe += Self.timeUnitsPerTick
+            try runPhase(until: probe)
+            if converged() { return nil }
+        }
+        let states = ids.map { nodes[$0]!.replica?.describe ?? "n\($0) down" }.joined(separator: "; ")
+        return "no convergence within \(options.livenessTicks) ticks after healing: \(states)"
+    }
+
+    func converged() -> Bool {
+        let rs = ids.compactMap { nodes[$0]!.replica }
+        guard rs.count == ids.count else { return false }
+        let leaders = rs.filter { $0.role == .leader }
+        guard leaders.count == 1, let l = leaders.first else { return false }
+        guard l.commitZxid.epoch == l.epoch, l.commitZxid == l.lastZxid else { return false }
+        for r in rs {
+            if r.appliedZxid != l.commitZxid || r.lastZxid != l.lastZxid || r.leaderID != l.id { return false }
+        }
+        let d = nodes[l.id]!.sm.digest
+        return ids.allSatisfy { nodes[$0]!.sm.digest == d }
+    }
+
+    func finalChecks() throws {
+        // Every acknowledged write is in the final committed log.
+        for (z, p) in acked {
+            guard let i = committedIndex[z], committedLog[i].payload == p else {
+                throw SafetyViolation(message: "acknowledged write \(z) missing from committed log")
+            }
+        }
+        // The leader's log holds every committed entry after its snapshot.
+        guard let l = ids.first(where: { nodes[$0]!.replica?.role == .leader }) else { return }
+        let store = nodes[l]!.disk.written
+        for e in committedLog where e.zxid > store.snapshotMeta.zxid {
+            guard store.entry(at: e.zxid) == e else {
+                throw SafetyViolation(message: "leader n\(l) lacks committed entry \(e)")
+            }
+        }
+    }
+
+    // MARK: - safety checkers
+
+    func checkApply(_ id: ServerID, _ e: Entry, digest: UInt64) throws {
+        let prev = appliedAt[id]!
+        guard e.zxid > prev else {
+            throw SafetyViolation(message: "n\(id) applied \(e.zxid) after \(prev): zxids not increasing")
+        }
+        let nextIndex: Int
+        if prev == .zero {
+            nextIndex = 0
+        } else {
+            guard let i = committedIndex[prev] else {
+                throw SafetyViolation(message: "n\(id) applied from unknown point \(prev)")
+            }
+            nextIndex = i + 1
+        }
+        if nextIndex < committedLog.count {
+            let want = committedLog[nextIndex]
+            guard want == e else {
+                throw SafetyViolation(message: "n\(id) applied \(e) but the committed log has \(want) there")
+            }
+            guard committedDigest[nextIndex] == digest else {
+                throw SafetyViolation(message: "n\(id) digest differs at \(e.zxid)")
+            }
+        } else {
+            if let last = committedLog.last, e.zxid <= last.zxid {
+                throw SafetyViolation(message: "committed zxids not increasing: \(e.zxid) after \(last.zxid)")
+            }
+            committedLog.append(e)
+            committedDigest.append(digest)
+            committedIndex[e.zxid] = committedLog.count - 1
+            trace("commit \(e) by n\(id)")
+        }
+        appliedAt[id] = e.zxid
+    }
+
+    func checkRestore(_ id: ServerID, at z: Zxid, digest: UInt64) throws {
+        if z == .zero {
+            guard digest == emptyDigest else { throw SafetyViolation(message: "n\(id) empty restore digest") }
+        } else {
+            guard let i = committedIndex[z] else {
+                throw SafetyViolation(message: "n\(id) restored snapshot at \(z) that was never committed")
+            }
+            guard committedDigest[i] == digest else {
+                throw SafetyViolation(message: "n\(id) snapshot digest differs at \(z)")
+            }
+        }
+        appliedAt[id] = z
+    }
+}
+
+/// Runs seeds `range` and summarizes.
+public struct SweepSummary: Sendable {
+    public var runs = 0
+    public var failures: [SimResult] = []
+    public var acknowledged = 0
+    public var elections = 0
+    public var crashes = 0
+    public var syncs = 0
+    public var snapshots = 0
+    public var description: String {
+        "seeds=\(runs) passed=\(runs - failures.count) failed=\(failures.count) leaders=\(elections) "
+            + "crashes=\(crashes) acked=\(acknowledged) syncs=\(syncs) snapshots=\(snapshots)"
+            + (failures.isEmpty ? "" : " failing=\(failures.map { String($0.seed) }.joined(separator: ","))")
+    }
+}
+
+public func runSimulation(_ options: SimOptions) -> SimResult {
+    do {
+        return try Simulation<RegisterMachine>(options: options).run()
+    } catch {
+        return SimResult(seed: options.seed, failure: "setup: \(error)", traceTail: [], traceHash: 0, stats: .init())
+    }
+}
+
+public func sweep(seeds: ClosedRange<UInt64>, base: SimOptions, onResult: (SimResult) -> Void = { _ in }) -> SweepSummary {
+    var s = SweepSummary()
+    for seed in seeds {
+        var o = base
+        o.seed = seed
+        let r = runSimulation(o)
+        s.runs += 1
+        s.acknowledged += r.stats.acknowledged
+        s.elections += r.stats.elections
+        s.crashes += r.stats.crashes
+        s.syncs += r.stats.syncsAnswered
+        s.snapshots += r.stats.snapshotsInstalled
+        if !r.ok { s.failures.append(r) }
+        onResult(r)
+    }
+    return s
+}

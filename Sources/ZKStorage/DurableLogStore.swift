@@ -1,0 +1,184 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ZKReplication
+
+/// The replication core's `LogStore` on disk: snapshot files, the transaction log (records hold
+/// `[kind][payload]`) and the hard state (epoch and vote, fsynced before any message depends on them).
+/// Entries since the newest snapshot are also kept in memory for the core to read.
+public final class DurableLogStore: LogStore {
+    public let txnLog: TxnLog
+    public let snapshots: SnapshotStore
+    private let hardStatePath: String
+    public private(set) var snapshotMeta: SnapshotMeta = .empty
+    private var snapshotData: [UInt8]?
+    private var entries: [Entry] = []
+
+    public init(dataDir: String, dataLogDir: String) throws {
+        txnLog = try TxnLog(dataLogDir: dataLogDir)
+        snapshots = try SnapshotStore(dataDir: dataDir)
+        hardStatePath = snapshots.dir + "/hardstate"
+    }
+
+    /// What was on disk: the hard state, the snapshot (payload = the application's bytes) and the log entries after it.
+    public struct Recovered {
+        public var hardState: HardState
+        public var snapshot: Snapshot?
+        public var entryCount: Int
+        public var truncatedBytes: Int
+    }
+
+    public func recover(warn: (String) -> Void) throws -> Recovered {
+        var snap: Snapshot?
+        if let (zxid, payload) = try snapshots.loadNewest(warn: warn) {
+            let (config, data) = try Self.decodeSnapshotPayload(payload, path: snapshots.path(zxid))
+            snap = Snapshot(meta: SnapshotMeta(zxid: Zxid(raw: zxid), config: config), data: data)
+            snapshotMeta = snap!.meta
+            snapshotData = data
+        }
+        entries = []
+        let report = try txnLog.recover(after: snapshotMeta.zxid.raw) { r in
+            guard let kindByte = r.payload.first, let kind = Entry.Kind(rawValue: kindByte) else {
+                throw StorageError(.corrupt, "log record 0x\(String(r.zxid, radix: 16)) has an unknown kind")
+            }
+            entries.append(Entry(zxid: Zxid(raw: r.zxid), kind: kind, payload: Array(r.payload.dropFirst())))
+        }
+        var hard = try loadHardState() ?? .initial
+        if hard.commit < snapshotMeta.zxid { hard.commit = snapshotMeta.zxid }
+        if let last = entries.last?.zxid, hard.commit > last { hard.commit = max(snapshotMeta.zxid, last) }
+        return Recovered(hardState: hard, snapshot: snap, entryCount: entries.count, truncatedBytes: report.truncatedBytes)
+    }
+
+    // MARK: LogStore
+
+    public var lastZxid: Zxid { entries.last?.zxid ?? snapshotMeta.zxid }
+
+    private func upperBound(_ zxid: Zxid) -> Int {
+        var lo = 0, hi = entries.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if entries[mid].zxid <= zxid { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    public func contains(_ zxid: Zxid) -> Bool {
+        if zxid == snapshotMeta.zxid { return true }
+        let i = upperBound(zxid)
+        return i > 0 && entries[i - 1].zxid == zxid
+    }
+
+    public func greatest(atOrBelow zxid: Zxid) -> Zxid {
+        if zxid < snapshotMeta.zxid { return .zero }
+        let i = upperBound(zxid)
+        return i > 0 ? entries[i - 1].zxid : snapshotMeta.zxid
+    }
+
+    public func entries(after zxid: Zxid, limit: Int) -> [Entry] {
+        let start = upperBound(zxid)
+        let end = min(entries.count, start + max(0, limit))
+        return start < end ? Array(entries[start..<end]) : []
+    }
+
+    public func snapshot() -> Snapshot? {
+        if snapshotData == nil, snapshotMeta.zxid != .zero || snapshotMeta.config != nil {
+            if let (_, payload) = try? snapshots.loadNewest(warn: { _ in }),
+               let (_, data) = try? Self.decodeSnapshotPayload(payload, path: "") {
+                snapshotData = data
+            }
+        }
+        guard let d = snapshotData else { return nil }
+        return Snapshot(meta: snapshotMeta, data: d)
+    }
+
+    // MARK: writes (by the shell, while handling a Ready)
+
+    public func saveHardState(_ h: HardState) throws {
+        var b: [UInt8] = Array("ZKHS".utf8)
+        func put(_ v: UInt64) { for s in stride(from: 56, through: 0, by: -8) { b.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) } }
+        put(UInt64(h.epoch)); put(h.votedFor ?? 0); put(UInt64(bitPattern: h.commit.raw))
+        put(UInt64(CRC32C.checksum(b)))
+        try b.withUnsafeBytes { try FileIO.writeAtomically(hardStatePath, dir: snapshots.dir, [$0]) }
+    }
+
+    private func loadHardState() throws -> HardState? {
+        guard access(hardStatePath, F_OK) == 0 else { return nil }
+        let b = try FileIO.readAll(hardStatePath)
+        guard b.count == 36, Array(b[0..<4]) == Array("ZKHS".utf8) else {
+            throw StorageError(.corrupt, "\(hardStatePath) is damaged; it holds this server's vote and epoch. Restore the server's data from a healthy member.")
+        }
+        func get(_ o: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(b[o + $1]) } }
+        guard UInt32(truncatingIfNeeded: get(28)) == CRC32C.checksum(b[0..<28]) else {
+            throw StorageError(.corrupt, "\(hardStatePath) fails its checksum; restore the server's data from a healthy member.")
+        }
+        let vote = get(12)
+        return HardState(epoch: UInt32(truncatingIfNeeded: get(4)), votedFor: vote == 0 ? nil : vote, commit: Zxid(raw: Int64(bitPattern: get(20))))
+    }
+
+    public func truncate(after zxid: Zxid) throws {
+        entries.removeSubrange(upperBound(zxid)...)
+        try txnLog.truncate(after: zxid.raw)
+    }
+
+    public func append(_ new: [Entry]) throws {
+        guard !new.isEmpty else { return }
+        try txnLog.append(new.map { e in
+            var p = [e.kind.rawValue]
+            p.append(contentsOf: e.payload)
+            return TxnLog.Record(zxid: e.zxid.raw, payload: p)
+        })
+        entries.append(contentsOf: new)
+    }
+
+    public func sync() throws { try txnLog.sync() }
+
+    /// Replaces log and snapshot by one received from the leader.
+    public func install(_ s: Snapshot) throws {
+        let payload = Self.encodeSnapshotPayload(config: s.meta.config, data: s.data)
+        try payload.withUnsafeBytes { try snapshots.write(zxid: s.zxid.raw, payload: $0) }
+        try txnLog.reset(after: s.zxid.raw)
+        entries = []
+        snapshotMeta = s.meta
+        snapshotData = s.data
+    }
+
+    /// After the application took a snapshot of its state at `zxid` (applied, committed): persist it,
+    /// start a new log segment, and forget in-memory entries up to it.
+    public func compact(at zxid: Zxid, config: ClusterConfig?, data: [UInt8]) throws {
+        let payload = Self.encodeSnapshotPayload(config: config, data: data)
+        try payload.withUnsafeBytes { try snapshots.write(zxid: zxid.raw, payload: $0) }
+        if txnLog.lastZxid >= zxid.raw { try txnLog.roll(firstZxid: txnLog.lastZxid + 1) }
+        entries.removeSubrange(..<upperBound(zxid))
+        snapshotMeta = SnapshotMeta(zxid: zxid, config: config)
+        snapshotData = data
+    }
+
+    static func encodeSnapshotPayload(config: ClusterConfig?, data: [UInt8]) -> [UInt8] {
+        var b: [UInt8] = []
+        let members = config?.members ?? []
+        b.append(config == nil ? 0 : 1)
+        b.append(contentsOf: withUnsafeBytes(of: UInt32(members.count).bigEndian, Array.init))
+        for m in members {
+            b.append(contentsOf: withUnsafeBytes(of: m.id.bigEndian, Array.init))
+            b.append(m.role.rawValue)
+        }
+        b.append(contentsOf: data)
+        return b
+    }
+
+    static func decodeSnapshotPayload(_ p: [UInt8], path: String) throws -> (ClusterConfig?, [UInt8]) {
+        guard p.count >= 5 else { throw StorageError(.corrupt, "snapshot \(path) is too short") }
+        let n = Int((0..<4).reduce(UInt32(0)) { $0 << 8 | UInt32(p[1 + $1]) })
+        guard p.count >= 5 + n * 9 else { throw StorageError(.corrupt, "snapshot \(path) has a damaged member list") }
+        var members: [ClusterConfig.Member] = []
+        for i in 0..<n {
+            let o = 5 + i * 9
+            let id = (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(p[o + $1]) }
+            members.append(ClusterConfig.Member(id: id, role: ClusterConfig.Role(rawValue: p[o + 8]) ?? .participant))
+        }
+        let config = p[0] == 1 ? try ClusterConfig(members: members) : nil
+        return (config, Array(p[(5 + n * 9)...]))
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+@testable import ZKStorage
+
+func tempDir() -> String {
+    let d = NSTemporaryDirectory() + "zkstorage-" + UUID().uuidString
+    try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
+}
+
+func records(_ range: ClosedRange<Int64>) -> [TxnLog.Record] {
+    range.map { TxnLog.Record(zxid: $0, payload: Array("txn-\($0)".utf8)) }
+}
+
+@Test func appendedRecordsComeBackInOrder() throws {
+    let d = tempDir()
+    let log = try TxnLog(dataLogDir: d)
+    try log.append(records(1...5)); try log.sync()
+    try log.roll(firstZxid: 6)
+    try log.append(records(6...8)); try log.sync()
+    var seen: [Int64] = []
+    let report = try TxnLog(dataLogDir: d).recover(after: 2) { seen.append($0.zxid) }
+    #expect(seen == [3, 4, 5, 6, 7, 8])
+    #expect(report.truncatedBytes == 0)
+}
+
+@Test func tornLastRecordIsTruncatedAndAppendingContinues() throws {
+    let d = tempDir()
+    let log = try TxnLog(dataLogDir: d)
+    try log.append(records(1...3)); try log.sync()
+    let path = log.segmentPath(1)
+    let size = FileManager.default.fileSize(path)
+    truncate(path, off_t(size - 3))   // cut the last record short
+    var seen: [Int64] = []
+    let again = try TxnLog(dataLogDir: d)
+    let report = try again.recover(after: 0) { seen.append($0.zxid) }
+    #expect(seen == [1, 2])
+    #expect(report.truncatedBytes > 0)
+    try again.append(records(3...4)); try again.sync()
+    seen = []
+    _ = try TxnLog(dataLogDir: d).recover(after: 0) { seen.append($0.zxid) }
+    #expect(seen == [1, 2, 3, 4])
+}
+
+@Test func corruptionInTheMiddleRefusesToStart() throws {
+    let d = tempDir()
+    let log = try TxnLog(dataLogDir: d)
+    try log.append(records(1...10)); try log.sync()
+    let path = log.segmentPath(1)
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+    bytes[30] ^= 0xff   // inside the first record
+    try bytes.write(to: URL(fileURLWithPath: path))
+    #expect(throws: StorageError.self) { _ = try TxnLog(dataLogDir: d).recover(after: 0) { _ in } }
+}
+
+@Test func snapshotsFallBackToAnOlderValidOne() throws {
+    let d = tempDir()
+    let s = try SnapshotStore(dataDir: d)
+    try [UInt8](repeating: 1, count: 100).withUnsafeBytes { try s.write(zxid: 5, payload: $0) }
+    try [UInt8](repeating: 2, count: 100).withUnsafeBytes { try s.write(zxid: 9, payload: $0) }
+    #expect(try s.loadNewest(warn: { _ in })?.zxid == 9)
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: s.path(9)))
+    bytes[bytes.count - 1] ^= 0xff
+    try bytes.write(to: URL(fileURLWithPath: s.path(9)))
+    var warnings: [String] = []
+    let loaded = try s.loadNewest(warn: { warnings.append($0) })
+    #expect(loaded?.zxid == 5 && loaded?.payload == [UInt8](repeating: 1, count: 100))
+    #expect(warnings.count == 1)
+    try [UInt8](repeating: 3, count: 10).withUnsafeBytes { try s.write(zxid: 12, payload: $0) }
+    try [UInt8](repeating: 3, count: 10).withUnsafeBytes { try s.write(zxid: 15, payload: $0) }
+    #expect(try s.purge(retain: 3) == 9)
+    #expect(try s.list() == [15, 12, 9])
+}
+
+@Test func crc32cKnownValue() {
+    #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+}
+
+extension FileManager {
+    func fileSize(_ path: String) -> Int { ((try? attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
+}
