@@ -88,6 +88,11 @@ public struct Replica {
     private var pendingSnapshot: Snapshot?
     /// Snapshot chunks received so far from the leader (volatile).
     private var incomingSnapshot: (meta: SnapshotMeta, total: UInt64, data: [UInt8])?
+    /// Membership before any config entry still in the log (the snapshot's, or the one given at start).
+    private var baseCluster: ClusterConfig
+    /// Config entries in the log after the snapshot, oldest first. The newest one is in force as soon as
+    /// it is in the log (committed or not); truncating it away reverts to the one before.
+    private var configHistory: [(zxid: Zxid, config: ClusterConfig)] = []
     private var mustSync = false
     /// Proposals since the last Ready: appends go out once per Ready, batching them.
     private var proposalsPending = false
@@ -126,7 +131,8 @@ public struct Replica {
     public init(config: ReplicaConfig, cluster: ClusterConfig, store: any LogStore, hardState: HardState,
                 applied: Zxid? = nil, seed: UInt64) {
         self.config = config
-        self.cluster = cluster
+        self.cluster = store.snapshotMeta.config ?? cluster
+        self.baseCluster = store.snapshotMeta.config ?? cluster
         self.store = store
         self.rng = SplitMix64(seed: seed ^ (config.id &* 0x9E37_79B9_7F4A_7C15))
         self.unstableAfter = store.lastZxid
@@ -138,7 +144,17 @@ public struct Replica {
         self.lastReadyHard = hardState
         let snap = store.snapshotMeta.zxid
         self.appliedZxid = max(snap, min(applied ?? snap, h.commit))
-        self.role = cluster.isVoter(config.id) ? .follower : .observer
+        var cur = snap
+        while cur < store.lastZxid {
+            let batch = store.entries(after: cur, limit: 4096)
+            guard let last = batch.last else { break }
+            for e in batch where e.kind == .config {
+                if let (c, _) = try? ConfigCodec.decode(e.payload) { configHistory.append((e.zxid, c)) }
+            }
+            cur = last.zxid
+        }
+        if let c = configHistory.last?.config { self.cluster = c }
+        self.role = self.cluster.isVoter(config.id) ? .follower : .observer
         resetElectionTimeout()
     }
 
@@ -196,6 +212,63 @@ public struct Replica {
         appendLocal([Entry(zxid: z, kind: kind, payload: payload)])
         proposalsPending = true
         return .accepted(z)
+    }
+
+    public enum ConfigChangeResult: Equatable, Sendable {
+        case accepted(Zxid)
+        case notLeader(leaderHint: ServerID?)
+        /// An earlier membership change is not committed yet.
+        case inProgress
+        case rejected(String)
+    }
+
+    /// True while a membership change is in the log but not committed.
+    public var configChangePending: Bool { (configHistory.last?.zxid ?? .zero) > hard.commit }
+
+    /// Proposes a new membership. It takes effect on each member as soon as the entry is in its log; it
+    /// is done once committed. One voter may be added or removed per change (observers freely), so the
+    /// old and new majorities always overlap. `appBytes` travel with the entry for the application.
+    public mutating func proposeConfig(_ new: ClusterConfig, appBytes: [UInt8] = []) -> ConfigChangeResult {
+        guard role == .leader else { return .notLeader(leaderHint: leaderID) }
+        if configChangePending { return .inProgress }
+        guard !new.voters.isEmpty else { return .rejected("the new membership has no voters") }
+        let changed = Set(cluster.voters).symmetricDifference(Set(new.voters))
+        guard changed.count <= 1 else {
+            return .rejected("change one voter at a time (this changes \(changed.sorted().map(String.init).joined(separator: ", ")))")
+        }
+        switch propose(ConfigCodec.encode(new) + appBytes, kind: .config) {
+        case .accepted(let z): return .accepted(z)
+        case .notLeader(let hint): return .notLeader(leaderHint: hint)
+        case .epochExhausted: return .notLeader(leaderHint: nil)
+        }
+    }
+
+    /// Members that have acknowledged an entry of this epoch and answered recently (leader only).
+    public var syncedMembers: Set<ServerID> {
+        guard role == .leader else { return [] }
+        let start = Zxid(epoch: hard.epoch, counter: 0)
+        var out: Set<ServerID> = [id]
+        for (k, p) in progress where p.recentActive && p.match >= start { out.insert(k) }
+        return out
+    }
+
+    /// The membership in force at `zxid` (for snapshot metadata).
+    public func cluster(at zxid: Zxid) -> ClusterConfig {
+        configHistory.last(where: { $0.zxid <= zxid })?.config ?? baseCluster
+    }
+
+    private mutating func setCluster(_ c: ClusterConfig) {
+        cluster = c
+        switch role {
+        case .leader:
+            let last = lastZxid
+            for m in c.allIDs where m != id && progress[m] == nil { progress[m] = Progress(next: last) }
+            for k in Array(progress.keys) where !c.allIDs.contains(k) { progress[k] = nil }
+        case .follower, .observer:
+            role = c.isVoter(id) ? .follower : .observer
+        case .candidate, .preCandidate:
+            if !c.isVoter(id) { role = .observer }
+        }
     }
 
     public enum SyncRequestResult: Equatable, Sendable {
@@ -560,6 +633,10 @@ public struct Replica {
         if q > hard.commit && q.epoch == hard.epoch {
             hard.commit = q
             broadcastCommit()
+            if !cluster.isVoter(id) && !configChangePending {
+                // This leader was removed and the change is committed: hand over by stepping down.
+                becomeFollower(epoch: hard.epoch, leader: nil)
+            }
         }
     }
 
@@ -681,7 +758,11 @@ public struct Replica {
         unstableAfter = s.zxid
         hard.commit = s.zxid
         appliedZxid = s.zxid
-        if let c = s.meta.config { cluster = c }
+        if let c = s.meta.config {
+            baseCluster = c
+            configHistory = []
+            setCluster(c)
+        }
         send(to: from, .appendResponse(AppendResponse(
             term: hard.epoch, success: true, match: s.zxid, rejectedPrev: .zero, hint: .zero, round: r.round)))
     }
@@ -692,6 +773,12 @@ public struct Replica {
 
     private mutating func appendLocal(_ ents: [Entry]) {
         unstable += ents
+        for e in ents where e.kind == .config {
+            if let (c, _) = try? ConfigCodec.decode(e.payload) {
+                configHistory.append((e.zxid, c))
+                setCluster(c)
+            }
+        }
     }
 
     private mutating func truncateLocal(after z: Zxid) {
@@ -702,6 +789,10 @@ public struct Replica {
             unstable = []
             unstableAfter = z
             pendingTruncate = min(pendingTruncate ?? z, z)
+        }
+        if configHistory.contains(where: { $0.zxid > z }) {
+            configHistory.removeAll { $0.zxid > z }
+            setCluster(configHistory.last?.config ?? baseCluster)
         }
     }
 

@@ -25,6 +25,13 @@ public struct SimOptions: Sendable {
     public var crashRate = 0.006
     /// Probability that a crash picks a leader when there is one.
     public var crashLeaderBias = 0.5
+    /// Per-tick probability that a node stalls (a long GC pause): it keeps its state, and
+    /// its missed ticks and buffered messages arrive all at once when it resumes.
+    public var pauseRate = 0.005
+    public var maxPauseTicks = 30
+    /// At a crash, probability that the disk had already flushed some unsynced writes (a
+    /// random prefix of them survives).
+    public var partialFlushRate = 0.3
     /// A crashed node restarts after 1...maxDowntimeTicks ticks.
     public var maxDowntimeTicks = 40
     public var partitionRate = 0.01
@@ -57,6 +64,7 @@ public struct SimResult: Sendable {
         public var messagesDelivered = 0
         public var crashes = 0
         public var partitions = 0
+        public var pauses = 0
         public var elections = 0
         public var proposals = 0
         public var acknowledged = 0
@@ -65,7 +73,7 @@ public struct SimResult: Sendable {
         public var syncsAnswered = 0
         public var finalTick = 0
         public var description: String {
-            "ticks=\(finalTick) msgs=\(messagesSent)/\(messagesDelivered) crashes=\(crashes) partitions=\(partitions) "
+            "ticks=\(finalTick) msgs=\(messagesSent)/\(messagesDelivered) crashes=\(crashes) pauses=\(pauses) partitions=\(partitions) "
                 + "leaders=\(elections) proposals=\(proposals) acked=\(acknowledged) committed=\(committed) "
                 + "snapshots=\(snapshotsInstalled) syncs=\(syncsAnswered)"
         }
@@ -91,6 +99,10 @@ public final class Simulation<SM: SimStateMachine> {
         var syncWaits: [(id: UInt64, zxid: Zxid)] = []
         /// Sync id -> greatest zxid committed anywhere when the sync was requested.
         var syncRequired: [UInt64: Zxid] = [:]
+        /// Paused until this time; missed ticks and messages wait in `stalled`.
+        var pausedUntil: Int?
+        var missedTicks = 0
+        var stalled: [(from: ServerID, bytes: [UInt8])] = []
     }
 
     enum Event {
@@ -249,22 +261,58 @@ public final class Simulation<SM: SimStateMachine> {
         case .tick(let id):
             schedule(at: now + Self.timeUnitsPerTick, .tick(id))
             guard nodes[id]!.replica != nil else { return }
+            if nodes[id]!.pausedUntil != nil {
+                nodes[id]!.missedTicks += 1
+                return
+            }
             nodes[id]!.replica!.tick()
             try drain(id)
         case .deliver(let from, let to, let bytes):
             guard nodes[to]!.replica != nil else { return }
             if blocked.contains([from, to]) { return }
-            let m: PeerMessage
-            do { m = try PeerCodec.decode(bytes) } catch {
-                throw SafetyViolation(message: "codec failed on own bytes: \(error)")
+            if nodes[to]!.pausedUntil != nil {
+                nodes[to]!.stalled.append((from, bytes))
+                return
             }
-            stats.messagesDelivered += 1
-            if case .app = m {} else { trace("n\(to) <- n\(from) \(m)") }
-            nodes[to]!.replica!.step(m, from: from)
-            try drain(to)
+            try deliver(from: from, to: to, bytes: bytes)
         case .world:
             schedule(at: now + Self.timeUnitsPerTick, .world)
             try worldTick()
+        }
+    }
+
+    func deliver(from: ServerID, to: ServerID, bytes: [UInt8]) throws {
+        let m: PeerMessage
+        do { m = try PeerCodec.decode(bytes) } catch {
+            throw SafetyViolation(message: "codec failed on own bytes: \(error)")
+        }
+        stats.messagesDelivered += 1
+        if case .app = m {} else { trace("n\(to) <- n\(from) \(m)") }
+        nodes[to]!.replica!.step(m, from: from)
+        try drain(to)
+    }
+
+    func pause(_ id: ServerID) {
+        stats.pauses += 1
+        nodes[id]!.pausedUntil = now + Self.timeUnitsPerTick * rng.int(in: 1...max(1, options.maxPauseTicks))
+        trace("n\(id) PAUSE \(nodes[id]!.replica!.describe)")
+    }
+
+    /// Resumes a stalled node: first the ticks it missed, then the messages that waited.
+    func resume(_ id: ServerID) throws {
+        let ticks = nodes[id]!.missedTicks
+        let msgs = nodes[id]!.stalled
+        nodes[id]!.pausedUntil = nil
+        nodes[id]!.missedTicks = 0
+        nodes[id]!.stalled = []
+        trace("n\(id) RESUME after \(ticks) ticks with \(msgs.count) messages")
+        for _ in 0..<ticks {
+            guard nodes[id]!.replica != nil else { return }
+            nodes[id]!.replica!.tick()
+            try drain(id)
+        }
+        for (f, b) in msgs {
+            try deliver(from: f, to: id, bytes: b)
         }
     }
 
@@ -361,11 +409,18 @@ public final class Simulation<SM: SimStateMachine> {
     // MARK: - faults and workload
 
     func worldTick() throws {
-        // restarts
+        // restarts and resumes
         for id in ids {
             if let at = nodes[id]!.restartAt, at <= now { try restart(id) }
+            if let at = nodes[id]!.pausedUntil, at <= now { try resume(id) }
         }
         if faultsOn {
+            if rng.chance(options.pauseRate) {
+                var up = ids.filter { nodes[$0]!.replica != nil && nodes[$0]!.pausedUntil == nil }
+                let leaders = up.filter { nodes[$0]!.replica!.role == .leader }
+                if !leaders.isEmpty && rng.chance(options.crashLeaderBias) { up = leaders }
+                if !up.isEmpty { pause(up[Int(rng.next(below: UInt64(up.count)))]) }
+            }
             if rng.chance(options.crashRate) {
                 var up = ids.filter { nodes[$0]!.replica != nil }
                 // Leaders are the interesting victims: prefer them half of the time.
@@ -386,7 +441,10 @@ public final class Simulation<SM: SimStateMachine> {
     func crash(_ id: ServerID) {
         stats.crashes += 1
         nodes[id]!.replica = nil
-        nodes[id]!.disk.crash()
+        nodes[id]!.pausedUntil = nil
+        nodes[id]!.missedTicks = 0
+        nodes[id]!.stalled = []
+        nodes[id]!.disk.crash(keepingUnsynced: rng.chance(options.partialFlushRate) ? rng.int(in: 0...64) : 0)
         nodes[id]!.lastRole = nil
         nodes[id]!.syncWaits = []
         nodes[id]!.syncRequired = [:]
@@ -482,6 +540,7 @@ public final class Simulation<SM: SimStateMachine> {
         // A healthy network: round trips well below the election timeout.
         maxDelay = min(maxDelay, options.electionTimeoutTicks * Self.timeUnitsPerTick / 4)
         for id in ids where nodes[id]!.replica == nil { nodes[id]!.restartAt = now }
+        for id in ids where nodes[id]!.pausedUntil != nil { nodes[id]!.pausedUntil = now }
         trace("HEAL ALL")
     }
 

@@ -21,6 +21,7 @@ struct ZKSim: ParsableCommand {
     @Option(help: "Compact the log every N applied entries.") var compactEvery: Int = 40
     @Option(help: "Maximum entries per append message.") var maxEntries: Int = 8
     @Option(help: "Maximum ticks a crashed node stays down.") var maxDowntime: Int = 40
+    @Option(help: "Per-tick probability of a long pause (stall) of one node.") var pauseRate: Double = 0.005
     @Flag(help: "Disable pre-vote.") var noPrevote = false
     @Flag(help: "Disable check-quorum (and leader leases).") var noCheckQuorum = false
     @Flag(help: "Print the whole trace.") var verbose = false
@@ -43,6 +44,7 @@ struct ZKSim: ParsableCommand {
         o.compactEvery = compactEvery
         o.maxEntriesPerMessage = maxEntries
         o.maxDowntimeTicks = maxDowntime
+        o.pauseRate = pauseRate
         o.preVote = !noPrevote
         o.checkQuorum = !noCheckQuorum
         return o
