@@ -43,6 +43,7 @@ struct FakeWords: FourLetterWordClient {
     var standalone = false
     func send(_ word: String, host: String, port: Int, timeout: Duration) throws -> String {
         if word == "ruok" { return "imok" }
+        if word == "mntr" { return "zk_server_state\tleader\nzk_synced_followers\t2\n" }
         let mode = standalone ? "standalone" : (port % 100 == 0 ? "leader" : "follower")
         return "Zxid: 0x100000001\nMode: \(mode)\n"
     }

@@ -72,6 +72,10 @@ public struct NodeRenderModel: Equatable, Sendable {
     public var fourLetterWordWhitelist: String
     public var standalone: Bool
     public var ensemble: Bool
+    /// Membership in `zoo.cfg.dynamic` (Apache ZooKeeper, ready for reconfig).
+    public var dynamicConfig: Bool
+    /// Membership as `server.N` lines in zoo.cfg itself (zkserver reads only those for now).
+    public var inlineServers: Bool
     public var servers: [ServerLine]
     public var confDir: String
     public var dataDir: String
@@ -127,6 +131,8 @@ public enum RenderModel {
             autopurgePurgeInterval: c.autopurgePurgeIntervalHours,
             fourLetterWordWhitelist: c.fourLetterWordWhitelist.joined(separator: ","),
             standalone: standalone, ensemble: !standalone,
+            dynamicConfig: !standalone && c.engine == .apache,
+            inlineServers: !standalone && c.engine == .bundled,
             servers: standalone ? [] : inventory.nodes.map { .init(line: serverLine($0)) },
             confDir: layout.confDir, dataDir: layout.dataDir, dataLogDir: layout.dataLogDir,
             logDir: layout.logDir, logFile: layout.logFile, zooCfg: layout.zooCfg,
@@ -139,7 +145,7 @@ public enum RenderModel {
         var files: [(String, String)] = [
             ("conf/zoo.cfg", "server/zoo.cfg"),
         ]
-        if model.ensemble { files.append(("conf/zoo.cfg.dynamic", "server/zoo.cfg.dynamic")) }
+        if model.dynamicConfig { files.append(("conf/zoo.cfg.dynamic", "server/zoo.cfg.dynamic")) }
         files.append(("data/myid", "server/myid"))
         files.append(("conf/node.env", "server/node.env"))
         if model.isApache { files.append(("conf/log4j.properties", "server/log4j.properties")) }

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+@testable import ZKOrchestration
+
+let zkctlBinary = Paths.packageRoot + "/.build/debug/zkctl"
+
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs the built zkctl with a private ZKCTL_HOME; bounded by `timeout`. Output goes to files
+/// (not pipes) and the child is reaped with waitpid, so nodes it leaves running cannot block us.
+func runZkctl(_ args: [String], home: String, timeout: Duration = .seconds(120)) throws -> CommandResult {
+    let outFile = home + "/.cli-\(UUID().uuidString.prefix(6)).out"
+    let errFile = outFile + ".err"
+    try FileSystem.makeDirectory(home)
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, errFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    let argv = [zkctlBinary] + args + ["--home", home, "--templates", Paths.templates]
+    var env = ProcessInfo.processInfo.environment
+    env["ZKCTL_HOME"] = home
+    let envp = env.map { "\($0.key)=\($0.value)" }
+    var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+    var cenv: [UnsafeMutablePointer<CChar>?] = envp.map { strdup($0) } + [nil]
+    defer { for p in cargv + cenv { free(p) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, zkctlBinary, &actions, nil, &cargv, &cenv)
+    guard rc == 0 else { throw ZKCtlError("cannot run zkctl: \(rc)") }
+    let deadline = ContinuousClock.now + timeout
+    var status: Int32 = 0
+    while waitpid(pid, &status, WNOHANG) == 0 {
+        if ContinuousClock.now > deadline { kill(pid, SIGKILL); waitpid(pid, &status, 0); break }
+        usleep(20_000)
+    }
+    let code: Int32 = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    defer { try? FileSystem.remove(outFile); try? FileSystem.remove(errFile) }
+    return CommandResult(status: code, stdout: (try? FileSystem.readString(outFile)) ?? "",
+                         stderr: (try? FileSystem.readString(errFile)) ?? "")
+}
+
+@Suite(.serialized, .enabled(if: FileSystem.isExecutable(zkctlBinary))) struct CLITests {
+    @Test func usageErrorsExitTwo() throws {
+        let home = try temporaryHome()
+        defer { try? FileSystem.remove(home) }
+        let r = try runZkctl(["up", "-n", "4"], home: home)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("even number of voters"))
+        let both = try runZkctl(["up", "-n", "3", "-i", "inventory/local.yaml"], home: home)
+        #expect(both.status == 2)
+    }
+
+    @Test func unknownClusterIsAnErrorButDownIsIdempotent() throws {
+        let home = try temporaryHome()
+        defer { try? FileSystem.remove(home) }
+        let status = try runZkctl(["status"], home: home)
+        #expect(status.status == 1)
+        #expect(status.stderr.contains("no cluster named 'local'"))
+        let down = try runZkctl(["down", "--purge"], home: home)
+        #expect(down.status == 0)
+        let list = try runZkctl(["list"], home: home)
+        #expect(list.stdout.contains("no clusters"))
+    }
+
+    @Test func helpTeachesExitCodes() throws {
+        let r = try runZkctl(["status", "--help"], home: "/nonexistent")
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("3  degraded"))
+        #expect(r.stdout.contains("4  down"))
+    }
+
+    @Test func brokenInventoryListsEveryProblem() throws {
+        let home = try temporaryHome()
+        defer { try? FileSystem.remove(home) }
+        let file = home + "/bad.yaml"
+        try FileSystem.write("zookeeper:\n  vars: {zk_engin: apache}\n  hosts:\n    a: {zk_id: 1}\n    b: {zk_id: 1}\n", to: file)
+        let r = try runZkctl(["up", "-i", file], home: home)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("4 problems"))
+        #expect(r.stderr.contains("line 2: zookeeper.vars.zk_engin: unknown key (did you mean zk_engine?)"))
+        #expect(!FileSystem.exists(home + "/clusters"))
+    }
+
+    @Test(.enabled(if: apacheInstalled), .timeLimit(.minutes(3)))
+    func apacheUpStatusJSONDown() throws {
+        let home = try temporaryHome()
+        defer { try? FileSystem.remove(home) }
+        let base = freeBasePort(count: 3)
+        let up = try runZkctl(["up", "--engine", "apache", "--base-port", "\(base)", "--timeout", "90"], home: home)
+        defer { _ = try? runZkctl(["down", "--purge"], home: home) }
+        #expect(up.status == 0, "\(up.stderr)")
+        #expect(up.stdout.contains("connect: 127.0.0.1:\(base),127.0.0.1:\(base + 1),127.0.0.1:\(base + 2)"))
+        #expect(up.stderr.contains("healthy after"))
+
+        let status = try runZkctl(["status", "--output", "json"], home: home)
+        #expect(status.status == 0)
+        let json = try JSONDecoder().decode(Report.ClusterJSON.self, from: Data(status.stdout.utf8))
+        #expect(json.roles == ["leader": 1, "follower": 2])
+        #expect(json.state == "healthy")
+
+        let again = try runZkctl(["up"], home: home)
+        #expect(again.status == 0)
+        #expect(again.stderr.contains("already running; nothing changed"))
+
+        let follower = try #require(json.nodes.first { $0.role == "follower" }).id
+        #expect(try runZkctl(["node", "\(follower)", "stop"], home: home).status == 0)
+        #expect(try runZkctl(["status"], home: home).status == 3)
+        #expect(try runZkctl(["health", "--timeout", "0", "--quiet"], home: home).status == 3)
+        #expect(try runZkctl(["node", "\(follower)", "start"], home: home).status == 0)
+        #expect(try runZkctl(["health", "--timeout", "60"], home: home).status == 0)
+
+        let down = try runZkctl(["down"], home: home)
+        #expect(down.status == 0)
+        #expect(down.stdout.contains("3 nodes stopped"))
+        #expect((0..<3).allSatisfy { PortCheck.isFree(host: "127.0.0.1", port: base + $0) })
+        #expect(try runZkctl(["status"], home: home).status == 4)
+        #expect(try runZkctl(["down"], home: home).status == 0)
+    }
+}
