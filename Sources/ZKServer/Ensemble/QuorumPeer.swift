@@ -174,6 +174,11 @@ final class QuorumPeer {
             guard replica.hasReady else { break }
             inReady = true
             let rd = replica.takeReady()
+            // A leader may send its entries before its own fsync (it counts itself toward a quorum only
+            // after `advance`), so its disk and the followers' work in parallel. Everyone else persists
+            // first: a vote or an acknowledgement must never get ahead of the state it promises.
+            let sendFirst = replica.role == .leader && rd.hardState.map({ $0.epoch == persistedHard.epoch && $0.votedFor == persistedHard.votedFor }) ?? true
+            if sendFirst { for o in rd.messages { route(o) } }
             do {
                 if let h = rd.hardState, h.epoch != persistedHard.epoch || h.votedFor != persistedHard.votedFor {
                     try store.saveHardState(h)
@@ -199,7 +204,7 @@ final class QuorumPeer {
                 logger.critical("cannot persist replication state: \(error). Stopping this server; the rest of the ensemble keeps serving.")
                 exit(3)
             }
-            for o in rd.messages { route(o) }
+            if !sendFirst { for o in rd.messages { route(o) } }
             if Self.slowFollower && !isLeader && (!delayedCommits.isEmpty || !rd.committed.isEmpty) {
                 delayCommits(rd.committed)
             } else {
