@@ -73,6 +73,7 @@ let package = Package(
         .testTarget(name: "ZKSimulationTests", dependencies: ["ZKSimulation"]),
         .testTarget(name: "ZKServerTests", dependencies: ["ZKServer", "ZKClient"]),
         .testTarget(name: "ZKOrchestrationTests", dependencies: ["ZKOrchestration"], exclude: ["Golden"]),
+        .testTarget(name: "ZKClientTests", dependencies: ["ZKClient", "ZKProtocol"]),
     ],
     swiftLanguageModes: [.v5]
 )
