@@ -22,7 +22,8 @@ struct ZKCtl: AsyncParsableCommand {
             Exit codes: 0 ok/healthy, 1 error, 2 usage, 3 degraded, 4 down.
             """,
         version: "0.1.0",
-        subcommands: [Up.self, Status.self, Health.self, Down.self, NodeCommand.self, Logs.self, List.self, Render.self, Bench.self]
+        subcommands: [Up.self, Status.self, Health.self, Down.self, NodeCommand.self, Logs.self, List.self, Render.self,
+                      Generate.self, Bench.self]
     )
 
     /// Runs the command and maps errors to documented exit codes.

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import ZKOrchestration
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write deployment files for an inventory: Kubernetes manifests or an Ansible role and playbooks.",
+        discussion: """
+            The inventory stays the single source: regenerate after changing it and review the diff.
+
+            Examples:
+              zkctl generate kubernetes -i inventory/production-3.yaml -o k8s/ && kubectl apply -k k8s/
+              zkctl generate kubernetes -i inventory/production-3.yaml | kubectl apply --dry-run=server -f -
+              zkctl generate ansible -i inventory/production-3.yaml -o deploy/
+              ansible-playbook -i inventory/production-3.yaml deploy/site.yml
+            """,
+        subcommands: [GenerateKubernetes.self, GenerateAnsible.self])
+}
+
+struct GenerateKubernetes: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kubernetes",
+        abstract: "ServiceAccount, ConfigMaps, Services, PodDisruptionBudget, StatefulSet, NetworkPolicy and a kustomization.",
+        discussion: """
+            Without -o the objects are printed as one YAML stream. Pod N of the StatefulSet is the
+            inventory's (N+1)-th server by id; its myid comes from that list, never from guessing.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Ansible YAML inventory (see inventory/).", valueName: "file"))
+    var inventory: String
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Directory to write (created); default: print to stdout.", valueName: "dir"))
+    var output: String?
+    @Option(help: "Namespace set in kustomization.yaml.")
+    var namespace: String?
+    @Option(help: "Engine to deploy, overriding zk_engine: apache (official zookeeper image) or bundled (zkserver image from the Dockerfile).")
+    var engine: Engine?
+    @Option(help: "Container image (default: zookeeper:<zk_version> or \(KubernetesOptions.bundledImage)).")
+    var image: String?
+    @Option(help: "StorageClass of the data volumes (default: the cluster's default class).")
+    var storageClass: String?
+    @Option(help: "Size of each data volume.")
+    var dataSize: String = "10Gi"
+    @Option(help: "Size of each transaction-log volume (used when zk_datalog_dir differs from zk_data_dir).")
+    var datalogSize: String = "10Gi"
+    @Option(help: "Cluster DNS domain appended to server addresses (default: none, resolved through the pod's search path).")
+    var clusterDomain: String?
+    @Flag(help: "Prefer, rather than require, one server per node (for clusters with fewer nodes than servers).")
+    var softAntiAffinity = false
+    @Flag(help: "Do not generate the NetworkPolicy.")
+    var noNetworkPolicy = false
+    @Flag(help: "Also generate a Prometheus Operator ServiceMonitor (Apache ZooKeeper's metrics provider).")
+    var serviceMonitor = false
+
+    func run() throws {
+        let inv = try InventoryLoader.load(path: inventory)
+        let options = KubernetesOptions(
+            namespace: namespace, image: image, engine: engine, storageClass: storageClass,
+            dataSize: dataSize, dataLogSize: datalogSize, hardAntiAffinity: !softAntiAffinity,
+            networkPolicy: !noNetworkPolicy, serviceMonitor: serviceMonitor, clusterDomain: clusterDomain)
+        let files = try Renderer(source: try global.templateSource()).renderKubernetes(inv, options: options)
+        if let output {
+            try GenerateOutput.write(files, to: output)
+            printErr("zkctl: wrote \(files.count) files to \(output); apply with: kubectl apply -k \(output)")
+        } else {
+            print(GenerateOutput.stream(files.filter { $0.path != "kustomization.yaml" }), terminator: "")
+        }
+    }
+}
+
+struct GenerateAnsible: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ansible",
+        abstract: "A role (validate, install, config, service, health) and playbooks: site, rolling_restart, upgrade, scale_out, scale_in, health_check, backup.",
+        discussion: """
+            Run the playbooks against the same inventory file:
+              ansible-playbook -i inventory/production-3.yaml DIR/site.yml
+            Without -o the file list is printed.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Ansible YAML inventory (see inventory/).", valueName: "file"))
+    var inventory: String
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Directory to write (created).", valueName: "dir"))
+    var output: String?
+
+    func run() throws {
+        let inv = try InventoryLoader.load(path: inventory)
+        let files = try Renderer(source: try global.templateSource()).renderAnsible(inv)
+        if let output {
+            try GenerateOutput.write(files, to: output)
+            printErr("zkctl: wrote \(files.count) files to \(output); run: ansible-playbook -i \(inventory) \(output)/site.yml")
+        } else {
+            for f in files { print(f.path) }
+        }
+    }
+}
+
+enum GenerateOutput {
+    static func write(_ files: [RenderedFile], to dir: String) throws {
+        try FileSystem.makeDirectory(dir)
+        for f in files {
+            let path = dir + "/" + f.path
+            try FileSystem.write(f.contents, to: path)
+            if f.path.hasSuffix(".sh") || f.path.hasSuffix(".py") {
+                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+            }
+        }
+    }
+
+    /// One YAML stream: each file a document.
+    static func stream(_ files: [RenderedFile]) -> String {
+        files.map { "---\n# Source: \($0.path)\n" + $0.contents }.joined()
+    }
+}

@@ -1,0 +1,169 @@
+import Testing
+import Yams
+@testable import ZKOrchestration
+
+@Suite struct GenerateTests {
+    static let shipped = ["local", "local-5-observer", "production-3"]
+
+    static func renderer() -> Renderer { Renderer(source: DirectoryTemplateSource(directory: Paths.templates)) }
+
+    static func load(_ name: String) throws -> Inventory {
+        try InventoryLoader.load(path: "\(Paths.inventories)/\(name).yaml")
+    }
+
+    /// Parsed Kubernetes objects keyed by kind.
+    static func objects(_ files: [RenderedFile]) throws -> [String: [String: Any]] {
+        var out: [String: [String: Any]] = [:]
+        for f in files where f.path != "kustomization.yaml" {
+            let doc = try mapping(f.contents)
+            let kind = try #require(doc["kind"] as? String)
+            #expect(out[kind] == nil || kind == "ConfigMap" || kind == "Service", "two \(kind) objects")
+            out[kind + (kind == "ConfigMap" || kind == "Service" ? ":" + ((doc["metadata"] as? [String: Any])?["name"] as? String ?? "") : "")] = doc
+        }
+        return out
+    }
+
+    static func mapping(_ text: String) throws -> [String: Any] {
+        guard let m = try Yams.load(yaml: text) as? [String: Any] else { throw ZKCtlError("not a YAML mapping") }
+        return m
+    }
+
+    static func file(_ files: [RenderedFile], _ path: String) throws -> String {
+        guard let f = files.first(where: { $0.path == path }) else { throw ZKCtlError("no \(path)") }
+        return f.contents
+    }
+
+    static func dig(_ v: Any?, _ path: String...) -> Any? {
+        var cur = v
+        for key in path {
+            if let i = Int(key), let a = cur as? [Any] { cur = i < a.count ? a[i] : nil } else { cur = (cur as? [String: Any])?[key] }
+        }
+        return cur
+    }
+
+    static func labels(_ v: Any?) -> [String: String] {
+        ((v as? [String: Any]) ?? [:]).compactMapValues { $0 as? String }
+    }
+
+    @Test(arguments: shipped)
+    func kubernetesMatchesGolden(_ name: String) throws {
+        let files = try Self.renderer().renderKubernetes(try Self.load(name), options: .init(serviceMonitor: true))
+        for f in files { assertGolden(f.contents, "generated/kubernetes/\(name)/\(f.path)") }
+    }
+
+    @Test(arguments: ["local", "production-3"])
+    func ansibleMatchesGolden(_ name: String) throws {
+        let files = try Self.renderer().renderAnsible(try Self.load(name))
+        for f in files { assertGolden(f.contents, "generated/ansible/\(name)/\(f.path)") }
+    }
+
+    @Test(arguments: shipped)
+    func kubernetesStructure(_ name: String) throws {
+        let inv = try Self.load(name)
+        let files = try Self.renderer().renderKubernetes(inv, options: .init(serviceMonitor: true))
+        let objects = try Self.objects(files)
+        let kinds = Set(objects.keys.map { String($0.split(separator: ":")[0]) })
+        var expected: Set<String> = ["ServiceAccount", "ConfigMap", "Service", "PodDisruptionBudget", "StatefulSet", "NetworkPolicy"]
+        if inv.cluster.engine == .apache { expected.insert("ServiceMonitor") }
+        #expect(kinds == expected)
+
+        let sts = try #require(objects["StatefulSet"])
+        #expect(Self.dig(sts, "spec", "replicas") as? Int == inv.nodes.count)
+        #expect(Self.dig(sts, "spec", "podManagementPolicy") as? String == "Parallel")
+        let selector = Self.labels(Self.dig(sts, "spec", "selector", "matchLabels"))
+        let podLabels = Self.labels(Self.dig(sts, "spec", "template", "metadata", "labels"))
+        #expect(!selector.isEmpty)
+        #expect(selector.allSatisfy { podLabels[$0.key] == $0.value }, "the StatefulSet selector must match its pod labels")
+        #expect(podLabels["app.kubernetes.io/instance"] == inv.cluster.name)
+        // Every other selector is the same label set, so it selects exactly these pods.
+        let affinity = Self.labels(Self.dig(sts, "spec", "template", "spec", "affinity", "podAntiAffinity",
+                                            "requiredDuringSchedulingIgnoredDuringExecution", "0", "labelSelector", "matchLabels"))
+        #expect(affinity == selector)
+        let spread = Self.labels(Self.dig(sts, "spec", "template", "spec", "topologySpreadConstraints", "0", "labelSelector", "matchLabels"))
+        #expect(spread == selector)
+        #expect(Self.labels(Self.dig(objects["PodDisruptionBudget"], "spec", "selector", "matchLabels")) == selector)
+        #expect(Self.labels(Self.dig(objects["NetworkPolicy"], "spec", "podSelector", "matchLabels")) == selector)
+        let name = KubernetesModel.objectName(inv.cluster.name)
+        let headless = try #require(objects["Service:\(name)-hs"])
+        #expect(Self.labels(Self.dig(headless, "spec", "selector")) == selector)
+        #expect(Self.dig(headless, "spec", "publishNotReadyAddresses") as? Bool == true)
+        #expect(Self.dig(headless, "spec", "clusterIP") as? String == "None")
+        #expect(Self.dig(sts, "spec", "serviceName") as? String == "\(name)-hs")
+        let client = try #require(objects["Service:\(name)-client"])
+        #expect(Self.labels(Self.dig(client, "spec", "selector")) == selector)
+
+        // Volumes: every claim template is mounted, every mounted ConfigMap exists.
+        let claims = (Self.dig(sts, "spec", "volumeClaimTemplates") as? [Any] ?? []).compactMap { Self.dig($0, "metadata", "name") as? String }
+        let separate = inv.cluster.dataLogDir != inv.cluster.dataDir
+        #expect(claims == (separate ? ["data", "datalog"] : ["data"]))
+        let mounts = (Self.dig(sts, "spec", "template", "spec", "containers", "0", "volumeMounts") as? [Any] ?? []).compactMap { Self.dig($0, "name") as? String }
+        for c in claims { #expect(mounts.contains(c)) }
+        let volumes = Self.dig(sts, "spec", "template", "spec", "volumes") as? [Any] ?? []
+        for v in volumes {
+            if let cm = Self.dig(v, "configMap", "name") as? String { #expect(objects["ConfigMap:\(cm)"] != nil, "missing ConfigMap \(cm)") }
+        }
+        // Security context and probes.
+        #expect(Self.dig(sts, "spec", "template", "spec", "securityContext", "runAsNonRoot") as? Bool == true)
+        let container = Self.dig(sts, "spec", "template", "spec", "containers", "0")
+        #expect(Self.dig(container, "securityContext", "readOnlyRootFilesystem") as? Bool == true)
+        #expect(Self.dig(container, "readinessProbe") != nil && Self.dig(container, "livenessProbe") != nil && Self.dig(container, "startupProbe") != nil)
+        #expect(Self.dig(sts, "spec", "persistentVolumeClaimRetentionPolicy", "whenScaled") as? String == "Retain")
+
+        // The members list maps each ordinal to the inventory's id; server lines use the same ids.
+        let config = try #require(objects["ConfigMap:\(name)-config"])
+        let members = (Self.dig(config, "data", "members") as? String ?? "").split(separator: "\n").map { $0.split(separator: " ") }
+        #expect(members.count == inv.nodes.count)
+        for (ordinal, node) in inv.nodes.enumerated() {
+            #expect(members[ordinal] == ["\(ordinal)", "\(node.id)", Substring(node.role.rawValue)])
+        }
+        if !inv.isStandalone {
+            let dynamic = (Self.dig(config, "data", "zoo.cfg.dynamic") as? String ?? "").split(separator: "\n")
+            #expect(dynamic.count == inv.nodes.count)
+            #expect(dynamic.first?.hasPrefix("server.\(inv.nodes[0].id)=\(name)-0.\(name)-hs:") == true)
+        }
+        // Kustomization lists exactly the other files.
+        let kustomization = try Self.mapping(try Self.file(files, "kustomization.yaml"))
+        #expect((kustomization["resources"] as? [String]) == files.dropLast().map(\.path))
+    }
+
+    @Test func standaloneAndOptions() throws {
+        let inv = Inventory.local(engine: .bundled, count: 1)
+        let files = try Self.renderer().renderKubernetes(inv, options: .init(namespace: "zk", hardAntiAffinity: false, networkPolicy: false))
+        let objects = try Self.objects(files)
+        #expect(objects["NetworkPolicy"] == nil)
+        #expect(objects["ServiceMonitor"] == nil)
+        let sts = try #require(objects["StatefulSet"])
+        #expect(Self.dig(sts, "spec", "template", "spec", "containers", "0", "image") as? String == KubernetesOptions.bundledImage)
+        #expect(Self.dig(sts, "spec", "template", "spec", "affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution") != nil)
+        #expect(Self.dig(objects["PodDisruptionBudget"], "spec", "maxUnavailable") as? Int == 0)
+        let cfg = Self.dig(objects["ConfigMap:local-zk-config"], "data", "zoo.cfg") as? String ?? ""
+        #expect(cfg.contains("clientPort=2181\n"))
+        #expect(!cfg.contains("dynamicConfigFile"))
+        #expect(files.last?.contents.contains("namespace: zk\n") == true)
+    }
+
+    @Test func ansibleMembersAndYAML() throws {
+        let inv = try Self.load("local-5-observer")
+        let files = try Self.renderer().renderAnsible(inv)
+        #expect(files.map(\.path) == AnsibleModel.files)
+        for f in files where f.path.hasSuffix(".yml") {
+            _ = try Yams.load_all(yaml: f.contents).map { $0 }
+        }
+        let vars = try Self.mapping(try Self.file(files, "roles/zk/vars/main.yml"))
+        let members = try #require(vars["zk_members"] as? [[String: Any]])
+        #expect(members.map { $0["id"] as? Int } == [1, 2, 3, 4, 5])
+        #expect(members[3]["role"] as? String == "observer")
+        #expect(members[1]["client_address"] as? String == "127.0.0.1:2282")
+        #expect(members[4]["server_line"] as? String == "server.5=127.0.0.1:2992:3992:observer;127.0.0.1:2285")
+        let defaults = try Self.mapping(try Self.file(files, "roles/zk/defaults/main.yml"))
+        #expect(defaults["zk_instance_dirs"] as? Bool == true)
+        #expect(defaults["zk_engine"] as? String == "apache")
+        let prod = try Self.renderer().renderAnsible(try Self.load("production-3"))
+        let prodDefaults = try Self.mapping(try Self.file(prod, "roles/zk/defaults/main.yml"))
+        #expect(prodDefaults["zk_instance_dirs"] as? Bool == false)
+        #expect(prodDefaults["zk_datalog_dir"] as? String == "/var/lib/zookeeper-txlog")
+        // Jinja survives the Mustache pass untouched.
+        let zooCfg = try Self.file(prod, "roles/zk/templates/zoo.cfg.j2")
+        #expect(zooCfg.contains("tickTime={{ zk_tick_time }}\n"))
+    }
+}
