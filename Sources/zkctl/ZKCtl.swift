@@ -22,7 +22,8 @@ struct ZKCtl: AsyncParsableCommand {
             Exit codes: 0 ok/healthy, 1 error, 2 usage, 3 degraded, 4 down.
             """,
         version: "0.1.0",
-        subcommands: [Up.self, Status.self, Health.self, Down.self, NodeCommand.self, Logs.self, List.self, Render.self]
+        subcommands: [Up.self, Status.self, Health.self, Down.self, NodeCommand.self, Logs.self, List.self, Render.self,
+                      Scale.self, Restart.self, Upgrade.self]
     )
 
     /// Runs the command and maps errors to documented exit codes.
