@@ -53,9 +53,13 @@ class Load:
             self.holder_lost = True
 
     def _watch(self):
-        def fired(event):
-            self.watch_events.append(event)
-        self.holder.get("/load/watched", watch=fired)
+        # kazoo clears one-shot watches when a connection drops and tells the watcher with a NONE
+        # event; its DataWatch recipe sets the watch again on the next connection, as applications do.
+        from kazoo.recipe.watchers import DataWatch
+
+        def changed(data, stat):
+            self.watch_events.append(data)
+        DataWatch(self.holder, "/load/watched", changed)
 
     # -- one operation with retries on connection loss only ----------------------------------
     def _call(self, name, fn, on_retry_error=None):
@@ -155,14 +159,14 @@ class Load:
                 and self.holder.client_id[0] == self.holder_session
         except Exception:  # noqa: BLE001
             kept_eph = False
-        before = len(self.watch_events)
         watch_ok = False
         try:
-            c.set("/load/watched", b"changed")
+            marker = f"changed-{time.time()}".encode()
+            c.set("/load/watched", marker)
             deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and len(self.watch_events) == before:
+            while time.monotonic() < deadline and marker not in self.watch_events:
                 time.sleep(0.05)
-            watch_ok = len(self.watch_events) > before
+            watch_ok = marker in self.watch_events
         except Exception:  # noqa: BLE001
             watch_ok = False
         times = sorted(self.write_times)
