@@ -105,6 +105,10 @@ public struct Orchestrator: Sendable {
 
     public func up(_ inventory: Inventory, inventoryYAML: String, timeout: Duration) async throws -> UpResult {
         let began = ContinuousClock.now
+        var inventory = inventory
+        if !inventory.isStandalone && inventory.isLocal {
+            inventory.cluster.superDigest = try store.ensureSuperuserSecret(inventory.cluster.name)
+        }
         let plan = try planUp(inventory)
         if !plan.blockers.isEmpty { throw ZKCtlError(plan.blockers.joined(separator: "\n")) }
         let engine = plan.startedNodes.isEmpty ? nil : try locator.resolve(inventory.cluster.engine, settings: inventory.cluster)

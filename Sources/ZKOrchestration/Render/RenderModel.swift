@@ -86,6 +86,7 @@ public struct NodeRenderModel: Equatable, Sendable {
     public var dynamicConfigFile: String
     public var connectString: String
     public var ensembleSize: Int
+    public var superDigest: String? = nil
 }
 
 /// One file zkctl writes, relative to the node's root directory.
@@ -137,7 +138,7 @@ public enum RenderModel {
             confDir: layout.confDir, dataDir: layout.dataDir, dataLogDir: layout.dataLogDir,
             logDir: layout.logDir, logFile: layout.logFile, zooCfg: layout.zooCfg,
             dynamicConfigFile: layout.dynamicCfg, connectString: inventory.connectString,
-            ensembleSize: inventory.nodes.count)
+            ensembleSize: inventory.nodes.count, superDigest: c.superDigest)
     }
 
     /// The server files of one node: (path relative to the node root, template name, included?).
