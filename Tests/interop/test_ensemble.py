@@ -14,9 +14,11 @@ import time
 import uuid
 
 import pytest
+from kazoo.recipe.watchers import DataWatch
 
 from ensemble_harness import Ensemble, Node, free_ports, grep_log, wait_for
 from ensemble_load import Writer
+from ensemble_session import RawSession
 
 import jute
 
@@ -100,28 +102,41 @@ def assert_converged(ens, clients, timeout=30.0):
 
 
 @pytest.mark.parametrize("size", [3, 5])
-def test_faults_under_write_load(ensembles, clients, size):
+def test_faults_under_write_load(request, ensembles, clients, size):
     ens = ensembles(voters=size)
     leader = ens.wait_stable(timeout=60)
     log(f"{size} members up, leader {leader.sid}: {ens.modes()}")
 
-    # one long-lived session holding an ephemeral node and a one-shot data watch
+    # one long-lived kazoo session holding an ephemeral node and a data watch that the client
+    # re-arms after reconnecting (kazoo's DataWatch re-reads the node on every reconnection)
     long = clients(ens.hosts)
     session_id = long.client_id[0]
     states = []
     long.add_listener(lambda s: states.append(s))
     tag = uuid.uuid4().hex[:8]
-    eph, watched = f"/eph-{tag}", f"/watched-{tag}"
+    eph, watched, raw_watched = f"/eph-{tag}", f"/watched-{tag}", f"/raw-watched-{tag}"
     long.create_async(eph, b"mine", ephemeral=True).get(timeout=10)
     long.create_async(watched, b"v0").get(timeout=10)
-    events = []
+    long.create_async(raw_watched, b"v0").get(timeout=10)
+    seen = []
     fired = threading.Event()
 
-    def on_watch(ev):
-        events.append(ev)
-        fired.set()
+    def on_data(data, stat):
+        seen.append(data)
+        if data == b"v1":
+            fired.set()
 
-    long.get_async(watched, watch=on_watch).get(timeout=10)
+    DataWatch(long, watched, on_data)
+    wait_for(lambda: seen, 10, what="the first DataWatch call")
+
+    # a raw session that re-registers its one-shot watch itself (SetWatches) when it moves to
+    # another member, with an ephemeral node of its own
+    raw = RawSession([n.client_port for n in ens.nodes]).open()
+    request.addfinalizer(raw.close)
+    raw_id = raw.session_id
+    assert raw.call(jute.Conn.create, f"/raw-eph-{tag}", b"raw", flags=jute.EPHEMERAL)["err"] == 0
+    assert raw.watch_data(raw_watched)["err"] == 0
+    raw.start()
 
     writers = [Writer(clients(ens.hosts), f"/load-{tag}-{i}", max_seconds=150.0) for i in range(2)]
     for w in writers:
@@ -148,7 +163,7 @@ def test_faults_under_write_load(ensembles, clients, size):
         other = clients(ens.hosts)
         stat = other.exists_async(eph).get(timeout=10)
         assert stat is not None and stat.ephemeralOwner == session_id
-        assert not events, f"watch fired before any change: {events}"
+        assert seen == [b"v0"], f"DataWatch saw {seen} before any change"
 
         down = [old_leader]
         if len(ens.running()) - 1 < quorum_of(ens):
@@ -219,16 +234,27 @@ def test_faults_under_write_load(ensembles, clients, size):
         if stat.version == last_version:
             assert data == last_data
 
-    # the session is the same one, its ephemeral is there, and the watch armed before the
-    # leader's death fires on a later change
+    # the sessions are the same ones, their ephemerals are there, and the watches armed before
+    # the leader's death fire on a later change
     assert long.client_id[0] == session_id
     assert "LOST" not in [str(s) for s in states], f"session was lost: {states}"
     stat = reader.exists_async(eph).get(timeout=10)
     assert stat is not None and stat.ephemeralOwner == session_id
-    assert not events, f"watch fired before any change: {events}"
+    assert seen == [b"v0"] * len(seen), f"DataWatch saw {seen} before any change"
     reader.set_async(watched, b"v1").get(timeout=10)
-    assert fired.wait(15), "the data watch armed before the leader died did not fire"
-    assert events[0].type == "CHANGED" and events[0].path == watched
+    assert fired.wait(15), f"the DataWatch did not see the change (saw {seen})"
+
+    moves = [r for r in raw.reconnects if r[1] is None]
+    log(f"raw session {raw_id:#x}: {len(moves)} connections, events {raw.events}")
+    assert not raw.expired and raw.session_id == raw_id
+    assert len(moves) >= 2, f"the raw session never moved: {raw.reconnects}"
+    stat = reader.exists_async(f"/raw-eph-{tag}").get(timeout=10)
+    assert stat is not None and stat.ephemeralOwner == raw_id
+    assert raw.events == [], f"raw watch fired before any change: {raw.events}"
+    reader.set_async(raw_watched, b"v1").get(timeout=10)
+    wait_for(lambda: raw.events, 15, what="the re-registered raw data watch to fire")
+    assert raw.events == [(jute.NODE_DATA_CHANGED, raw_watched)], raw.events
+    raw.close()
 
 
 # ---------------------------------------------------------------------------------------------
