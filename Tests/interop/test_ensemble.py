@@ -203,6 +203,26 @@ def test_faults_under_write_load(request, ensembles, clients, size):
         ens.wait_stable(timeout=30)
         for w in writers:
             w.wait_progress(20, timeout=30)
+
+        if len(ens.nodes) - 2 >= quorum_of(ens):
+            # a paused follower and a dead leader at once: the rest still form a quorum, and the
+            # paused member follows the new leader once it runs again
+            leader = ens.stable()
+            paused = next(n for n in ens.running() if n is not leader)
+            paused.sigstop()
+            leader.kill9()
+            log(f"SIGSTOP server {paused.sid} and killed leader {leader.sid}")
+            rest = [n for n in ens.running() if n is not paused]
+            new_leader = ens.wait_stable(timeout=30, nodes=rest)
+            log(f"new leader {new_leader.sid}")
+            for w in writers:
+                w.wait_progress(20, timeout=30)
+            paused.cont()
+            leader.start()
+            ens.wait_stable(timeout=30)
+            log(f"SIGCONT server {paused.sid}, restarted {leader.sid}: {ens.modes()}")
+            for w in writers:
+                w.wait_progress(20, timeout=30)
     finally:
         for w in writers:
             w.finish()
@@ -257,6 +277,45 @@ def test_faults_under_write_load(request, ensembles, clients, size):
     raw.close()
 
 
+def test_whole_ensemble_kill9_and_restart(ensembles, clients):
+    """Every member killed at once under load: after a restart on the same dataDirs every
+    acknowledged write is back and the members agree."""
+    ens = ensembles(voters=3)
+    ens.wait_stable(timeout=60)
+    tag = uuid.uuid4().hex[:8]
+    writers = [Writer(clients(ens.hosts), f"/all-{tag}-{i}", max_seconds=60.0) for i in range(2)]
+    for w in writers:
+        w.start()
+    try:
+        for w in writers:
+            w.wait_progress(100, timeout=30)
+        for n in ens.nodes:
+            os.kill(n.proc.pid, 9)
+        for n in ens.nodes:
+            n.proc.wait(timeout=10)
+        log("killed every member")
+    finally:
+        for w in writers:
+            w.stop_event.set()
+    ens.start()
+    ens.wait_stable(timeout=60)
+    for w in writers:
+        w.finish()
+        assert not w.errors, f"writer {w.base} failed: {w.errors!r}"
+    assert_converged(ens, clients)
+    reader = clients(ens.hosts)
+    for w in writers:
+        children = set(reader.get_children_async(w.base).get(timeout=10))
+        missing = [p for p in w.acked_creates if p.rsplit("/", 1)[1] not in children]
+        assert not missing, f"acknowledged creates lost: {missing[:5]} of {len(w.acked_creates)}"
+        data, stat = reader.get_async(w.base + "/counter").get(timeout=10)
+        last_version, last_data = w.acked_sets[-1]
+        assert stat.version >= last_version
+        if stat.version == last_version:
+            assert data == last_data
+        log(f"{w.base}: {len(w.acked_creates)} acknowledged creates all present")
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. observers
 
@@ -297,6 +356,17 @@ def test_observer(ensembles, clients):
     assert observer.mode() == "observer"
     assert leader.mntr().get("zk_epoch") == epoch
     assert_converged(ens, clients)
+
+    # it follows a new leader after the leader's death, and still takes writes
+    leader.kill9()
+    new_leader = ens.wait_stable(timeout=30)
+    assert new_leader is not observer and observer.mode() == "observer"
+    obs.create_async("/obs-after-failover", b"again").get(timeout=15)
+    check_write(ens, observer, clients, "observer-after-failover")
+    leader.start()
+    ens.wait_stable(timeout=30)
+    assert_converged(ens, clients)
+    assert clients(leader.hosts).get_async("/obs-after-failover").get(timeout=10)[0] == b"again"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,6 +546,35 @@ def test_duplicate_server_id(bad_ens, clients):
     assert leader.mntr().get("zk_epoch") == epoch
     for n in ens.nodes:
         check_write(ens, n, clients, f"dup-{n.sid}")
+
+
+def test_duplicate_server_id_own_ports(bad_ens, clients):
+    """A second process claiming the leader's id from other ports can bind, but must neither
+    serve nor disturb the ensemble."""
+    ens = bad_ens
+    leader = ens.stable()
+    epoch = leader.mntr().get("zk_epoch")
+    impostor = stray_node(ens, leader.sid, "impostor")
+    # its config names its own ports for the leader's id; the other lines are the ensemble's
+    idx = ens.nodes.index(leader)
+    ens.nodes[idx] = impostor
+    try:
+        impostor.write_files()
+    finally:
+        ens.nodes[idx] = leader
+    impostor.write_files = lambda: None
+    impostor.start()
+    deadline = time.monotonic() + 6.0
+    while time.monotonic() < deadline:
+        assert impostor.running() is False or impostor.srvr().get("serving") is not True
+        assert ens.stable(ens.nodes) is leader, f"modes changed: {ens.modes(ens.nodes)}"
+        time.sleep(0.3)
+    assert leader.mntr().get("zk_epoch") == epoch
+    wait_for(lambda: leader.mntr().get("zk_synced_followers") == "2", 10,
+             what="both real followers synced")
+    for n in ens.nodes:
+        check_write(ens, n, clients, f"impostor-{n.sid}")
+    log(f"impostor of server {leader.sid}: running={impostor.running()}, srvr={impostor.srvr()}")
 
 
 def test_member_of_another_cluster(ensembles, clients):
