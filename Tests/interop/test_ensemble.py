@@ -204,6 +204,23 @@ def test_faults_under_write_load(request, ensembles, clients, size):
         for w in writers:
             w.wait_progress(20, timeout=30)
 
+        # (e) SIGSTOP the leader: the others elect a new one; once it runs again the old leader
+        # follows, and nothing it may still have accepted as leader becomes visible unless
+        # committed by the new quorum (checked by the convergence and acknowledged-write checks)
+        leader = ens.stable()
+        leader.sigstop()
+        log(f"SIGSTOP leader {leader.sid}")
+        rest = [n for n in ens.running() if n is not leader]
+        new_leader = ens.wait_stable(timeout=30, nodes=rest)
+        log(f"new leader {new_leader.sid}")
+        for w in writers:
+            w.wait_progress(20, timeout=30)
+        leader.cont()
+        ens.wait_stable(timeout=30)
+        log(f"SIGCONT server {leader.sid}: {ens.modes()}")
+        for w in writers:
+            w.wait_progress(20, timeout=30)
+
         if len(ens.nodes) - 2 >= quorum_of(ens):
             # a paused follower and a dead leader at once: the rest still form a quorum, and the
             # paused member follows the new leader once it runs again
@@ -314,6 +331,31 @@ def test_whole_ensemble_kill9_and_restart(ensembles, clients):
         if stat.version == last_version:
             assert data == last_data
         log(f"{w.base}: {len(w.acked_creates)} acknowledged creates all present")
+
+
+def test_session_expires_across_leader_change(ensembles, clients):
+    """A session whose client vanished (no closeSession) still expires, and its ephemeral node
+    goes, after the leader that tracked it died."""
+    ens = ensembles(voters=3)
+    leader = ens.wait_stable(timeout=60)
+    follower = next(n for n in ens.nodes if n is not leader)
+    c = jute.Conn(follower.client_port)
+    r = c.connect(timeout_ms=4000)
+    assert r["timeOut"] == 4000, r
+    assert c.create("/vanishing", b"", flags=jute.EPHEMERAL)["err"] == 0
+    c.close()
+    t0 = time.monotonic()
+    leader.kill9()
+    new_leader = ens.wait_stable(timeout=30)
+    elapsed = time.monotonic() - t0
+    k = clients(new_leader.hosts)
+    if elapsed < 2.0:
+        assert k.exists_async("/vanishing").get(timeout=10) is not None, \
+            "the ephemeral went before its session timed out"
+    wait_for(lambda: k.exists_async("/vanishing").get(timeout=10) is None, 20, interval=0.2,
+             what="the vanished session to expire under the new leader")
+    log(f"ephemeral of the vanished 4 s session gone {time.monotonic() - t0:.1f} s after "
+        f"the client left (election took {elapsed:.1f} s)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -480,6 +522,9 @@ def test_garbage_on_peer_ports(bad_ens, clients):
     fake = b"ZKPR" + bytes([1]) + struct.pack(">QH", member.sid, 0)
     send_bytes(leader.quorum_port, fake + struct.pack(">I", 16) + garbage(16))
 
+    # a member's handshake followed by a frame length far over any limit
+    send_bytes(leader.election_port, fake + struct.pack(">I", 0xFFFFFFF0) + garbage(16))
+
     for n in ens.nodes:
         lines = wait_for(lambda: grep_log(n, r"closing (quorum|election) connection from .*not a "
                                              r"zkserver peer"), 10, what=f"server {n.sid} log line")
@@ -488,6 +533,8 @@ def test_garbage_on_peer_ports(bad_ens, clients):
                     what="a log line for the unknown id")
     assert wait_for(lambda: grep_log(leader, r"undecodable message"), 10,
                     what="a log line for the undecodable frame")
+    assert wait_for(lambda: grep_log(leader, r"election connection .*over the limit"), 10,
+                    what="a log line for the oversized frame")
     time.sleep(1.0)
     assert ens.wait_stable(timeout=10) is leader, f"leader changed: {ens.modes()}"
     assert leader.mntr().get("zk_epoch") == epoch
