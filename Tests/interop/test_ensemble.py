@@ -333,6 +333,50 @@ def test_whole_ensemble_kill9_and_restart(ensembles, clients):
         log(f"{w.base}: {len(w.acked_creates)} acknowledged creates all present")
 
 
+def test_paused_leader_acknowledges_nothing_lost(ensembles, clients):
+    """Requests that reach a leader while it is paused and deposed: whatever it acknowledges once
+    it runs again must be in the state the new quorum agrees on; an unanswered request (connection
+    closed) may or may not have been applied."""
+    ens = ensembles(voters=3)
+    leader = ens.wait_stable(timeout=60)
+    others = [n for n in ens.nodes if n is not leader]
+    c = jute.Conn(leader.client_port, timeout=10)
+    c.connect(timeout_ms=15000)
+    assert c.create("/paused", b"v0")["err"] == 0
+    leader.sigstop()
+    new_leader = ens.wait_stable(timeout=30, nodes=others)
+    with jute.Conn(new_leader.client_port) as o:
+        o.connect()
+        assert o.set("/paused", b"v1")["err"] == 0
+    # queued in the kernel for the paused process
+    sent = {
+        c.send_request(jute.CREATE, jute.create_body("/paused-create", b"z")): "create",
+        c.send_request(jute.SET_DATA, jute.set_data_body("/paused", b"v0-next", 0)): "set",
+        c.send_request(jute.GET_DATA, jute.path_body("/paused", False)): "get",
+    }
+    leader.cont()
+    replies = {}
+    try:
+        for _ in range(len(sent)):
+            xid, zxid, err, body = c.read_reply()
+            replies[sent.get(xid, xid)] = (err, body)
+    except (OSError, jute.Closed, ValueError) as exc:
+        replies["closed"] = repr(exc)
+    c.close()
+    log(f"replies from the deposed leader: {replies}")
+    ens.wait_stable(timeout=30)
+    assert_converged(ens, clients)
+    k = clients(new_leader.hosts)
+    data, stat = k.get_async("/paused").get(timeout=10)
+    if "set" in replies and replies["set"][0] == 0:
+        assert data == b"v0-next", f"an acknowledged setData is lost: /paused is {data!r}"
+    else:
+        assert data == b"v1" and stat.version == 1
+    if "create" in replies and replies["create"][0] == 0:
+        assert k.exists_async("/paused-create").get(timeout=10) is not None, \
+            "an acknowledged create is lost"
+
+
 def test_session_expires_across_leader_change(ensembles, clients):
     """A session whose client vanished (no closeSession) still expires, and its ephemeral node
     goes, after the leader that tracked it died."""
