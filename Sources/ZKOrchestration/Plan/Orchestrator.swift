@@ -173,7 +173,7 @@ public struct Orchestrator: Sendable {
     func interruption(_ started: [Int]) -> ZKCtlError {
         let which = started.isEmpty ? "no node was started by this run" :
             "nodes \(started.map(String.init).joined(separator: ", ")) were started and keep running"
-        return ZKCtlError("interrupted: \(which); `zkctl status` shows the cluster, `zkctl down` stops it")
+        return ZKCtlError("interrupted: \(which); `zkctl status` shows the cluster, `zkctl down` stops it", exitCode: 130)
     }
 
     /// SIGTERM, wait up to `stopTimeout`, then SIGKILL (or SIGKILL at once when `force`).

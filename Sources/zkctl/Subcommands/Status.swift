@@ -9,6 +9,7 @@ let healthExitCodes = """
       2  usage error
       3  degraded: the ensemble serves writes but a node is down, paused or in the wrong role
       4  down: no quorum (no leader, too few voters serving, or the test write failed)
+      130  interrupted (Ctrl-C)
     """
 
 struct Status: AsyncParsableCommand {
