@@ -10,7 +10,7 @@ import Testing
         let provider = LocalProcessProvider()
         let marker = home + "/marker.cfg"
         // A process whose command line carries the marker, as a node's carries its zoo.cfg path.
-        let spec = LaunchSpec(arguments: ["/bin/sh", "-c", "sleep 30", marker], logFile: home + "/logs/out.log", identity: marker)
+        let spec = LaunchSpec(arguments: ["/bin/sh", "-c", "sleep 30; true", marker], logFile: home + "/logs/out.log", identity: marker)
         let record = try provider.launch(spec)
         #expect(record.startTime > 0)
         #expect(provider.state(of: record) == .running)
