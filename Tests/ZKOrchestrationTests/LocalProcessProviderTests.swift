@@ -37,7 +37,9 @@ import Testing
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(provider.state(of: record) == .stale)
-        #expect(provider.exitDescription(of: record) == "killed by signal 15")
+        // The exit status is known only if this process reaped the child itself.
+        let how = provider.exitDescription(of: record)
+        #expect(how == nil || how == "killed by signal 15")
     }
 
     @Test func missingExecutableIsAClearError() throws {
