@@ -130,10 +130,11 @@ enum FourLetterWords {
             """
         if c.isEnsemble {
             out += "initLimit=\(c.initLimit)\nsyncLimit=\(c.syncLimit)\nelectionAlg=3\n"
-            if let me = c.servers.first(where: { $0.id == s.serverId }) {
+            let members = s.quorum?.members ?? c.servers
+            if let me = members.first(where: { $0.id == s.serverId }) {
                 out += "electionPort=\(me.electionPort)\nquorumPort=\(me.quorumPort)\npeerType=\(me.role == .observer ? 1 : 0)\n"
             }
-            out += "membership: \n" + c.servers.sorted { $0.id < $1.id }.map { "\($0)\n" }.joined()
+            out += "membership: \n" + members.sorted { $0.id < $1.id }.map { "\($0)\n" }.joined()
             if let data = s.tree.node(DataTree.configPath)?.data,
                let v = String(decoding: data, as: UTF8.self).split(separator: "\n").last, v.hasPrefix("version=") {
                 out += v + "\n"

@@ -412,6 +412,9 @@ public final class ZooKeeperServer {
         case .check:
             enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .unimplemented), start: now)
             return true
+        case .reconfig where quorum != nil:
+            quorum!.submitWrite(conn, header, request, start: now)
+            return true
         case .reconfig:
             let code: ErrorCode = config.reconfigEnabled ? .unimplemented : .reconfigDisabled
             enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: code), start: now)
@@ -703,6 +706,7 @@ public final class ZooKeeperServer {
                 return .success(.pathStat(path, stat))
             case .deleted: return .success(.empty)
             case .setData(let s), .setACL(let s): return .success(.stat(s))
+            case .config(let d, let s): return .success(.data(d, s))
             case .error(let e): return .failure(e)
             case .multi(let rs):
                 var ops: [MultiOp] = []

@@ -174,3 +174,23 @@ def test_zkcli_sh_script(zk, kz, base):
     assert rc == 0 and re.search(r"^\[sh\]$", out, re.M), out
     rc, out = cliproc.zkcli_sh_once(zk.hosts, "delete", f"{base}/sh")
     assert rc == 0 and kz.exists(f"{base}/sh") is None
+
+
+def test_cli_mt_auth_watches_and_node_types(cli_mt, kazoo_factory, kz, base):
+    from kazoo.security import make_digest_acl
+
+    owner = kazoo_factory(auth_data=[("digest", "user1:pass1")])
+    owner.create(f"{base}/sec", b"hidden", acl=[make_digest_acl("user1", "pass1", all=True)])
+    c = cli_mt
+    c.send(f"get {base}/sec", rf"{base}/sec: rc = -102")
+    c.send("addauth digest user1:pass1")
+    c.send(f"get {base}/sec", rf"value_len = 6\nhidden\n")
+    # exists with a watch on a missing node, then created elsewhere
+    c.send(f"wexists {base}/later", rf"Error -101 for {base}/later")
+    kz.create(f"{base}/later")
+    c.expect(rf"Watcher CREATED_EVENT state = CONNECTED_STATE for path {base}/later")
+    c.send(f"create +c {base}/cont", rf"\[{base}/cont\]: rc = 0")
+    c.send(f"create +t=60000 {base}/ttl", rf"\[{base}/ttl\]: rc = 0")
+    c.send(f"create2 {base}/c2", rf"\[{base}/c2\]: rc = 0")
+    assert kz.exists(f"{base}/cont").ephemeralOwner == 0
+    assert kz.get(f"{base}/ttl")[0] == b"new"

@@ -2,6 +2,7 @@
 ACLs, session resumption, and (through the raw client where kazoo has no API) persistent
 watches, containers and TTL nodes."""
 import queue
+import struct
 import re
 import time
 
@@ -573,3 +574,61 @@ def test_multi_near_the_frame_limit(zk, kz, base):
             pass
         assert c.wait_closed(5.0)
     assert kz.exists(f"{base}/huge0") is None
+
+
+def test_handshake_pipelined_with_auth_and_requests(zk, kz, base):
+    """Like the Java client: ConnectRequest, auth and a request are sent back to back before
+    the ConnectResponse arrives; the server answers them in order."""
+    from kazoo.security import make_digest_acl
+
+    owner = KazooClient(hosts=zk.hosts, auth_data=[("digest", "user1:pass1")])
+    owner.start(timeout=15)
+    try:
+        owner.create(f"{base}/sec", b"pipelined", acl=[make_digest_acl("user1", "pass1", all=True)])
+    finally:
+        owner.stop()
+        owner.close()
+    with jute.Conn(zk.port) as c:
+        frames = [jute.connect_body(),
+                  struct.pack(">ii", -4, jute.AUTH) + jute.auth_body("digest", b"user1:pass1"),
+                  struct.pack(">ii", 1, jute.GET_DATA) + jute.path_body(f"{base}/sec", False)]
+        c.send_raw(b"".join(struct.pack(">i", len(f)) + f for f in frames))
+        resp = jute.Reader(c.recv_frame())
+        assert resp.int() == 0 and resp.int() > 0 and resp.long() != 0
+        xid, _, err, _ = c.read_reply()
+        assert (xid, err) == (-4, 0)
+        xid, _, err, body = c.read_reply()
+        assert (xid, err) == (1, 0)
+        assert jute.decode_body(jute.GET_DATA, body)["data"] == b"pipelined"
+
+
+def test_set_watches2_reregisters_persistent_watches(zk, kz, base):
+    kz.create(f"{base}/p")
+    a = jute.connected(zk.port, timeout_ms=20000)
+    try:
+        assert a.add_watch(f"{base}/p", jute.ADD_WATCH_PERSISTENT_RECURSIVE)["err"] == 0
+        last = a.ping()["zxid"]
+        sid, pw = a.session_id, a.passwd
+    finally:
+        a.close()
+    kz.create(f"{base}/p/while-away")  # persistent watches get no synthetic events
+    with jute.Conn(zk.port) as b:
+        assert b.connect(session_id=sid, passwd=pw, last_zxid=last)["sessionId"] == sid
+        body = jute.Writer().long(last).strings([]).strings([]).strings([]).strings([]) \
+            .strings([f"{base}/p"]).bytes()
+        r = b.call(105, body, xid=-8)
+        assert (r["xid"], r["err"]) == (-8, 0)
+        assert b.take_events() == []
+        kz.create(f"{base}/p/after")
+        kz.set(f"{base}/p/while-away", b"x")
+        b.ping()
+        assert [(e["type"], e["path"]) for e in b.take_events()] == [
+            (1, f"{base}/p/after"), (3, f"{base}/p/while-away")]
+        b.close_session()
+
+
+def test_data_just_under_the_frame_limit(kz, base):
+    data = bytes(range(256)) * 4095  # 1,048,320 bytes: the request frame stays under 1 MiB
+    kz.create(f"{base}/max", data)
+    got, stat = kz.get(f"{base}/max")
+    assert got == data and stat.dataLength == len(data)

@@ -51,6 +51,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def port_taken(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return False
+        except OSError:
+            return True
+
+
 def four_letter(port, cmd, timeout=5.0):
     """Send a four-letter word on a fresh connection; return everything until the server closes."""
     deadline = time.monotonic() + timeout
@@ -141,7 +150,24 @@ class ZKServer:
         return [str(binary), str(self.cfg_path)]
 
     def start(self, timeout=60.0, wait=True):
+        """Start the server and (by default) wait until it serves. On a first start, a port
+        taken by someone else between choosing and binding it is replaced (twice at most)."""
         assert self.proc is None or self.proc.poll() is not None, "server already running"
+        first = self.starts == 0
+        for _ in range(3):
+            self._spawn()
+            if not wait:
+                return self
+            try:
+                self.wait_ready(timeout)
+                return self
+            except RuntimeError:
+                if not (first and self.proc.poll() is not None and port_taken(self.port)):
+                    raise
+                self.port = free_port()
+        raise RuntimeError(f"{self.kind} could not bind a free port")
+
+    def _spawn(self):
         self.write_config()
         self.starts += 1
         log = open(self.log_path, "ab")
@@ -152,9 +178,6 @@ class ZKServer:
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
         _started.add(self)
-        if wait:
-            self.wait_ready(timeout)
-        return self
 
     def wait_ready(self, timeout=60.0):
         deadline = time.monotonic() + timeout
