@@ -105,6 +105,8 @@ public struct Orchestrator: Sendable {
 
     public func up(_ inventory: Inventory, inventoryYAML: String, timeout: Duration) async throws -> UpResult {
         let began = ContinuousClock.now
+        let lock = try ClusterLock.acquire(home: store.home, cluster: inventory.cluster.name)
+        defer { withExtendedLifetime(lock) {} }
         let plan = try planUp(inventory)
         if !plan.blockers.isEmpty { throw ZKCtlError(plan.blockers.joined(separator: "\n")) }
         let engine = plan.startedNodes.isEmpty ? nil : try locator.resolve(inventory.cluster.engine, settings: inventory.cluster)
@@ -262,8 +264,11 @@ public struct Orchestrator: Sendable {
     }
 
     public func down(_ inventory: Inventory, purge: Bool) async throws -> Plan {
+        let lock = try ClusterLock.acquire(home: store.home, cluster: inventory.cluster.name)
+        defer { withExtendedLifetime(lock) {} }
         let plan = planDown(inventory, purge: purge)
         try await execute(plan, inventory: inventory, engine: nil, timeout: stopTimeout)
+        if purge { try? FileSystem.remove(lock.path) }
         return plan
     }
 
@@ -276,6 +281,8 @@ public struct Orchestrator: Sendable {
     }
 
     public func node(_ inventory: Inventory, id: Int, action: NodeAction) async throws -> Plan {
+        let lock = try ClusterLock.acquire(home: store.home, cluster: inventory.cluster.name)
+        defer { withExtendedLifetime(lock) {} }
         let plan = try planNode(inventory, id: id, action: action)
         if !plan.blockers.isEmpty { throw ZKCtlError(plan.blockers.joined(separator: "\n")) }
         let engine = plan.startedNodes.isEmpty ? nil : try locator.resolve(inventory.cluster.engine, settings: inventory.cluster)
