@@ -110,10 +110,21 @@ public struct Orchestrator: Sendable {
         let plan = try planUp(inventory)
         if !plan.blockers.isEmpty { throw ZKCtlError(plan.blockers.joined(separator: "\n")) }
         let engine = plan.startedNodes.isEmpty ? nil : try locator.resolve(inventory.cluster.engine, settings: inventory.cluster)
-        if !store.exists(inventory.cluster.name) {
+        let isNew = !store.exists(inventory.cluster.name)
+        if isNew {
             try store.saveInventory(inventoryYAML, name: inventory.cluster.name)
         }
-        try await execute(plan, inventory: inventory, engine: engine, timeout: timeout, began: began)
+        do {
+            try await execute(plan, inventory: inventory, engine: engine, timeout: timeout, began: began)
+        } catch {
+            // A new cluster that failed before any node started holds only what this run wrote
+            // (config, empty dirs); remove it so the name stays free. Otherwise keep everything.
+            let layout = store.layout(inventory.cluster.name)
+            if isNew && inventory.nodes.allSatisfy({ store.readRecord(layout.node($0.id)) == nil }) {
+                try? FileSystem.remove(layout.root)
+            }
+            throw error
+        }
         let health = await prober.evaluate(inventory, processes: processTable(inventory))
         return UpResult(plan: plan, health: health, seconds: began.duration(to: .now).seconds)
     }
