@@ -79,6 +79,27 @@ let kazooInstalled: Bool = {
         #expect(list.stdout.contains("no clusters"))
     }
 
+    /// The shipped inventories are Ansible inventories too: ansible-inventory reads the same hosts and ids.
+    @Test(.enabled(if: FileSystem.which("ansible-inventory") != nil), .timeLimit(.minutes(2)),
+          arguments: ["local", "local-5-observer", "production-3"])
+    func shippedInventoryIsAValidAnsibleInventory(_ name: String) throws {
+        let home = try temporaryHome()
+        defer { try? FileSystem.remove(home) }
+        let path = "\(Paths.inventories)/\(name).yaml"
+        let r = try runProcess([FileSystem.which("ansible-inventory")!, "-i", path, "--list"], scratch: home, timeout: .seconds(90))
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let group = try #require(json["zookeeper"] as? [String: Any])
+        let hosts = try #require(group["hosts"] as? [String])
+        let inv = try InventoryLoader.load(path: path)
+        #expect(hosts.sorted() == inv.nodes.map(\.name).sorted())
+        let hostvars = try #require((json["_meta"] as? [String: Any])?["hostvars"] as? [String: [String: Any]])
+        for node in inv.nodes {
+            #expect(hostvars[node.name]?["zk_id"] as? Int == node.id)
+            #expect(hostvars[node.name]?["zk_engine"] as? String == inv.cluster.engine.rawValue)
+        }
+    }
+
     @Test func helpTeachesExitCodes() throws {
         let r = try runZkctl(["status", "--help"], home: "/nonexistent")
         #expect(r.status == 0)
