@@ -72,7 +72,7 @@ enum FourLetterWords {
         out += "Outstanding: \(s.outstandingWrites)\n"
         out += "Zxid: 0x\(String(s.tree.lastZxid, radix: 16))\n"
         out += "Mode: \(s.modeName)\n"
-        out += "Node count: \(s.tree.nodeCount)\n"
+        out += "Node count: \(s.tree.nodeCount + 1)\n"   // Apache ZooKeeper counts the root twice ("" and "/")
         return out
     }
 
@@ -88,7 +88,7 @@ enum FourLetterWords {
             ("zk_min_latency", "\(st.latencyCount == 0 ? 0 : st.minLatencyMs)"),
             ("zk_max_latency", "\(st.maxLatencyMs)"),
             ("zk_outstanding_requests", "\(s.outstandingWrites)"),
-            ("zk_znode_count", "\(s.tree.nodeCount)"),
+            ("zk_znode_count", "\(s.tree.nodeCount + 1)"),
             ("zk_global_sessions", "\(s.tree.sessions.count)"),
             ("zk_local_sessions", "0"),
             ("zk_packets_sent", "\(st.packetsSent)"),

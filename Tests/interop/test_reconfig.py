@@ -17,6 +17,9 @@ from zkcluster import Ensemble, four_letter, mode  # noqa: E402
 
 SUPER = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="   # digest of super:test
 
+pytestmark = pytest.mark.skipif(os.environ.get("ZK_SERVER", "zkserver") != "zkserver",
+                                reason="starts zkserver ensembles of its own")
+
 
 def four(port, word):
     return four_letter(port, word)

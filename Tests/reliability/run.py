@@ -27,7 +27,8 @@ from kazoo.exceptions import BadVersionError, NoNodeError  # noqa: E402
 from kazoo.retry import KazooRetry  # noqa: E402
 
 import linearizability  # noqa: E402
-from zkcluster import Ensemble, mntr  # noqa: E402
+import netns  # noqa: E402
+from zkcluster import Ensemble  # noqa: E402
 
 import logging  # noqa: E402
 logging.getLogger("kazoo").setLevel(logging.CRITICAL)
@@ -134,7 +135,17 @@ def nemesis(ens, rng, stop, faults, log):
             victims.add(leader)
         while len(victims) < k:
             victims.add(rng.choice(pool))
-        kind = rng.choice(["kill", "pause"])
+        kind = rng.choice(["kill", "pause", "partition"] if ens.net else ["kill", "pause"])
+        if kind == "partition":
+            rest = [i for i in pool if i not in victims]
+            ens.net.partition(sorted(victims), rest)
+            faults["partition"] = faults.get("partition", 0) + 1
+            if leader in victims:
+                faults["partition-leader"] = faults.get("partition-leader", 0) + 1
+            log.append(f"{time.strftime('%H:%M:%S')} partition {sorted(victims)} | {rest}{' (leader ' + str(leader) + ' cut off)' if leader in victims else ''}")
+            stop.wait(rng.uniform(1.0, 4.0))
+            ens.net.heal()
+            continue
         for v in sorted(victims):
             if kind == "kill":
                 ens.kill9(v)
@@ -164,6 +175,9 @@ def main():
                     help="test-only server faults: stale-sync breaks sync (must be caught); "
                          "slow-follower only makes followers lag (must stay linearizable)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--net", choices=["auto", "netns", "loopback"], default="auto",
+                    help="netns: each node in its own network namespace, with real partitions (root); "
+                         "loopback: kills and pauses only; auto: netns when possible")
     ap.add_argument("--keep", action="store_true", help="keep the node directories")
     a = ap.parse_args()
     if not 1 <= a.seconds <= 3600:
@@ -171,7 +185,16 @@ def main():
     rng = random.Random(a.seed)
     root = tempfile.mkdtemp(prefix="zk-reliability-")
     env = {"ZKSERVER_UNSAFE_FAULT": a.fault} if a.fault else None
-    ens = Ensemble(root, a.nodes, env=env, tick_ms=500)
+    net = None
+    if a.net != "loopback":
+        ok, why = netns.available()
+        if ok:
+            net = netns.Network(a.nodes).up()
+        elif a.net == "netns":
+            ap.error(f"--net netns: {why}")
+        else:
+            print(f"NOTE: no real partitions in this run ({why}); faults are kill -9 and pauses on loopback", flush=True)
+    ens = Ensemble(root, a.nodes, env=env, tick_ms=500, net=net)
     rec, faults, log = Recorder(), {}, []
     keys = [f"k{i}" for i in range(a.keys)]
     started = time.time()
@@ -220,7 +243,7 @@ def main():
         time.sleep(0.5)
         digests = {}
         for i in range(1, a.nodes + 1):
-            m = mntr(ens.client_port(i))
+            m = ens.mntr(i)
             digests[i] = (m.get("zk_digest"), m.get("zk_znode_count"))
         if len(set(digests.values())) != 1:
             anomalies.append(f"replicas differ after healing: {digests}")
@@ -236,6 +259,8 @@ def main():
     finally:
         if not a.keep:
             ens.stop()
+        if net:
+            net.down()
     gave_up = [k for k, (ok, _) in verdicts.items() if ok is None]
     total = sum(rec.counts.values())
     summary = {
@@ -246,7 +271,8 @@ def main():
         "checker": "linearizable" if not anomalies and not gave_up else ("NOT linearizable" if anomalies else "unknown"),
         "wall_seconds": round(time.time() - started, 1),
     }
-    print(f"reliability run: seed {a.seed}, {a.nodes} nodes, {a.seconds:.0f} s{' (fault: ' + a.fault + ')' if a.fault else ''}")
+    print(f"reliability run: seed {a.seed}, {a.nodes} nodes, {a.seconds:.0f} s, "
+          f"{'network namespaces with partitions' if net else 'loopback'}{' (fault: ' + a.fault + ')' if a.fault else ''}")
     print(f"  operations: {total}  " + "  ".join(f"{k}={v}" for k, v in sorted(rec.counts.items())))
     print(f"  unique appends acknowledged: {len(rec.appends_acked)}, lost: {len(lost)}")
     print(f"  faults injected: " + (", ".join(f"{k}={v}" for k, v in sorted(faults.items())) or "none"))

@@ -25,9 +25,9 @@ def free_ports(n):
     return ports
 
 
-def four_letter(port, word, timeout=1.0):
+def four_letter(port, word, timeout=1.0, host="127.0.0.1"):
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        with socket.create_connection((host, port), timeout=timeout) as s:
             s.sendall(word.encode())
             out = b""
             while True:
@@ -39,39 +39,50 @@ def four_letter(port, word, timeout=1.0):
         return ""
 
 
-def mode(port):
-    for line in four_letter(port, "srvr").splitlines():
+def mode(port, host="127.0.0.1"):
+    for line in four_letter(port, "srvr", host=host).splitlines():
         if line.startswith("Mode:"):
             return line.split()[1]
     return None
 
 
-def mntr(port):
+def mntr(port, host="127.0.0.1"):
     out = {}
-    for line in four_letter(port, "mntr").splitlines():
+    for line in four_letter(port, "mntr", host=host).splitlines():
         k, _, v = line.partition("\t")
         out[k] = v
     return out
 
 
 class Ensemble:
-    """`count` members plus `spare` reserved slots (for joiners); extra zoo.cfg lines in `extra`."""
+    """`count` members plus `spare` reserved slots (for joiners); extra zoo.cfg lines in `extra`.
+    With `net` (a netns.Network), node i runs in its own network namespace at its own address."""
 
-    def __init__(self, root, count, extra="", spare=0, env=None, tick_ms=1000):
-        self.root, self.count, self.extra, self.env, self.tick_ms = root, count, extra, env, tick_ms
+    def __init__(self, root, count, extra="", spare=0, env=None, tick_ms=1000, net=None):
+        self.root, self.count, self.extra, self.env, self.tick_ms, self.net = root, count, extra, env, tick_ms, net
         self.procs, self.ports = {}, {}
         for i in range(1, count + spare + 1):
             self.ports[i] = tuple(free_ports(3))
 
+    def host(self, i):
+        return self.net.address(i) if self.net else "127.0.0.1"
+
     def spec(self, i, role="participant"):
         c, q, e = self.ports[i]
-        return f"server.{i}=127.0.0.1:{q}:{e}:{role};127.0.0.1:{c}"
+        h = self.host(i)
+        return f"server.{i}={h}:{q}:{e}:{role};{h}:{c}"
 
     def client_port(self, i):
         return self.ports[i][0]
 
+    def mode(self, i):
+        return mode(self.client_port(i), host=self.host(i))
+
+    def mntr(self, i):
+        return mntr(self.client_port(i), host=self.host(i))
+
     def hosts(self, ids=None):
-        return ",".join(f"127.0.0.1:{self.client_port(i)}" for i in (ids or range(1, self.count + 1)))
+        return ",".join(f"{self.host(i)}:{self.client_port(i)}" for i in (ids or range(1, self.count + 1)))
 
     def write_config(self, i, members):
         d = os.path.join(self.root, f"s{i}")
@@ -89,7 +100,10 @@ class Ensemble:
         d = self.write_config(i, members or range(1, self.count + 1))
         log = open(os.path.join(d, "server.log"), "a")
         env = dict(os.environ, **(self.env or {}))
-        self.procs[i] = subprocess.Popen([zkserver_bin(), os.path.join(d, "zoo.cfg")], stdout=log,
+        argv = [zkserver_bin(), os.path.join(d, "zoo.cfg")]
+        if self.net:
+            argv = self.net.command(i, argv)   # `ip netns exec` execs the server: the pid is the server's
+        self.procs[i] = subprocess.Popen(argv, stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
 
     def start_all(self):
@@ -119,7 +133,7 @@ class Ensemble:
 
     def leader(self):
         for i in range(1, self.count + 1):
-            if self.alive(i) and mode(self.client_port(i)) == "leader":
+            if self.alive(i) and self.mode(i) == "leader":
                 return i
         return None
 
@@ -128,7 +142,7 @@ class Ensemble:
         deadline = time.time() + timeout
         modes = []
         while time.time() < deadline:
-            modes = [mode(self.client_port(i)) for i in ids]
+            modes = [self.mode(i) for i in ids]
             if all(modes) and modes.count("leader") == 1:
                 return modes
             time.sleep(0.1)
