@@ -13,6 +13,14 @@ struct CommandResult {
 /// Runs the built zkctl with a private ZKCTL_HOME; bounded by `timeout`. Output goes to files
 /// (not pipes) and the child is reaped with waitpid, so nodes it leaves running cannot block us.
 func runZkctl(_ args: [String], home: String, timeout: Duration = .seconds(120)) throws -> CommandResult {
+    var env = ProcessInfo.processInfo.environment
+    env["ZKCTL_HOME"] = home
+    return try runProcess([zkctlBinary] + args + ["--home", home, "--templates", Paths.templates],
+                          environment: env, scratch: home, timeout: timeout)
+}
+
+func runProcess(_ argv: [String], environment env: [String: String] = ProcessInfo.processInfo.environment,
+                scratch home: String, timeout: Duration) throws -> CommandResult {
     let outFile = home + "/.cli-\(UUID().uuidString.prefix(6)).out"
     let errFile = outFile + ".err"
     try FileSystem.makeDirectory(home)
@@ -22,16 +30,13 @@ func runZkctl(_ args: [String], home: String, timeout: Duration = .seconds(120))
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, outFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     posix_spawn_file_actions_addopen(&actions, 2, errFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    let argv = [zkctlBinary] + args + ["--home", home, "--templates", Paths.templates]
-    var env = ProcessInfo.processInfo.environment
-    env["ZKCTL_HOME"] = home
     let envp = env.map { "\($0.key)=\($0.value)" }
     var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
     var cenv: [UnsafeMutablePointer<CChar>?] = envp.map { strdup($0) } + [nil]
     defer { for p in cargv + cenv { free(p) } }
     var pid: pid_t = 0
-    let rc = posix_spawn(&pid, zkctlBinary, &actions, nil, &cargv, &cenv)
-    guard rc == 0 else { throw ZKCtlError("cannot run zkctl: \(rc)") }
+    let rc = posix_spawn(&pid, argv[0], &actions, nil, &cargv, &cenv)
+    guard rc == 0 else { throw ZKCtlError("cannot run \(argv[0]): \(rc)") }
     let deadline = ContinuousClock.now + timeout
     var status: Int32 = 0
     while waitpid(pid, &status, WNOHANG) == 0 {
@@ -43,6 +48,13 @@ func runZkctl(_ args: [String], home: String, timeout: Duration = .seconds(120))
     return CommandResult(status: code, stdout: (try? FileSystem.readString(outFile)) ?? "",
                          stderr: (try? FileSystem.readString(errFile)) ?? "")
 }
+
+let python3 = FileSystem.which("python3")
+let kazooInstalled: Bool = {
+    guard let python3, let r = try? runProcess([python3, "-c", "import kazoo"], scratch: FileManager.default.temporaryDirectory.path,
+                                               timeout: .seconds(30)) else { return false }
+    return r.status == 0
+}()
 
 @Suite(.serialized, .enabled(if: FileSystem.isExecutable(zkctlBinary))) struct CLITests {
     @Test func usageErrorsExitTwo() throws {
@@ -67,6 +79,27 @@ func runZkctl(_ args: [String], home: String, timeout: Duration = .seconds(120))
         #expect(list.stdout.contains("no clusters"))
     }
 
+    /// The shipped inventories are Ansible inventories too: ansible-inventory reads the same hosts and ids.
+    @Test(.enabled(if: FileSystem.which("ansible-inventory") != nil), .timeLimit(.minutes(2)),
+          arguments: ["local", "local-5-observer", "production-3"])
+    func shippedInventoryIsAValidAnsibleInventory(_ name: String) throws {
+        let home = try temporaryHome()
+        defer { try? FileSystem.remove(home) }
+        let path = "\(Paths.inventories)/\(name).yaml"
+        let r = try runProcess([FileSystem.which("ansible-inventory")!, "-i", path, "--list"], scratch: home, timeout: .seconds(90))
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let group = try #require(json["zookeeper"] as? [String: Any])
+        let hosts = try #require(group["hosts"] as? [String])
+        let inv = try InventoryLoader.load(path: path)
+        #expect(hosts.sorted() == inv.nodes.map(\.name).sorted())
+        let hostvars = try #require((json["_meta"] as? [String: Any])?["hostvars"] as? [String: [String: Any]])
+        for node in inv.nodes {
+            #expect(hostvars[node.name]?["zk_id"] as? Int == node.id)
+            #expect(hostvars[node.name]?["zk_engine"] as? String == inv.cluster.engine.rawValue)
+        }
+    }
+
     @Test func helpTeachesExitCodes() throws {
         let r = try runZkctl(["status", "--help"], home: "/nonexistent")
         #expect(r.status == 0)
@@ -86,12 +119,14 @@ func runZkctl(_ args: [String], home: String, timeout: Duration = .seconds(120))
         #expect(!FileSystem.exists(home + "/clusters"))
     }
 
-    @Test(.enabled(if: apacheInstalled), .timeLimit(.minutes(3)))
-    func apacheUpStatusJSONDown() throws {
+    @Test(.timeLimit(.minutes(3)), arguments: [Engine.bundled, .apache])
+    func upStatusJSONKazooDrillDown(_ engine: Engine) throws {
+        if engine == .apache && !apacheInstalled { return }
+        if engine == .bundled && !FileSystem.isExecutable(zkserverBinary) { return }
         let home = try temporaryHome()
         defer { try? FileSystem.remove(home) }
         let base = freeBasePort(count: 3)
-        let up = try runZkctl(["up", "--engine", "apache", "--base-port", "\(base)", "--timeout", "90"], home: home)
+        let up = try runZkctl(["up", "--engine", engine.rawValue, "--base-port", "\(base)", "--timeout", "90"], home: home)
         defer { _ = try? runZkctl(["down", "--purge"], home: home) }
         #expect(up.status == 0, "\(up.stderr)")
         #expect(up.stdout.contains("connect: 127.0.0.1:\(base),127.0.0.1:\(base + 1),127.0.0.1:\(base + 2)"))
@@ -102,6 +137,19 @@ func runZkctl(_ args: [String], home: String, timeout: Duration = .seconds(120))
         let json = try JSONDecoder().decode(Report.ClusterJSON.self, from: Data(status.stdout.utf8))
         #expect(json.roles == ["leader": 1, "follower": 2])
         #expect(json.state == "healthy")
+
+        // A real client writes through the printed connect string.
+        if kazooInstalled {
+            let connect = json.connectString
+            let script = """
+                from kazoo.client import KazooClient
+                zk = KazooClient(hosts="\(connect)"); zk.start(timeout=15)
+                zk.create("/cli-test", b"written"); print(zk.get("/cli-test")[0].decode()); zk.stop()
+                """
+            let kazoo = try runProcess([python3!, "-c", script], scratch: home, timeout: .seconds(60))
+            #expect(kazoo.status == 0, "\(kazoo.stderr)")
+            #expect(kazoo.stdout == "written\n")
+        }
 
         let again = try runZkctl(["up"], home: home)
         #expect(again.status == 0)

@@ -104,6 +104,7 @@ let zkserverBinary = Paths.packageRoot + "/.build/debug/zkserver"
             #expect(e.message.contains("port 127.0.0.1:\(base) (client port of node 1) is in use"))
         }
         #expect(o.observe(inv).allSatisfy { $0.process == .stopped })
+        #expect(!o.store.exists("busy"), "a cluster that never started leaves nothing behind")
     }
 
     @Test(.enabled(if: FileSystem.isExecutable(zkserverBinary)), .timeLimit(.minutes(2)))

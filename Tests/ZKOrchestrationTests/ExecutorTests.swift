@@ -141,6 +141,20 @@ func freeTestPorts(count: Int = 3) -> (client: Int, quorum: Int, election: Int) 
         #expect(throws: Never.self) { try o.planUp(Inventory.local(engine: .apache, count: 3)) }
     }
 
+    @Test func aSecondCommandOnTheSameClusterIsRefused() async throws {
+        let home = try temporaryHome()
+        defer { try? FileSystem.remove(home) }
+        let o = orchestrator(home, FakeProcessProvider())
+        let inv = Inventory.local(engine: .apache, count: 1, clientPort: 20999)
+        try o.store.saveInventory(InventoryWriter.yaml(inv), name: "local")
+        var held: ClusterLock? = try ClusterLock.acquire(home: home, cluster: "local")
+        await #expect(throws: ZKCtlError.self) { try await o.down(inv, purge: false) }
+        #expect(held != nil)
+        held = nil
+        _ = try await o.down(inv, purge: true)
+        #expect(!FileSystem.exists(home + "/locks/local.lock"))
+    }
+
     @Test func remoteHostsAreNotRunLocally() throws {
         let o = orchestrator("/nonexistent-home", FakeProcessProvider())
         let prod = try InventoryLoader.load(path: Paths.inventories + "/production-3.yaml")

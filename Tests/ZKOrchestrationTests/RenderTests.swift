@@ -55,14 +55,16 @@ import Testing
         #expect(!cfg.contains("initLimit"))
     }
 
-    @Test func bundledEnsembleListsServersInZooCfg() throws {
-        let inv = try InventoryLoader.load(path: Paths.inventories + "/local.yaml")
-        let renderer = Renderer(source: DirectoryTemplateSource(directory: Paths.templates))
-        let files = try renderer.renderNode(RenderModel.derive(inventory: inv, node: inv.nodes[0], layout: NodeLayout(root: "/n")))
-        #expect(files.map(\.path) == ["conf/zoo.cfg", "data/myid", "conf/node.env"])
-        let cfg = files[0].contents
-        #expect(cfg.contains("server.2=127.0.0.1:2889:3889:participant;127.0.0.1:2182\n"))
-        #expect(!cfg.contains("dynamicConfigFile"))
+    @Test func bothEnginesKeepMembershipInTheDynamicFile() throws {
+        for engine in Engine.allCases {
+            let inv = Inventory.local(engine: engine, count: 3)
+            let renderer = Renderer(source: DirectoryTemplateSource(directory: Paths.templates))
+            let files = try renderer.renderNode(RenderModel.derive(inventory: inv, node: inv.nodes[0], layout: NodeLayout(root: "/n")))
+            #expect(files.map(\.path).prefix(3) == ["conf/zoo.cfg", "conf/zoo.cfg.dynamic", "data/myid"])
+            #expect(files[0].contents.contains("dynamicConfigFile=/n/conf/zoo.cfg.dynamic\n"))
+            #expect(!files[0].contents.contains("server."))
+            #expect(files[1].contents.contains("server.2=127.0.0.1:2889:3889:participant;127.0.0.1:2182\n"))
+        }
     }
 
     @Test func userTemplatesAreUsed() throws {

@@ -128,7 +128,7 @@ class Node:
 
     def command(self):
         if self.kind == "apache":
-            return ["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            return ["java", "-Xmx256m", "-XX:+UseSerialGC",
                     f"-Dzookeeper.log.dir={self.workdir}",
                     "-Dzookeeper.root.logger=INFO,CONSOLE",
                     "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",

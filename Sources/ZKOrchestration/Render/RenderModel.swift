@@ -72,10 +72,8 @@ public struct NodeRenderModel: Equatable, Sendable {
     public var fourLetterWordWhitelist: String
     public var standalone: Bool
     public var ensemble: Bool
-    /// Membership in `zoo.cfg.dynamic` (Apache ZooKeeper, ready for reconfig).
+    /// Membership in `zoo.cfg.dynamic`, referenced by `dynamicConfigFile` (ready for reconfig).
     public var dynamicConfig: Bool
-    /// Membership as `server.N` lines in zoo.cfg itself (zkserver reads only those for now).
-    public var inlineServers: Bool
     public var servers: [ServerLine]
     public var confDir: String
     public var dataDir: String
@@ -132,8 +130,7 @@ public enum RenderModel {
             autopurgePurgeInterval: c.autopurgePurgeIntervalHours,
             fourLetterWordWhitelist: c.fourLetterWordWhitelist.joined(separator: ","),
             standalone: standalone, ensemble: !standalone,
-            dynamicConfig: !standalone && c.engine == .apache,
-            inlineServers: !standalone && c.engine == .bundled,
+            dynamicConfig: !standalone,
             servers: standalone ? [] : inventory.nodes.map { .init(line: serverLine($0)) },
             confDir: layout.confDir, dataDir: layout.dataDir, dataLogDir: layout.dataLogDir,
             logDir: layout.logDir, logFile: layout.logFile, zooCfg: layout.zooCfg,
