@@ -104,9 +104,7 @@ final class QuorumPeer {
         persistedHard = rec.hardState
         let cfg = try ReplicaConfig(id: UInt64(me.id), electionTimeoutTicks: 10, heartbeatIntervalTicks: 1,
                                     maxEntriesPerMessage: 1024)
-        if let data = server.tree.node(DataTree.configPath)?.data, !data.isEmpty {
-            learnSpecs(from: String(decoding: data, as: UTF8.self))
-        }
+        learnSpecsFromTree()
         var cur = store.snapshotMeta.zxid
         while cur < store.lastZxid {
             let batch = store.entries(after: cur, limit: 4096)
@@ -163,6 +161,9 @@ final class QuorumPeer {
         }
     }
 
+    /// Drives the core: queued inputs, then each Ready as persist -> send -> apply -> advance. Writing and
+    /// fsyncing run on the disk thread; meanwhile the loop keeps reading and queueing inputs, which become
+    /// the next batch (so one fsync covers everything that arrived during the previous one).
     func processReady() {
         guard !inReady else { return }
         while true {
@@ -177,49 +178,77 @@ final class QuorumPeer {
             // A leader may send its entries before its own fsync (it counts itself toward a quorum only
             // after `advance`), so its disk and the followers' work in parallel. Everyone else persists
             // first: a vote or an acknowledgement must never get ahead of the state it promises.
-            let sendFirst = replica.role == .leader && rd.hardState.map({ $0.epoch == persistedHard.epoch && $0.votedFor == persistedHard.votedFor }) ?? true
+            let hardChanged = rd.hardState.map { $0.epoch != persistedHard.epoch || $0.votedFor != persistedHard.votedFor } ?? false
+            let sendFirst = replica.role == .leader && !hardChanged
             if sendFirst { for o in rd.messages { route(o) } }
-            do {
-                if let h = rd.hardState, h.epoch != persistedHard.epoch || h.votedFor != persistedHard.votedFor {
-                    try store.saveHardState(h)
-                    persistedHard = h
-                }
+            let needsDisk = hardChanged || rd.truncateAfter != nil || rd.snapshotToInstall != nil || !rd.entriesToAppend.isEmpty || rd.mustSync
+            if !needsDisk {
+                finish(rd, sent: sendFirst, installed: nil)
+                continue
+            }
+            let store = self.store
+            let sync = server.config.forceSync
+            server.diskPool.runIfActive(eventLoop: server.loop) { () -> (UInt64, DataTree?) in
+                if let h = rd.hardState, hardChanged { try store.saveHardState(h) }
                 if let z = rd.truncateAfter { try store.truncate(after: z) }
-                if let s = rd.snapshotToInstall { try installSnapshot(s) }
+                var installed: DataTree?
+                if let s = rd.snapshotToInstall {
+                    var r = JuteReader(ByteBuffer(bytes: s.data), maxLength: Int(Int32.max))
+                    installed = try DataTree.deserialize(&r)
+                    try store.install(s)
+                }
                 try store.append(rd.entriesToAppend)
-                if rd.entriesToAppend.contains(where: { $0.kind == .config }) || rd.truncateAfter != nil || rd.snapshotToInstall != nil {
-                    for e in rd.entriesToAppend where e.kind == .config { learnConfigEntry(e) }
-                    needsPeerRefresh = true
+                var nanos: UInt64 = 0
+                if sync && (rd.mustSync || !rd.entriesToAppend.isEmpty) {
+                    let t0 = ZooKeeperServer.monotonicNanos()
+                    try store.sync()
+                    nanos = ZooKeeperServer.monotonicNanos() - t0
                 }
-                if rd.mustSync || !rd.entriesToAppend.isEmpty {
-                    if server.config.forceSync {
-                        let t0 = ZooKeeperServer.monotonicNanos()
-                        try store.sync()
+                return (nanos, installed)
+            }.whenComplete { [self] result in
+                switch result {
+                case .success(let (nanos, installed)):
+                    if let h = rd.hardState, hardChanged { persistedHard = h }
+                    if nanos > 0 {
                         server.stats.fsyncCount += 1
-                        server.stats.fsyncTotalNanos += ZooKeeperServer.monotonicNanos() - t0
+                        server.stats.fsyncTotalNanos += nanos
                     }
+                    finish(rd, sent: sendFirst, installed: installed)
+                    processReady()
+                case .failure(let error):
+                    // Acknowledging without durable storage would break the protocol's promises: stop this member.
+                    logger.critical("cannot persist replication state: \(error). Stopping this server; the rest of the ensemble keeps serving.")
+                    exit(3)
                 }
-            } catch {
-                // Acknowledging without durable storage would break the protocol's promises: stop this member.
-                logger.critical("cannot persist replication state: \(error). Stopping this server; the rest of the ensemble keeps serving.")
-                exit(3)
             }
-            if !sendFirst { for o in rd.messages { route(o) } }
-            if Self.slowFollower && !isLeader && (!delayedCommits.isEmpty || !rd.committed.isEmpty) {
-                delayCommits(rd.committed)
-            } else {
-                for e in rd.committed { apply(e) }
-                if !rd.committed.isEmpty { server.releaseBarriers() }
-            }
-            for s in rd.syncsReady { readySyncs.append((s.zxid, s.id)) }
-            checkSyncs()
-            replica.advance()
-            inReady = false
-            if needsPeerRefresh { needsPeerRefresh = false; refreshPeers() }
-            for a in rd.appMessages { handleApp(from: a.from, a.bytes) }
-            checkRole()
+            server.flushDirty()
+            return
         }
-        maybeSnapshot()
+        if !inReady { maybeSnapshot() }
+        server.flushDirty()
+    }
+
+    /// The rest of a Ready once it is durable: send, apply, advance, then what the core handed out.
+    func finish(_ rd: Ready, sent: Bool, installed: DataTree?) {
+        if let tree = installed, let s = rd.snapshotToInstall { adoptSnapshot(tree, at: s.zxid) }
+        if rd.entriesToAppend.contains(where: { $0.kind == .config }) || rd.truncateAfter != nil || rd.snapshotToInstall != nil {
+            for e in rd.entriesToAppend where e.kind == .config { learnConfigEntry(e) }
+            needsPeerRefresh = true
+        }
+        if !sent { for o in rd.messages { route(o) } }
+        if Self.slowFollower && !isLeader && (!delayedCommits.isEmpty || !rd.committed.isEmpty) {
+            delayCommits(rd.committed)
+        } else {
+            for e in rd.committed { apply(e) }
+            if !rd.committed.isEmpty { server.releaseBarriers() }
+        }
+        for s in rd.syncsReady { readySyncs.append((s.zxid, s.id)) }
+        checkSyncs()
+        replica.advance()
+        inReady = false
+        if needsPeerRefresh { needsPeerRefresh = false; refreshPeers() }
+        for a in rd.appMessages { handleApp(from: a.from, a.bytes) }
+        checkRole()
         server.flushDirty()
     }
 
@@ -230,15 +259,20 @@ final class QuorumPeer {
         }
     }
 
-    func installSnapshot(_ s: Snapshot) throws {
-        var r = JuteReader(ByteBuffer(bytes: s.data), maxLength: Int(Int32.max))
-        let tree = try DataTree.deserialize(&r)
-        try store.install(s)
+    /// A snapshot from the leader is durable: the tree replaces ours.
+    func adoptSnapshot(_ tree: DataTree, at zxid: Zxid) {
         server.tree.replace(with: tree)
         server.preparer.reset()
-        logger.info("installed a snapshot at \(s.zxid) from the leader (\(tree.nodeCount) znodes)")
+        learnSpecsFromTree()
+        logger.info("installed a snapshot at \(zxid) from the leader (\(tree.nodeCount) znodes)")
         // Watches registered against the old state are stale: clients reconnect and re-register them.
         stopServing("installed a snapshot from the leader")
+    }
+
+    func learnSpecsFromTree() {
+        if let data = server.tree.node(DataTree.configPath)?.data, !data.isEmpty {
+            learnSpecs(from: String(decoding: data, as: UTF8.self))
+        }
     }
 
     // MARK: - Applying committed entries
