@@ -129,8 +129,17 @@ final class QuorumPeer {
         try electionTransport.start(host: bindHost, port: me.electionPort)
         refreshPeers()
         server.loop.execute { [self] in
-            tasks.append(server.loop.scheduleRepeatedTask(initialDelay: .milliseconds(replicaTickMs),
-                                                          delay: .milliseconds(replicaTickMs)) { [unowned self] _ in
+            // The core's clock: one tick per replicaTickMs while serving. A member without a leader ticks
+            // every 10 ms, so a first election (or the one after a detected failure) is over quickly;
+            // detecting a lost leader still takes the normal election timeout.
+            let fastTickMs: Int64 = 10
+            let ratio = max(1, Int(replicaTickMs / fastTickMs))
+            var count = 0
+            tasks.append(server.loop.scheduleRepeatedTask(initialDelay: .milliseconds(fastTickMs),
+                                                          delay: .milliseconds(fastTickMs)) { [unowned self] _ in
+                count += 1
+                if serving && count < ratio { return }
+                count = 0
                 input { self.replica.tick() }
             })
             let sessionReport = Int64(max(50, server.config.tickTime / 2))
