@@ -11,7 +11,7 @@ public enum ProcUsage {
     }
     public static func parseRSS(_ status: String) -> Int? {
         for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return Int(line.dropFirst(6).split(separator: " ").first ?? "")
+            return Int(line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
         }
         return nil
     }
@@ -40,6 +40,9 @@ public struct CompareConfig: Sendable {
     public var workloads: [BenchWorkload] = [.create, .set, .get, .mixed, .multi, .ephemeral, .churn]
     /// Operations of the single-client, single-outstanding latency runs.
     public var latencyOps = 2_000
+    /// Untimed mixed (50% reads) operations before the measured workloads, so that both servers
+    /// are past start-up effects (JIT compilation, first allocations).
+    public var warmupOps = 10_000
     /// Znodes created to measure memory per znode (0 skips it).
     public var memoryZnodes = 100_000
     public var healthyTimeout: Duration = .seconds(120)
@@ -117,8 +120,15 @@ public struct BenchCompare: Sendable {
         guard pids.count == inventory.nodes.count else { throw ZKCtlError("missing pid files for \(engine.rawValue)") }
         progress(String(format: "%@: healthy after %.2fs (pids %@)", engine.rawValue, up.seconds, pids.map(String.init).joined(separator: " ")))
         let connect = inventory.nodes.map(\.clientAddress).joined(separator: ",")
-        let cpuBefore = pids.compactMap(ProcUsage.cpuSeconds).reduce(0, +)
         let runner = BenchRunner(progress: { self.progress("\(engine.rawValue): \($0)") })
+        if config.warmupOps > 0 {
+            var c = BenchConfig(connectString: connect, workload: .mixed)
+            c.clients = config.clients; c.outstanding = config.outstanding; c.valueSize = config.valueSize
+            c.ops = config.warmupOps; c.duration = config.duration; c.readRatio = 0.5
+            let r = try await runner.run(c)
+            progress(String(format: "%@: warm-up (not reported) %.0f ops/s", engine.rawValue, r.opsPerSecond))
+        }
+        let cpuBefore = pids.compactMap(ProcUsage.cpuSeconds).reduce(0, +)
         var results: [BenchResult] = []
         for w in config.workloads {
             var c = BenchConfig(connectString: connect, workload: w)

@@ -69,6 +69,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Operations of each c=1 k=1 latency run with --compare.")
     var latencyOps = 2_000
 
+    @Option(help: "Untimed warm-up operations (mixed, 50% reads) on each ensemble before measuring, with --compare.")
+    var warmupOps = 10_000
+
     @Option(name: .shortAndLong, help: "Output: text (table) or json (one line).")
     var output: OutputFormat = .text
 
@@ -121,7 +124,7 @@ struct Bench: AsyncParsableCommand {
         var config = CompareConfig()
         config.nodes = nodes; config.clients = clients; config.outstanding = outstanding; config.valueSize = valueSize
         config.ops = ops; config.duration = .milliseconds(Int64(duration * 1000)); config.readRatio = readRatio
-        config.workloads = try workloads(); config.latencyOps = latencyOps
+        config.workloads = try workloads(); config.latencyOps = latencyOps; config.warmupOps = warmupOps
         config.memoryZnodes = million ? 1_000_000 : memoryZnodes
         let compare = BenchCompare(orchestrator: orchestrator, progress: { printErr("  " + $0) })
         printErr("zkctl: comparing bundled and apache, \(nodes) nodes each, state in \(home)")
