@@ -58,6 +58,8 @@ public struct EngineFigures: Sendable, Codable {
     /// c=1 k=1 runs: setData and getData.
     public var latencyWrite: BenchResult?
     public var latencyRead: BenchResult?
+    /// Summed over the ensemble's servers, right after it became healthy.
+    public var rssKBIdle: Int
     /// Summed over the ensemble's servers, after the workloads.
     public var rssKB: Int
     public var cpuSeconds: Double
@@ -120,6 +122,7 @@ public struct BenchCompare: Sendable {
         guard pids.count == inventory.nodes.count else { throw ZKCtlError("missing pid files for \(engine.rawValue)") }
         progress(String(format: "%@: healthy after %.2fs (pids %@)", engine.rawValue, up.seconds, pids.map(String.init).joined(separator: " ")))
         let connect = inventory.nodes.map(\.clientAddress).joined(separator: ",")
+        let rssIdle = pids.compactMap(ProcUsage.rssKB).reduce(0, +)
         let runner = BenchRunner(progress: { self.progress("\(engine.rawValue): \($0)") })
         if config.warmupOps > 0 {
             var c = BenchConfig(connectString: connect, workload: .mixed)
@@ -156,7 +159,7 @@ public struct BenchCompare: Sendable {
         let rssAfter = pids.compactMap(ProcUsage.rssKB)
         var figures = EngineFigures(engine: engine.rawValue, nodes: inventory.nodes.count, secondsToHealthy: up.seconds,
                                     results: results, latencyWrite: latencyWrite, latencyRead: latencyRead,
-                                    rssKB: rssAfter.reduce(0, +), cpuSeconds: cpuAfter - cpuBefore,
+                                    rssKBIdle: rssIdle, rssKB: rssAfter.reduce(0, +), cpuSeconds: cpuAfter - cpuBefore,
                                     memoryZnodes: config.memoryZnodes)
         if config.memoryZnodes > 0 {
             progress("\(engine.rawValue): creating \(config.memoryZnodes) znodes of \(config.valueSize) bytes for the memory figure")
@@ -214,6 +217,7 @@ public enum CompareReport {
         }
         add("c=1 k=1 latency p50 (set)", "<= 0.7x", ratio(b.latencyWrite?.latencyMs.p50, a.latencyWrite?.latencyMs.p50), atLeast: false, 0.7)
         add("c=1 k=1 latency p50 (get)", "<= 0.7x", ratio(b.latencyRead?.latencyMs.p50, a.latencyRead?.latencyMs.p50), atLeast: false, 0.7)
+        add("RSS idle (just healthy)", "<= 0.2x", ratio(Double(b.rssKBIdle), Double(a.rssKBIdle)), atLeast: false, 0.2)
         add("RSS after the run", "<= 0.2x", ratio(Double(b.rssKB), Double(a.rssKB)), atLeast: false, 0.2)
         add("launch to healthy", "<= 0.1x", ratio(b.secondsToHealthy, a.secondsToHealthy), atLeast: false, 0.1)
         return out
@@ -243,6 +247,7 @@ public enum CompareReport {
         row("c=1 k=1 set p99 ms", b.latencyWrite?.latencyMs.p99, a.latencyWrite?.latencyMs.p99, 3)
         row("c=1 k=1 get p50 ms", b.latencyRead?.latencyMs.p50, a.latencyRead?.latencyMs.p50, 3)
         row("c=1 k=1 get p99 ms", b.latencyRead?.latencyMs.p99, a.latencyRead?.latencyMs.p99, 3)
+        row("RSS idle, MB (\(b.nodes) servers)", Double(b.rssKBIdle) / 1024, Double(a.rssKBIdle) / 1024, 1)
         row("RSS after run, MB (\(b.nodes) servers)", Double(b.rssKB) / 1024, Double(a.rssKB) / 1024, 1)
         row("server CPU seconds (workloads)", b.cpuSeconds, a.cpuSeconds, 2)
         row("launch to healthy, s", b.secondsToHealthy, a.secondsToHealthy, 2)
