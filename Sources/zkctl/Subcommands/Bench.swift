@@ -98,9 +98,11 @@ struct Bench: AsyncParsableCommand {
     }
 
     mutating func run() async throws {
+        Interrupt.install()
         if compare { try await runCompare(); return }
         var runner = BenchRunner(progress: { printErr("  " + $0) })
         runner.keepData = keep
+        runner.interrupted = { Interrupt.requested }
         var results: [BenchResult] = []
         for w in try workloads() {
             var c = BenchConfig(connectString: connect, workload: w)
@@ -129,6 +131,7 @@ struct Bench: AsyncParsableCommand {
         let compare = BenchCompare(orchestrator: orchestrator, progress: { printErr("  " + $0) })
         printErr("zkctl: comparing bundled and apache, \(nodes) nodes each, state in \(home)")
         let bundled = try await compare.run(engine: .bundled, config: config)
+        if Interrupt.requested { throw ZKCtlError("interrupted") }
         let apache = try await compare.run(engine: .apache, config: config)
         switch output {
         case .text: printOut(CompareReport.text(bundled: bundled, apache: apache, config: config))
