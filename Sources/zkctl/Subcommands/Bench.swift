@@ -129,6 +129,10 @@ struct Bench: AsyncParsableCommand {
         config.workloads = try workloads(); config.latencyOps = latencyOps; config.warmupOps = warmupOps
         config.memoryZnodes = million ? 1_000_000 : memoryZnodes
         let compare = BenchCompare(orchestrator: orchestrator, progress: { printErr("  " + $0) })
+        if global.zkserver == nil, ProcessInfo.processInfo.environment["ZKCTL_ZKSERVER"] == nil,
+           let dir = EngineLocator.currentExecutableDirectory(), dir.contains("/debug") {
+            printErr("zkctl: warning: this is a debug build, so its zkserver is too; build with `swift build -c release` and run .build/release/zkctl for meaningful figures")
+        }
         printErr("zkctl: comparing bundled and apache, \(nodes) nodes each, state in \(home)")
         let bundled = try await compare.run(engine: .bundled, config: config)
         if Interrupt.requested { throw ZKCtlError("interrupted") }
