@@ -12,6 +12,8 @@ public struct BenchRunner: Sendable {
     public var progress: @Sendable (String) -> Void
     /// Leave the benchmark's znodes in place instead of deleting them afterwards.
     public var keepData = false
+    /// Polled before each operation; true ends the timed phase early (Ctrl-C).
+    public var interrupted: @Sendable () -> Bool = { false }
 
     public init(progress: @escaping @Sendable (String) -> Void = { _ in }) { self.progress = progress }
 
@@ -71,9 +73,10 @@ public struct BenchRunner: Sendable {
                 let clientIndex = w % config.clients
                 let client = clients.isEmpty ? nil : clients[clientIndex]
                 let connectString = connectStrings[clientIndex]
+                let interrupted = self.interrupted
                 group.addTask {
                     await Self.worker(id: w, quota: quota, deadline: deadline, config: config, root: root, value: value,
-                                      client: client, connectString: connectString)
+                                      client: client, connectString: connectString, interrupted: interrupted)
                 }
             }
             var all: [WorkerResult] = []
@@ -115,14 +118,15 @@ public struct BenchRunner: Sendable {
     }
 
     static func worker(id: Int, quota: Int, deadline: UInt64, config: BenchConfig, root: String, value: [UInt8],
-                       client: ZooKeeperClient?, connectString: String) async -> WorkerResult {
+                       client: ZooKeeperClient?, connectString: String,
+                       interrupted: @Sendable () -> Bool = { false }) async -> WorkerResult {
         var out = WorkerResult()
         out.latencies.reserveCapacity(quota)
         var rng = SplitMix64(seed: UInt64(id) &* 0x9E37_79B9_7F4A_7C15 &+ 1)
         let hot = max(config.hotSet, 1)
         for i in 0..<quota {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            if t0 >= deadline { break }
+            if t0 >= deadline || interrupted() { break }
             do {
                 switch config.workload {
                 case .create:

@@ -69,6 +69,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Operations of each c=1 k=1 latency run with --compare.")
     var latencyOps = 2_000
 
+    @Option(help: "Untimed warm-up operations (mixed, 50% reads) on each ensemble before measuring, with --compare.")
+    var warmupOps = 10_000
+
     @Option(name: .shortAndLong, help: "Output: text (table) or json (one line).")
     var output: OutputFormat = .text
 
@@ -95,9 +98,11 @@ struct Bench: AsyncParsableCommand {
     }
 
     mutating func run() async throws {
+        Interrupt.install()
         if compare { try await runCompare(); return }
         var runner = BenchRunner(progress: { printErr("  " + $0) })
         runner.keepData = keep
+        runner.interrupted = { Interrupt.requested }
         var results: [BenchResult] = []
         for w in try workloads() {
             var c = BenchConfig(connectString: connect, workload: w)
@@ -121,11 +126,16 @@ struct Bench: AsyncParsableCommand {
         var config = CompareConfig()
         config.nodes = nodes; config.clients = clients; config.outstanding = outstanding; config.valueSize = valueSize
         config.ops = ops; config.duration = .milliseconds(Int64(duration * 1000)); config.readRatio = readRatio
-        config.workloads = try workloads(); config.latencyOps = latencyOps
+        config.workloads = try workloads(); config.latencyOps = latencyOps; config.warmupOps = warmupOps
         config.memoryZnodes = million ? 1_000_000 : memoryZnodes
         let compare = BenchCompare(orchestrator: orchestrator, progress: { printErr("  " + $0) })
+        if global.zkserver == nil, ProcessInfo.processInfo.environment["ZKCTL_ZKSERVER"] == nil,
+           let dir = EngineLocator.currentExecutableDirectory(), dir.contains("/debug") {
+            printErr("zkctl: warning: this is a debug build, so its zkserver is too; build with `swift build -c release` and run .build/release/zkctl for meaningful figures")
+        }
         printErr("zkctl: comparing bundled and apache, \(nodes) nodes each, state in \(home)")
         let bundled = try await compare.run(engine: .bundled, config: config)
+        if Interrupt.requested { throw ZKCtlError("interrupted") }
         let apache = try await compare.run(engine: .apache, config: config)
         switch output {
         case .text: printOut(CompareReport.text(bundled: bundled, apache: apache, config: config))
