@@ -16,6 +16,8 @@ public final class Znode {
     public var aversion: Int32
     public var ephemeralOwner: Int64
     public var children: Set<String>
+    /// This node's contribution to the tree digest (kept so a change hashes the node once, not twice).
+    var digestHash: UInt64 = 0
 
     init(data: [UInt8]?, acl: [ACL], zxid: Int64, time: Int64, ephemeralOwner: Int64) {
         self.data = data; self.acl = acl
@@ -117,20 +119,22 @@ public final class DataTree {
 
     private func insert(_ path: String, _ n: Znode) {
         nodes[path] = n
-        digest &+= Self.hash(path, n)
+        n.digestHash = Self.hash(path, n)
+        digest &+= n.digestHash
         approximateDataSize += path.utf8.count + (n.data?.count ?? 0)
     }
     private func remove(_ path: String) {
         guard let n = nodes.removeValue(forKey: path) else { return }
-        digest &-= Self.hash(path, n)
+        digest &-= n.digestHash
         approximateDataSize -= path.utf8.count + (n.data?.count ?? 0)
     }
     /// Mutates a node keeping the digest and size current.
     private func modify(_ path: String, _ n: Znode, _ body: (Znode) -> Void) {
-        digest &-= Self.hash(path, n)
+        digest &-= n.digestHash
         approximateDataSize -= n.data?.count ?? 0
         body(n)
-        digest &+= Self.hash(path, n)
+        n.digestHash = Self.hash(path, n)
+        digest &+= n.digestHash
         approximateDataSize += n.data?.count ?? 0
     }
 
@@ -277,7 +281,8 @@ public final class DataTree {
         ephemerals = [:]; containers = []; ttlNodes = []; digest = 0; approximateDataSize = 0
         for (_, n) in nodes { n.children.removeAll(keepingCapacity: true) }
         for (path, n) in nodes {
-            digest &+= Self.hash(path, n)
+            n.digestHash = Self.hash(path, n)
+            digest &+= n.digestHash
             approximateDataSize += path.utf8.count + (n.data?.count ?? 0)
             if let s = EphemeralMarker.session(n.ephemeralOwner) { ephemerals[s, default: []].insert(path) }
             if n.ephemeralOwner == EphemeralMarker.container { containers.insert(path) }
