@@ -131,6 +131,8 @@ def main():
     ap.add_argument("--scenario", action="append", choices=list(SCENARIOS))
     ap.add_argument("--json", help="also write the rows to this file")
     args = ap.parse_args()
+    import logging
+    logging.disable(logging.CRITICAL)   # kazoo logs every dropped connection
     if not args.report:
         ap.print_help()
         return 2

@@ -142,8 +142,9 @@ public struct RollingExecutor: Sendable {
         let deadline = ContinuousClock.now + timeout
         var last = ""
         let l = store.layout(inventory.cluster.name).node(node.id)
+        let started = ContinuousClock.now
         while true {
-            if let r = store.readRecord(l), orchestrator.provider.state(of: r) == .stale {
+            if let r = store.readRecord(l), exited(r, launchedAt: started) {
                 let how = orchestrator.provider.exitDescription(of: r).map { " (\($0))" } ?? ""
                 throw ZKCtlError("node \(node.id) exited\(how); last lines of \(l.logFile):\n\(FileSystem.tail(l.logFile, maxLines: 8))")
             }
@@ -161,6 +162,13 @@ public struct RollingExecutor: Sendable {
     }
 
     // MARK: processes
+
+    /// A just-spawned process shows the parent's command line until its exec completes, so "stale"
+    /// right after a launch is believed only when the exit status is known or after a grace period.
+    func exited(_ record: ProcessRecord, launchedAt: ContinuousClock.Instant) -> Bool {
+        guard orchestrator.provider.state(of: record) == .stale else { return false }
+        return orchestrator.provider.exitDescription(of: record) != nil || launchedAt.duration(to: .now) > .seconds(3)
+    }
 
     func launch(_ node: NodeSpec, inventory: Inventory, engine: ResolvedEngine) throws -> ProcessRecord {
         let l = store.layout(inventory.cluster.name).node(node.id)
@@ -321,6 +329,7 @@ public struct RollingExecutor: Sendable {
         for dir in [l.confDir, l.dataDir, l.dataLogDir, l.logDir] { try FileSystem.makeDirectory(dir) }
         for f in files { try FileSystem.write(f.contents, to: l.root + "/" + f.path) }
         let record = try launch(node, inventory: next, engine: engine)
+        let launchedAt = ContinuousClock.now
         emit("started", step: step, total: total, node: node.id, action: "add", "node \(node.id) started (pid \(record.pid))")
 
         func undoStart(_ why: String) async -> RollingFailure {
@@ -331,7 +340,7 @@ public struct RollingExecutor: Sendable {
         // Before the reconfig: the process must live and accept client connections.
         let deadline = ContinuousClock.now + startTimeout
         while (try? words.send("ruok", host: node.host, port: node.clientPort, timeout: .seconds(1))) != "imok" {
-            if orchestrator.provider.state(of: record) == .stale {
+            if exited(record, launchedAt: launchedAt) {
                 let how = orchestrator.provider.exitDescription(of: record).map { " (\($0))" } ?? ""
                 throw await undoStart("node \(node.id) exited at startup\(how); last lines of \(l.logFile):\n\(FileSystem.tail(l.logFile, maxLines: 8))")
             }
