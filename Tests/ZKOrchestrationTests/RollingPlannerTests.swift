@@ -89,7 +89,8 @@ import Testing
                                         healthy: [1, 2, 3], leader: 1, allowEven: false, purge: true)
         #expect(plan.text.contains("before: 3 voters + 0 observers (ids 1,2,3), quorum 2, tolerates 1 failure"))
         #expect(plan.text.contains("after:  5 voters + 0 observers (ids 1,2,3,4,5), quorum 3, tolerates 2 failures"))
-        #expect(plan.text.contains("after: 4 voters + 0 observers, quorum 3, tolerates 1 failure"))
+        #expect(plan.text.contains("while it runs: 3 of 4 voters up and synced, quorum 3, tolerates 0 more failures; after: 4 voters + 0 observers, quorum 3, tolerates 1 failure"))
+        #expect(plan.steps.map(\.votersUp) == [3, 4])
     }
 
     struct RestartCase: CustomTestStringConvertible, Sendable {
@@ -120,6 +121,7 @@ import Testing
         let plan = RollingPlanner.rollingRestart(current: current, healthy: healthy, leader: c.leader, skip: c.skip)
         #expect(plan.steps.map(\.action.node) == c.order)
         #expect(plan.steps.last.map { if case .restart(_, _, let wasLeader) = $0.action { return wasLeader } else { return false } } == (c.leader != nil && !c.skip.contains(c.leader!)))
+        #expect(plan.text.contains(c.voters == 3 ? "2 of 3 voters up and synced, quorum 2, tolerates 0 more failures" : "voters up and synced"))
         let voterSteps = plan.steps.filter { if case .restart(_, .participant, _) = $0.action { return true } else { return false } }
         #expect(voterSteps.allSatisfy { $0.votersUp == c.voters - 1 && $0.votersUp >= $0.during.quorum })
         if let blocked = c.blocked {

@@ -78,7 +78,8 @@ public struct RollingPlan: Equatable, Sendable {
         if steps.isEmpty { lines.append("  nothing to do") }
         for (i, s) in steps.enumerated() {
             lines.append("  \(i + 1). \(s.action.description)")
-            lines.append("     while it runs: \(s.votersUp)/\(s.during.voters) voters up, quorum \(s.during.quorum); after: \(s.after.voters) voters + \(s.after.observers) observers, quorum \(s.after.quorum), tolerates \(s.after.tolerated) failure\(s.after.tolerated == 1 ? "" : "s")")
+            let margin = max(0, s.votersUp - s.during.quorum)
+            lines.append("     while it runs: \(s.votersUp) of \(s.during.voters) voters up and synced, quorum \(s.during.quorum), tolerates \(margin) more failure\(margin == 1 ? "" : "s"); after: \(s.after.voters) voters + \(s.after.observers) observers, quorum \(s.after.quorum), tolerates \(s.after.tolerated) failure\(s.after.tolerated == 1 ? "" : "s")")
         }
         for b in blockers { lines.append("  refused: \(b)") }
         return lines.joined(separator: "\n")
@@ -153,8 +154,15 @@ public enum RollingPlanner {
                        observers: nodes.filter { $0.role == .observer }.count)
         }
         func record(_ action: RollingAction, _ before: [NodeSpec], _ after: [NodeSpec]) {
-            let during = quorum(before)
-            steps.append(RollingStep(action: action, during: during, votersUp: during.voters,
+            // An added voter counts in the new quorum from its reconfig on, but is not synced until it
+            // caught up; a removed voter counts in the old quorum until the change commits.
+            var during = quorum(before)
+            var up = during.voters
+            if case .add(let n) = action, n.role == .participant {
+                during = quorum(after)
+                up = during.voters - 1
+            }
+            steps.append(RollingStep(action: action, during: during, votersUp: up,
                                      after: quorum(after), membersAfter: after.map(\.id).sorted()))
         }
         // Grow voters first (more failures tolerated while the rest happens), then shrink.
