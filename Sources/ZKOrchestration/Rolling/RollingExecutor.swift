@@ -282,21 +282,34 @@ public struct RollingExecutor: Sendable {
         emit("finished", total: total, "scale: \(current.voters.count) voters + \(current.observers.count) observers")
     }
 
-    /// Sends one reconfig, retrying while another change is pending or the new quorum is still syncing.
-    func sendReconfig(_ inventory: Inventory, password: String, joining: String?, leaving: String?,
+    /// Sends one reconfig from `inventory`'s membership to `target`'s. The servers' configuration is
+    /// read first: if it already is the target (a reply lost earlier) nothing is sent; if it is
+    /// neither, someone else changed the membership and zkctl stops. The request carries the version
+    /// read, so a change in between is refused (-103). Retried while another change is pending (-14),
+    /// the new quorum is still syncing (-13) or the version moved on.
+    func sendReconfig(_ inventory: Inventory, target: Inventory, password: String, joining: String?, leaving: String?,
                       step: Int, total: Int, node: Int) async throws -> String {
         let servers = inventory.nodes.map { (host: $0.host, port: $0.clientPort) }
+        func members(_ inv: Inventory) -> [EnsembleConfig.Member] { inv.nodes.map { .init(id: $0.id, role: $0.role) } }
         let deadline = ContinuousClock.now + syncTimeout
         var lastError = ""
         while ContinuousClock.now < deadline {
             do {
+                let config = try reconfig.readConfig(servers: servers, timeout: .seconds(10))
+                if config.members == members(target) {
+                    emit("reconfig", step: step, total: total, node: node, "the servers already have the new membership")
+                    return ""
+                }
+                guard config.members == members(inventory) else {
+                    throw ZKCtlError("reconfig refused: the servers' membership (\(config.members.map { "\($0.id):\($0.role.rawValue)" }.joined(separator: ","))) is not the one zkctl recorded (\(members(inventory).map { "\($0.id):\($0.role.rawValue)" }.joined(separator: ","))); it was changed outside zkctl: make the inventory match it before scaling")
+                }
                 switch try reconfig.reconfig(servers: servers, password: password, joining: joining, leaving: leaving,
-                                             fromConfigVersion: -1, timeout: .seconds(10)) {
+                                             fromConfigVersion: config.version ?? -1, timeout: .seconds(10)) {
                 case .applied(let config):
                     emit("reconfig", step: step, total: total, node: node, action: joining != nil ? "add" : "remove",
                          "new configuration: " + config.split(separator: "\n").joined(separator: " "))
                     return config
-                case .refused(let code) where code == -14 || code == -13:
+                case .refused(let code) where code == -14 || code == -13 || code == -103:
                     lastError = ReconfigOutcome.describe(code)
                 case .refused(let code):
                     throw ZKCtlError("reconfig refused: \(ReconfigOutcome.describe(code)) (code \(code))")
@@ -350,7 +363,7 @@ public struct RollingExecutor: Sendable {
             try await Task.sleep(for: pollInterval)
         }
         do {
-            _ = try await sendReconfig(current, password: password, joining: RenderModel.serverLine(node), leaving: nil,
+            _ = try await sendReconfig(current, target: next, password: password, joining: RenderModel.serverLine(node), leaving: nil,
                                        step: step, total: total, node: node.id)
         } catch {
             throw await undoStart("\(error)")
@@ -360,7 +373,7 @@ public struct RollingExecutor: Sendable {
         } catch {
             // Take it out again so the membership is what it was.
             emit("rollback", step: step, total: total, node: node.id, "node \(node.id) did not sync; removing it from the membership again")
-            let back = try? await sendReconfig(next, password: password, joining: nil, leaving: String(node.id),
+            let back = try? await sendReconfig(next, target: current, password: password, joining: nil, leaving: String(node.id),
                                                step: step, total: total, node: node.id)
             try? await orchestrator.stop(node.id, layout: l, force: true)
             if back != nil {
@@ -375,7 +388,7 @@ public struct RollingExecutor: Sendable {
                 step: Int, total: Int, fail: (String, String) -> RollingFailure) async throws {
         let l = store.layout(current.cluster.name).node(id)
         do {
-            _ = try await sendReconfig(current, password: password, joining: nil, leaving: String(id),
+            _ = try await sendReconfig(current, target: next, password: password, joining: nil, leaving: String(id),
                                        step: step, total: total, node: id)
         } catch {
             throw fail("\(error)", "Node \(id) is still a member and running; nothing was changed.")
