@@ -124,6 +124,26 @@ def test_upgrade_to_a_binary_that_does_not_start_stops_safely(cluster):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_upgrade_to_a_binary_that_never_syncs_stops_safely(cluster):
+    """The new 'server' runs but never serves: zkctl gives up after --sync-timeout, puts the node
+    back on its previous binary and stops; the ensemble keeps serving."""
+    d = tempfile.mkdtemp()
+    mute = os.path.join(d, "zkserver")
+    with open(mute, "w") as f:
+        f.write('#!/bin/sh\nexec python3 -c "import time; time.sleep(120)" "$@"\n')
+    os.chmod(mute, stat.S_IRWXU)
+    try:
+        began = time.monotonic()
+        p = cluster.zkctl("upgrade", "--to", mute, "--sync-timeout", "5", check=False, timeout=300)
+        assert p.returncode != 0
+        assert "stopped at step 1/3" in p.stderr and "did not sync within 5s" in p.stderr, p.stderr
+        assert "It is back and synced" in p.stderr, p.stderr
+        assert time.monotonic() - began < 60
+        assert_still_serving(cluster)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--report", action="store_true", help="run every scenario and print the report")
