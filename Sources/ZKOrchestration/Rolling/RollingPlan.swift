@@ -122,6 +122,9 @@ public enum RollingPlanner {
         if desired.voters.isEmpty {
             blockers.append("an ensemble needs at least one voter; scaling to 0 would delete the cluster (use `zkctl down --purge`)")
         }
+        if desired.voters.count == 1 && current.voters.count > 1 {
+            blockers.append("1 voter tolerates no failure, and zkctl manages a 1-node cluster as a standalone server that cannot grow again; keep at least 3 voters (2 with --allow-even)")
+        }
         if current.isStandalone {
             blockers.append("cluster \(current.cluster.name) runs standalone (1 node); standalone servers cannot change membership; recreate it with `zkctl up -n 3`")
         }
