@@ -86,6 +86,19 @@ def test_scale_with_a_member_down_is_refused(cluster):
         cluster.zkctl("health", "--timeout", "60")
 
 
+def test_even_count_with_allow_even_and_back(cluster):
+    p = cluster.zkctl("scale", "2", "--allow-even", "--purge", "--output", "json")
+    events = [json.loads(l) for l in p.stdout.splitlines()]
+    assert [e["event"] for e in events if e["event"] in ("step", "done", "finished")] == ["step", "done", "finished"]
+    st = cluster.status()
+    assert st.get("state") == "healthy" and len(st["nodes"]) == 2, st
+    p = cluster.zkctl("restart", "--rolling", check=False)
+    assert p.returncode != 0 and "tolerate no failure" in p.stderr, p.stderr
+    cluster.zkctl("scale", "3")
+    st = cluster.status()
+    assert st.get("state") == "healthy" and len(st["nodes"]) == 3, st
+
+
 def test_stale_config_version_is_refused(cluster):
     """A reconfig with a stale curConfigId gets BADVERSION; the membership is unchanged."""
     from kazoo.client import KazooClient
