@@ -54,7 +54,7 @@ public enum InventoryLoader {
         "zk_client_port", "zk_quorum_port", "zk_election_port", "zk_data_dir", "zk_datalog_dir",
         "zk_conf_dir", "zk_log_dir",
         "zk_4lw_whitelist", "zk_max_client_cnxns", "zk_autopurge_snap_retain_count",
-        "zk_autopurge_purge_interval", "zk_apache_home", "zk_java_heap_mb", "zk_allow_even_voters",
+        "zk_autopurge_purge_interval", "zk_apache_home", "zk_java_heap_mb", "zk_allow_even_voters", "zk_zkserver",
     ]
     /// Per-host keys (host vars). Ports here override the cluster's base ports.
     public static let hostKeys: [String] = [
@@ -390,6 +390,7 @@ extension InventoryLoader {
                 autopurgePurgeIntervalHours: purge, apacheHome: apacheHome, javaHeapMB: heap)
             // Set by `zkctl scale --allow-even` (and while a scale passes through an even count).
             settings.allowEvenVoters = vars["zk_allow_even_voters"]?.value.scalar?.string.lowercased() == "true"
+            settings.zkserver = string(vars["zk_zkserver"])
             return settings
         }
 
