@@ -334,6 +334,7 @@ public struct RollingExecutor: Sendable {
         }
         if FileSystem.exists(l.root) {
             emit("info", step: step, total: total, node: node.id, "removing the leftover state of a former node \(node.id) (\(l.root))")
+            try await orchestrator.stop(node.id, layout: l, force: false)
             try FileSystem.remove(l.root)
         }
         guard let (_, _, files) = try orchestrator.renderedFiles(next).first(where: { $0.0.id == node.id }) else {
