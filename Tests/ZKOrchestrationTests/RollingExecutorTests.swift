@@ -8,6 +8,8 @@ final class FakeEnsemble: ProcessProvider, FourLetterWordClient, @unchecked Send
     let lock = NSLock()
     var baseClientPort: Int
     var observers: Set<Int> = []
+    /// The servers' membership (from the fake reconfig), for the roles of added nodes.
+    var membership: (() -> [EnsembleConfig.Member])?
     var preferredLeader = 1
     var neverSync: Set<Int> = []
     var badBinary = "/bad/zkserver"
@@ -62,6 +64,7 @@ final class FakeEnsemble: ProcessProvider, FourLetterWordClient, @unchecked Send
         guard up.contains(id) else { throw ZKCtlError("connection refused") }
         if word == "ruok" { return "imok" }
         if neverSync.contains(id) { return FourLetterWords.notServingText }
+        let observers = membership.map { Set($0().filter { $0.role == .observer }.map(\.id)) } ?? self.observers
         let voters = up.subtracting(observers).subtracting(neverSync)
         let leader = voters.contains(preferredLeader) ? preferredLeader : voters.min()!
         let mode = id == leader ? "leader" : observers.contains(id) ? "observer" : "follower"
@@ -90,6 +93,7 @@ final class FakeReconfig: ReconfigSender, @unchecked Sendable {
         let answer = answers.isEmpty ? .applied(config: "version=100000009") : answers.removeFirst()
         if case .applied = answer {
             if let j = joining, let eq = j.firstIndex(of: "="), let id = Int(j[j.index(j.startIndex, offsetBy: 7)..<eq]) {
+                members.removeAll { $0.id == id }
                 members.append(.init(id: id, role: j.contains(":observer;") ? .observer : .participant))
             }
             if let l = leaving.flatMap({ Int($0) }) { members.removeAll { $0.id == l } }
@@ -135,6 +139,7 @@ final class FakeReconfig: ReconfigSender, @unchecked Sendable {
         _ = try await o.up(inventory, inventoryYAML: InventoryWriter.yaml(inventory), timeout: .seconds(5))
         let reconfig = FakeReconfig()
         reconfig.members = inventory.nodes.map { .init(id: $0.id, role: $0.role) }
+        fake.membership = { [reconfig] in reconfig.members }
         let log = EventLog()
         let ex = RollingExecutor(orchestrator: o, reconfig: reconfig, events: { log.add($0) },
                                  syncTimeout: syncTimeout, startTimeout: .seconds(2), pollInterval: .milliseconds(10))
@@ -203,7 +208,10 @@ final class FakeReconfig: ReconfigSender, @unchecked Sendable {
         let plan = RollingPlanner.scale(current: s.inventory, desired: RollingPlanner.resize(s.inventory, voters: 5),
                                         healthy: [1, 2, 3], leader: 1, allowEven: false, purge: false)
         try await s.executor.scale(plan, inventory: s.inventory, engine: .bundled(zkserver: "/bin/true"))
-        #expect(s.reconfig.calls.map { $0.0.map { String($0.prefix(9)) } } == ["server.4=", "server.5="])
+        // Each voter joins as an observer and is promoted once synced.
+        #expect(s.reconfig.calls.map { $0.0.map { String($0.prefix(9)) + ($0.contains(":observer;") ? " observer" : " participant") } }
+                == ["server.4= observer", "server.4= participant", "server.5= observer", "server.5= participant"])
+        #expect(s.events.events.filter { $0.event == "promote" }.map(\.node) == [4, 5])
         let store = s.executor.orchestrator.store
         #expect(try store.loadInventory("t").nodes.map(\.id) == [1, 2, 3, 4, 5])
         // Node 4 was started with the members of its time plus itself; node 5 with 1-5.
@@ -250,9 +258,19 @@ final class FakeReconfig: ReconfigSender, @unchecked Sendable {
         let plan = RollingPlanner.scale(current: s.inventory, desired: RollingPlanner.resize(s.inventory, voters: 4),
                                         healthy: [1, 2, 3], leader: 1, allowEven: true, purge: false)
         try await s.executor.scale(plan, inventory: s.inventory, engine: .bundled(zkserver: "/bin/true"))
-        #expect(s.reconfig.calls.count == 2)
-        #expect(s.reconfig.versionsSent == [0x100000000, 0x100000000])
+        #expect(s.reconfig.calls.count == 3)
+        #expect(s.reconfig.versionsSent == [0x100000000, 0x100000000, 0x100000001])
         #expect(s.reconfig.members.map(\.id) == [1, 2, 3, 4])
+        #expect(s.reconfig.members.allSatisfy { $0.role == .participant })
+    }
+
+    @Test func directAddWhenObserverFirstIsOff() async throws {
+        var s = try await setup()
+        s.executor.observerFirst = false
+        let plan = RollingPlanner.scale(current: s.inventory, desired: RollingPlanner.resize(s.inventory, voters: 5),
+                                        healthy: [1, 2, 3], leader: 1, allowEven: false, purge: false, observerFirst: false)
+        try await s.executor.scale(plan, inventory: s.inventory, engine: .bundled(zkserver: "/bin/true"))
+        #expect(s.reconfig.calls.map { $0.0.map { String($0.prefix(9)) } } == ["server.4=", "server.5="])
     }
 
     @Test func otherReconfigErrorsStopTheRun() async throws {

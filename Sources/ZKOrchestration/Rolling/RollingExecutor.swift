@@ -51,6 +51,8 @@ public struct RollingExecutor: Sendable {
     /// How long a started joiner may take to accept client connections before its reconfig.
     public var startTimeout: Duration
     public var pollInterval: Duration
+    /// Add voters as observers first and promote them once synced (else add them as voters directly).
+    public var observerFirst = true
     let began = ContinuousClock.now
 
     public init(orchestrator: Orchestrator, reconfig: any ReconfigSender = WireReconfigSender(),
@@ -363,25 +365,45 @@ public struct RollingExecutor: Sendable {
             }
             try await Task.sleep(for: pollInterval)
         }
+        // A new voter joins as an observer first, so the ensemble keeps its failure tolerance while
+        // it catches up, and is promoted once synced; the promotion then adds a voter that is
+        // already in sync.
+        let staged = observerFirst && node.role == .participant
+        var asObserver = node
+        asObserver.role = .observer
+        let first = staged ? Inventory(cluster: current.cluster, nodes: current.nodes + [asObserver]) : next
         do {
-            _ = try await sendReconfig(current, target: next, password: password, joining: RenderModel.serverLine(node), leaving: nil,
-                                       step: step, total: total, node: node.id)
+            _ = try await sendReconfig(current, target: first, password: password, joining: RenderModel.serverLine(staged ? asObserver : node),
+                                       leaving: nil, step: step, total: total, node: node.id)
         } catch {
             throw await undoStart("\(error)")
         }
+        var member = first
         do {
-            try await waitSynced(node, in: next, timeout: syncTimeout, step: step, total: total)
+            try await waitSynced(staged ? asObserver : node, in: first, timeout: syncTimeout, step: step, total: total)
+            if staged {
+                emit("promote", step: step, total: total, node: node.id, action: "add", "node \(node.id) is synced as an observer; promoting it to participant")
+                _ = try await sendReconfig(first, target: next, password: password, joining: RenderModel.serverLine(node), leaving: nil,
+                                           step: step, total: total, node: node.id)
+                member = next
+                try await waitSynced(node, in: next, timeout: syncTimeout, step: step, total: total)
+            }
         } catch {
             // Take it out again so the membership is what it was.
             emit("rollback", step: step, total: total, node: node.id, "node \(node.id) did not sync; removing it from the membership again")
-            let back = try? await sendReconfig(next, target: current, password: password, joining: nil, leaving: String(node.id),
+            var back = try? await sendReconfig(member, target: current, password: password, joining: nil, leaving: String(node.id),
                                                step: step, total: total, node: node.id)
+            if back == nil && member != first {
+                // The promotion may not have been applied.
+                back = try? await sendReconfig(first, target: current, password: password, joining: nil, leaving: String(node.id),
+                                               step: step, total: total, node: node.id)
+            }
             try? await orchestrator.stop(node.id, layout: l, force: true)
             if back != nil {
                 try? FileSystem.remove(l.root)
                 throw fail("\(error)", "Node \(node.id) was reconfigured out again and stopped; the membership is as before.")
             }
-            throw fail("\(error)", "Node \(node.id) is still a member but stopped (the reconfig to remove it failed); run `zkctl scale` to the previous size to remove it.")
+            throw fail("\(error)", "Node \(node.id) may still be a member but is stopped (the reconfig to remove it failed); see `zkctl status` and run `zkctl scale` to the previous size.")
         }
     }
 

@@ -14,7 +14,8 @@ public struct QuorumMath: Equatable, Sendable, Codable {
 
 /// One membership or restart step of a rolling operation.
 public enum RollingAction: Equatable, Sendable {
-    /// Render the node with the current members plus itself, start it, reconfig it in, wait until synced.
+    /// Render the node with the current members plus itself, start it, reconfig it in (a voter as an
+    /// observer first, promoted once synced), wait until synced.
     case add(node: NodeSpec)
     /// Reconfig the node out, wait for a write to commit in the new config, stop it (and delete its data).
     case remove(node: Int, role: NodeRole, purge: Bool)
@@ -39,7 +40,9 @@ public enum RollingAction: Equatable, Sendable {
     public var description: String {
         switch self {
         case .add(let n):
-            return "add node \(n.id) as \(n.role.rawValue) (\(n.clientAddress)): start it with the current members plus itself, reconfig it in, wait until synced"
+            return n.role == .participant
+                ? "add node \(n.id) as participant (\(n.clientAddress)): start it with the current members plus itself, reconfig it in as an observer, wait until synced, promote it"
+                : "add node \(n.id) as observer (\(n.clientAddress)): start it with the current members plus itself, reconfig it in, wait until synced"
         case .remove(let id, let role, let purge):
             return "remove \(role.rawValue) \(id): reconfig it out, commit a write, stop it" + (purge ? ", delete its data" : "")
         case .restart(let id, let role, let wasLeader):
@@ -115,7 +118,7 @@ public enum RollingPlanner {
     /// `zkctl scale`: one member per step. Voters are added before observers are removed and
     /// removed voters go highest id first, the leader last.
     public static func scale(current: Inventory, desired: Inventory, healthy: Set<Int>, leader: Int?,
-                             allowEven: Bool, purge: Bool) -> RollingPlan {
+                             allowEven: Bool, purge: Bool, observerFirst: Bool = true) -> RollingPlan {
         var blockers: [String] = []
         let currentIds = Set(current.nodes.map(\.id))
         let desiredIds = Set(desired.nodes.map(\.id))
@@ -161,7 +164,7 @@ public enum RollingPlanner {
             // caught up; a removed voter counts in the old quorum until the change commits.
             var during = quorum(before)
             var up = during.voters
-            if case .add(let n) = action, n.role == .participant {
+            if case .add(let n) = action, n.role == .participant, !observerFirst {
                 during = quorum(after)
                 up = during.voters - 1
             }
