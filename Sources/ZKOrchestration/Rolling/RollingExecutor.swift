@@ -51,7 +51,7 @@ public struct RollingExecutor: Sendable {
     /// How long a started joiner may take to accept client connections before its reconfig.
     public var startTimeout: Duration
     public var pollInterval: Duration
-    /// Add voters as observers first and promote them once synced (else add them as voters directly).
+    /// Whether plans made for this executor add voters as observers first (the steps carry it).
     public var observerFirst = true
     let began = ContinuousClock.now
 
@@ -266,9 +266,10 @@ public struct RollingExecutor: Sendable {
                                resume: "fix the cause, then run the same `zkctl scale` again (done steps are not repeated)")
             }
             switch step.action {
-            case .add(let node):
+            case .add(let node, let staged):
                 let next = Inventory(cluster: current.cluster, nodes: current.nodes + [node])
-                try await add(node, current: current, next: next, engine: engine, password: password, step: n, total: total, fail: fail)
+                try await add(node, current: current, next: next, engine: engine, password: password, observerFirst: staged,
+                              step: n, total: total, fail: fail)
                 current = next
             case .remove(let id, _, let purge):
                 let next = Inventory(cluster: current.cluster, nodes: current.nodes.filter { $0.id != id })
@@ -327,7 +328,7 @@ public struct RollingExecutor: Sendable {
     }
 
     func add(_ node: NodeSpec, current: Inventory, next: Inventory, engine: ResolvedEngine, password: String,
-             step: Int, total: Int, fail: (String, String) -> RollingFailure) async throws {
+             observerFirst: Bool, step: Int, total: Int, fail: (String, String) -> RollingFailure) async throws {
         let l = store.layout(current.cluster.name).node(node.id)
         // Its files: the current members plus itself, as Apache ZooKeeper's procedure prescribes.
         for (kind, port) in [("client", node.clientPort), ("quorum", node.quorumPort), ("election", node.electionPort)]

@@ -16,7 +16,7 @@ public struct QuorumMath: Equatable, Sendable, Codable {
 public enum RollingAction: Equatable, Sendable {
     /// Render the node with the current members plus itself, start it, reconfig it in (a voter as an
     /// observer first, promoted once synced), wait until synced.
-    case add(node: NodeSpec)
+    case add(node: NodeSpec, observerFirst: Bool = true)
     /// Reconfig the node out, wait for a write to commit in the new config, stop it (and delete its data).
     case remove(node: Int, role: NodeRole, purge: Bool)
     /// Stop the node, start it again (with `engine` when upgrading), wait until it is back and synced.
@@ -24,7 +24,7 @@ public enum RollingAction: Equatable, Sendable {
 
     public var node: Int {
         switch self {
-        case .add(let n): return n.id
+        case .add(let n, _): return n.id
         case .remove(let id, _, _), .restart(let id, _, _): return id
         }
     }
@@ -39,10 +39,10 @@ public enum RollingAction: Equatable, Sendable {
 
     public var description: String {
         switch self {
-        case .add(let n):
-            return n.role == .participant
+        case .add(let n, let staged):
+            return n.role == .participant && staged
                 ? "add node \(n.id) as participant (\(n.clientAddress)): start it with the current members plus itself, reconfig it in as an observer, wait until synced, promote it"
-                : "add node \(n.id) as observer (\(n.clientAddress)): start it with the current members plus itself, reconfig it in, wait until synced"
+                : "add node \(n.id) as \(n.role.rawValue) (\(n.clientAddress)): start it with the current members plus itself, reconfig it in, wait until synced"
         case .remove(let id, let role, let purge):
             return "remove \(role.rawValue) \(id): reconfig it out, commit a write, stop it" + (purge ? ", delete its data" : "")
         case .restart(let id, let role, let wasLeader):
@@ -164,7 +164,7 @@ public enum RollingPlanner {
             // caught up; a removed voter counts in the old quorum until the change commits.
             var during = quorum(before)
             var up = during.voters
-            if case .add(let n) = action, n.role == .participant, !observerFirst {
+            if case .add(let n, let staged) = action, n.role == .participant, !staged {
                 during = quorum(after)
                 up = during.voters - 1
             }
@@ -174,7 +174,7 @@ public enum RollingPlanner {
         // Grow voters first (more failures tolerated while the rest happens), then shrink.
         for n in addVoters {
             let next = members + [n]
-            record(.add(node: n), members, next)
+            record(.add(node: n, observerFirst: observerFirst), members, next)
             members = next
         }
         for n in removeVoters {
@@ -189,7 +189,7 @@ public enum RollingPlanner {
         }
         for n in addObservers {
             let next = members + [n]
-            record(.add(node: n), members, next)
+            record(.add(node: n, observerFirst: observerFirst), members, next)
             members = next
         }
         for n in removeObservers {
