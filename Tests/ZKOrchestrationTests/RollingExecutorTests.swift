@@ -8,6 +8,8 @@ final class FakeEnsemble: ProcessProvider, FourLetterWordClient, @unchecked Send
     let lock = NSLock()
     var baseClientPort: Int
     var observers: Set<Int> = []
+    /// The servers' membership (from the fake reconfig), for the roles of added nodes.
+    var membership: (() -> [EnsembleConfig.Member])?
     var preferredLeader = 1
     var neverSync: Set<Int> = []
     var badBinary = "/bad/zkserver"
@@ -62,6 +64,7 @@ final class FakeEnsemble: ProcessProvider, FourLetterWordClient, @unchecked Send
         guard up.contains(id) else { throw ZKCtlError("connection refused") }
         if word == "ruok" { return "imok" }
         if neverSync.contains(id) { return FourLetterWords.notServingText }
+        let observers = membership.map { Set($0().filter { $0.role == .observer }.map(\.id)) } ?? self.observers
         let voters = up.subtracting(observers).subtracting(neverSync)
         let leader = voters.contains(preferredLeader) ? preferredLeader : voters.min()!
         let mode = id == leader ? "leader" : observers.contains(id) ? "observer" : "follower"
@@ -77,12 +80,32 @@ final class FakeEnsemble: ProcessProvider, FourLetterWordClient, @unchecked Send
 final class FakeReconfig: ReconfigSender, @unchecked Sendable {
     let lock = NSLock()
     var answers: [ReconfigOutcome] = []
+    var members: [EnsembleConfig.Member] = []
+    var version: Int64 = 0x100000000
     private(set) var calls: [(String?, String?)] = []
+    private(set) var versionsSent: [Int64] = []
+
     func reconfig(servers: [(host: String, port: Int)], password: String, joining: String?, leaving: String?,
                   fromConfigVersion: Int64, timeout: Duration) throws -> ReconfigOutcome {
         lock.lock(); defer { lock.unlock() }
         calls.append((joining, leaving))
-        return answers.isEmpty ? .applied(config: "version=100000009") : answers.removeFirst()
+        versionsSent.append(fromConfigVersion)
+        let answer = answers.isEmpty ? .applied(config: "version=100000009") : answers.removeFirst()
+        if case .applied = answer {
+            if let j = joining, let eq = j.firstIndex(of: "="), let id = Int(j[j.index(j.startIndex, offsetBy: 7)..<eq]) {
+                members.removeAll { $0.id == id }
+                members.append(.init(id: id, role: j.contains(":observer;") ? .observer : .participant))
+            }
+            if let l = leaving.flatMap({ Int($0) }) { members.removeAll { $0.id == l } }
+            members.sort { $0.id < $1.id }
+            version += 1
+        }
+        return answer
+    }
+
+    func readConfig(servers: [(host: String, port: Int)], timeout: Duration) throws -> EnsembleConfig {
+        lock.lock(); defer { lock.unlock() }
+        return EnsembleConfig(members: members, version: version)
     }
 }
 
@@ -115,6 +138,8 @@ final class FakeReconfig: ReconfigSender, @unchecked Sendable {
                              stopTimeout: .seconds(1), pollInterval: .milliseconds(10))
         _ = try await o.up(inventory, inventoryYAML: InventoryWriter.yaml(inventory), timeout: .seconds(5))
         let reconfig = FakeReconfig()
+        reconfig.members = inventory.nodes.map { .init(id: $0.id, role: $0.role) }
+        fake.membership = { [reconfig] in reconfig.members }
         let log = EventLog()
         let ex = RollingExecutor(orchestrator: o, reconfig: reconfig, events: { log.add($0) },
                                  syncTimeout: syncTimeout, startTimeout: .seconds(2), pollInterval: .milliseconds(10))
@@ -183,7 +208,10 @@ final class FakeReconfig: ReconfigSender, @unchecked Sendable {
         let plan = RollingPlanner.scale(current: s.inventory, desired: RollingPlanner.resize(s.inventory, voters: 5),
                                         healthy: [1, 2, 3], leader: 1, allowEven: false, purge: false)
         try await s.executor.scale(plan, inventory: s.inventory, engine: .bundled(zkserver: "/bin/true"))
-        #expect(s.reconfig.calls.map { $0.0.map { String($0.prefix(9)) } } == ["server.4=", "server.5="])
+        // Each voter joins as an observer and is promoted once synced.
+        #expect(s.reconfig.calls.map { $0.0.map { String($0.prefix(9)) + ($0.contains(":observer;") ? " observer" : " participant") } }
+                == ["server.4= observer", "server.4= participant", "server.5= observer", "server.5= participant"])
+        #expect(s.events.events.filter { $0.event == "promote" }.map(\.node) == [4, 5])
         let store = s.executor.orchestrator.store
         #expect(try store.loadInventory("t").nodes.map(\.id) == [1, 2, 3, 4, 5])
         // Node 4 was started with the members of its time plus itself; node 5 with 1-5.
@@ -206,21 +234,56 @@ final class FakeReconfig: ReconfigSender, @unchecked Sendable {
         #expect(try store.loadInventory("t").nodes.map(\.id) == [1, 2, 3])
     }
 
-    @Test func staleConfigVersionStopsScaleAndUndoesTheJoiner() async throws {
+    @Test func membershipChangedOutsideZkctlStopsScaleAndUndoesTheJoiner() async throws {
         let s = try await setup()
-        s.reconfig.answers = [.refused(code: -103)]
+        s.reconfig.members.append(.init(id: 7, role: .observer))
         let plan = RollingPlanner.scale(current: s.inventory, desired: RollingPlanner.resize(s.inventory, voters: 5),
                                         healthy: [1, 2, 3], leader: 1, allowEven: false, purge: false)
         await #expect {
             try await s.executor.scale(plan, inventory: s.inventory, engine: .bundled(zkserver: "/bin/true"))
         } throws: { error in
             let f = error as? RollingFailure
-            return f?.node == 4 && f!.reason.contains("stale configuration version") && f!.state.contains("membership did not change")
+            return f?.node == 4 && f!.reason.contains("changed outside zkctl") && f!.state.contains("membership did not change")
         }
+        #expect(s.reconfig.calls.isEmpty)
         let store = s.executor.orchestrator.store
         #expect(try store.loadInventory("t").nodes.map(\.id) == [1, 2, 3])
         #expect(s.fake.running() == [1, 2, 3])
         #expect(!FileSystem.exists(store.layout("t").node(4).root))
+    }
+
+    @Test func staleVersionIsReadAgainAndRetried() async throws {
+        let s = try await setup()
+        s.reconfig.answers = [.refused(code: -103)]
+        let plan = RollingPlanner.scale(current: s.inventory, desired: RollingPlanner.resize(s.inventory, voters: 4),
+                                        healthy: [1, 2, 3], leader: 1, allowEven: true, purge: false)
+        try await s.executor.scale(plan, inventory: s.inventory, engine: .bundled(zkserver: "/bin/true"))
+        #expect(s.reconfig.calls.count == 3)
+        #expect(s.reconfig.versionsSent == [0x100000000, 0x100000000, 0x100000001])
+        #expect(s.reconfig.members.map(\.id) == [1, 2, 3, 4])
+        #expect(s.reconfig.members.allSatisfy { $0.role == .participant })
+    }
+
+    @Test func directAddWhenObserverFirstIsOff() async throws {
+        var s = try await setup()
+        s.executor.observerFirst = false
+        let plan = RollingPlanner.scale(current: s.inventory, desired: RollingPlanner.resize(s.inventory, voters: 5),
+                                        healthy: [1, 2, 3], leader: 1, allowEven: false, purge: false, observerFirst: false)
+        try await s.executor.scale(plan, inventory: s.inventory, engine: .bundled(zkserver: "/bin/true"))
+        #expect(s.reconfig.calls.map { $0.0.map { String($0.prefix(9)) } } == ["server.4=", "server.5="])
+    }
+
+    @Test func otherReconfigErrorsStopTheRun() async throws {
+        let s = try await setup()
+        s.reconfig.answers = [.refused(code: -102)]
+        let plan = RollingPlanner.scale(current: s.inventory, desired: RollingPlanner.resize(s.inventory, voters: 5),
+                                        healthy: [1, 2, 3], leader: 1, allowEven: false, purge: false)
+        await #expect {
+            try await s.executor.scale(plan, inventory: s.inventory, engine: .bundled(zkserver: "/bin/true"))
+        } throws: { error in
+            (error as? RollingFailure)?.reason.contains("not authorised") == true
+        }
+        #expect(s.fake.running() == [1, 2, 3])
     }
 
     @Test func joinerThatNeverSyncsIsReconfiguredOutAgain() async throws {

@@ -63,8 +63,12 @@ class Cluster:
         return p
 
     def up(self):
-        return self.zkctl("up", "-n", str(self.nodes), "--engine", self.engine, "--base-port", str(self.base),
-                          "--timeout", "120")
+        try:
+            return self.zkctl("up", "-n", str(self.nodes), "--engine", self.engine, "--base-port", str(self.base),
+                              "--timeout", "120")
+        except BaseException:
+            self.down()   # nodes that did start must not outlive a failed test
+            raise
 
     def status(self):
         p = self.zkctl("status", "--output", "json", check=False)

@@ -86,6 +86,19 @@ def test_scale_with_a_member_down_is_refused(cluster):
         cluster.zkctl("health", "--timeout", "60")
 
 
+def test_even_count_with_allow_even_and_back(cluster):
+    p = cluster.zkctl("scale", "2", "--allow-even", "--purge", "--output", "json")
+    events = [json.loads(l) for l in p.stdout.splitlines()]
+    assert [e["event"] for e in events if e["event"] in ("step", "done", "finished")] == ["step", "done", "finished"]
+    st = cluster.status()
+    assert st.get("state") == "healthy" and len(st["nodes"]) == 2, st
+    p = cluster.zkctl("restart", "--rolling", check=False)
+    assert p.returncode != 0 and "tolerate no failure" in p.stderr, p.stderr
+    cluster.zkctl("scale", "3")
+    st = cluster.status()
+    assert st.get("state") == "healthy" and len(st["nodes"]) == 3, st
+
+
 def test_stale_config_version_is_refused(cluster):
     """A reconfig with a stale curConfigId gets BADVERSION; the membership is unchanged."""
     from kazoo.client import KazooClient
@@ -124,6 +137,26 @@ def test_upgrade_to_a_binary_that_does_not_start_stops_safely(cluster):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_upgrade_to_a_binary_that_never_syncs_stops_safely(cluster):
+    """The new 'server' runs but never serves: zkctl gives up after --sync-timeout, puts the node
+    back on its previous binary and stops; the ensemble keeps serving."""
+    d = tempfile.mkdtemp()
+    mute = os.path.join(d, "zkserver")
+    with open(mute, "w") as f:
+        f.write('#!/bin/sh\nexec python3 -c "import time; time.sleep(120)" "$@"\n')
+    os.chmod(mute, stat.S_IRWXU)
+    try:
+        began = time.monotonic()
+        p = cluster.zkctl("upgrade", "--to", mute, "--sync-timeout", "5", check=False, timeout=300)
+        assert p.returncode != 0
+        assert "stopped at step 1/3" in p.stderr and "did not sync within 5s" in p.stderr, p.stderr
+        assert "It is back and synced" in p.stderr, p.stderr
+        assert time.monotonic() - began < 60
+        assert_still_serving(cluster)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--report", action="store_true", help="run every scenario and print the report")
@@ -131,6 +164,8 @@ def main():
     ap.add_argument("--scenario", action="append", choices=list(SCENARIOS))
     ap.add_argument("--json", help="also write the rows to this file")
     args = ap.parse_args()
+    import logging
+    logging.disable(logging.CRITICAL)   # kazoo logs every dropped connection
     if not args.report:
         ap.print_help()
         return 2

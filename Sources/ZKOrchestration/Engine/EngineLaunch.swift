@@ -76,6 +76,12 @@ public struct EngineLocator: Sendable {
                 }
                 return .bundled(zkserver: explicit)
             }
+            if let recorded = settings.zkserver {
+                guard FileSystem.isExecutable(recorded) else {
+                    throw ZKCtlError("zkserver binary \(recorded) (zk_zkserver of the cluster, set by `zkctl upgrade`) is missing or not executable; restore it or run `zkctl upgrade --to` another binary")
+                }
+                return .bundled(zkserver: recorded)
+            }
             if let dir = executableDirectory, FileSystem.isExecutable(dir + "/zkserver") {
                 return .bundled(zkserver: dir + "/zkserver")
             }

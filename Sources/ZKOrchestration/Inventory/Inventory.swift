@@ -66,6 +66,11 @@ public struct ClusterSettings: Equatable, Sendable {
     /// `DigestAuthenticationProvider.superDigest` rendered into zoo.cfg (from the cluster's secret
     /// in its state dir, never from the inventory file); zkctl uses it to send reconfig.
     public var superDigest: String? = nil
+    /// `zk_allow_even_voters`: an even number of voters was asked for (`zkctl scale --allow-even`).
+    public var allowEvenVoters = false
+    /// `zk_zkserver`: the zkserver binary of a bundled cluster (set by `zkctl upgrade`); the
+    /// --zkserver flag and ZKCTL_ZKSERVER still take precedence.
+    public var zkserver: String? = nil
 
     public init(
         name: String, engine: Engine, version: String? = nil,

@@ -54,7 +54,7 @@ public enum InventoryLoader {
         "zk_client_port", "zk_quorum_port", "zk_election_port", "zk_data_dir", "zk_datalog_dir",
         "zk_conf_dir", "zk_log_dir",
         "zk_4lw_whitelist", "zk_max_client_cnxns", "zk_autopurge_snap_retain_count",
-        "zk_autopurge_purge_interval", "zk_apache_home", "zk_java_heap_mb",
+        "zk_autopurge_purge_interval", "zk_apache_home", "zk_java_heap_mb", "zk_allow_even_voters", "zk_zkserver",
     ]
     /// Per-host keys (host vars). Ports here override the cluster's base ports.
     public static let hostKeys: [String] = [
@@ -240,7 +240,8 @@ extension InventoryLoader {
                                     electionPort: port("zk_election_port", settings?.electionPort ?? D.electionPort))
                 nodes.append((spec, h.path, h.line))
             }
-            validate(nodes: nodes, hostsPath: join(groupPath, "hosts"), hostsLine: hostsNode.mark?.line)
+            validate(nodes: nodes, hostsPath: join(groupPath, "hosts"), hostsLine: hostsNode.mark?.line,
+                     allowEven: settings?.allowEvenVoters == true)
             guard let settings else { return nil }
             return Inventory(cluster: settings, nodes: nodes.map { $0.0 })
         }
@@ -380,16 +381,21 @@ extension InventoryLoader {
             let confDir = string(vars["zk_conf_dir"]) ?? D.confDir
             let logDir = string(vars["zk_log_dir"]) ?? D.logDir
             guard ok, let engine else { return nil }
-            return ClusterSettings(
+            var settings = ClusterSettings(
                 name: name, engine: engine, version: version, tickTimeMs: tick, initLimitTicks: initLimit,
                 syncLimitTicks: syncLimit, clientPort: client, quorumPort: quorum, electionPort: election,
                 dataDir: dataDir, dataLogDir: dataLogDir, confDir: confDir, logDir: logDir,
                 fourLetterWordWhitelist: whitelist,
                 maxClientConnections: maxCnxns, autopurgeSnapRetainCount: retain,
                 autopurgePurgeIntervalHours: purge, apacheHome: apacheHome, javaHeapMB: heap)
+            // Set by `zkctl scale --allow-even` (and while a scale passes through an even count).
+            settings.allowEvenVoters = vars["zk_allow_even_voters"]?.value.scalar?.string.lowercased() == "true"
+            settings.zkserver = string(vars["zk_zkserver"])
+            return settings
         }
 
-        mutating func validate(nodes: [(NodeSpec, path: String, line: Int?)], hostsPath: String, hostsLine: Int?) {
+        mutating func validate(nodes: [(NodeSpec, path: String, line: Int?)], hostsPath: String, hostsLine: Int?,
+                               allowEven: Bool = false) {
             var byId: [Int: String] = [:]
             for (node, path, line) in nodes {
                 if let first = byId[node.id] {
@@ -415,7 +421,7 @@ extension InventoryLoader {
             let voters = nodes.filter { $0.0.role == .participant }.count
             if voters == 0 {
                 problem(hostsPath, hostsLine, "no voters; at least one host needs zk_role: participant")
-            } else if voters % 2 == 0 {
+            } else if voters % 2 == 0 && !allowEven {
                 problem(hostsPath, hostsLine,
                         "\(voters) voters: an even number tolerates no more failures than \(voters - 1); add or remove a voter, or make one an observer")
             }

@@ -25,7 +25,9 @@ public enum InventoryWriter {
         if c.autopurgeSnapRetainCount != D.autopurgeSnapRetainCount { vars.append(("zk_autopurge_snap_retain_count", "\(c.autopurgeSnapRetainCount)")) }
         if c.autopurgePurgeIntervalHours != D.autopurgePurgeIntervalHours { vars.append(("zk_autopurge_purge_interval", "\(c.autopurgePurgeIntervalHours)")) }
         if let h = c.apacheHome { vars.append(("zk_apache_home", h)) }
+        if let z = c.zkserver { vars.append(("zk_zkserver", z)) }
         if c.javaHeapMB != D.javaHeapMB { vars.append(("zk_java_heap_mb", "\(c.javaHeapMB)")) }
+        if c.allowEvenVoters || inventory.voters.count % 2 == 0 { vars.append(("zk_allow_even_voters", "true")) }
         if inventory.isLocal {
             vars.append(("ansible_connection", "local"))
         }

@@ -27,6 +27,8 @@ public protocol ReconfigSender: Sendable {
     /// Opens a session on one of `servers`, authenticates as the superuser and sends the request.
     func reconfig(servers: [(host: String, port: Int)], password: String, joining: String?, leaving: String?,
                   fromConfigVersion: Int64, timeout: Duration) throws -> ReconfigOutcome
+    /// `sync` then `getData /zookeeper/config` on one of `servers` (world-readable, no auth).
+    func readConfig(servers: [(host: String, port: Int)], timeout: Duration) throws -> EnsembleConfig
 }
 
 /// A blocking client for one request: connect, `auth digest super:<password>`, reconfig, close.
@@ -49,6 +51,57 @@ public struct WireReconfigSender: ReconfigSender {
             if ContinuousClock.now >= deadline { break }
         }
         throw ZKCtlError("cannot send reconfig: \(lastError)")
+    }
+
+    public func readConfig(servers: [(host: String, port: Int)], timeout: Duration) throws -> EnsembleConfig {
+        let deadline = ContinuousClock.now + timeout
+        var lastError = "no servers"
+        for server in servers {
+            do {
+                let conn = try session(host: server.host, port: server.port, deadline: deadline)
+                var sync = JuteWriter()
+                sync.int32(1); sync.int32(OpCode.sync.rawValue); sync.string("/zookeeper/config")
+                try conn.write(sync.framed(), deadline: deadline)
+                _ = try reply(conn, xid: 1, deadline: deadline)
+                var get = JuteWriter()
+                get.int32(2); get.int32(OpCode.getData.rawValue); get.string("/zookeeper/config"); get.bool(false)
+                try conn.write(get.framed(), deadline: deadline)
+                var r = try reply(conn, xid: 2, deadline: deadline)
+                return EnsembleConfig.parse(String(decoding: try r.buffer(), as: UTF8.self))
+            } catch {
+                lastError = "\(server.host):\(server.port): \(error)"
+            }
+            if ContinuousClock.now >= deadline { break }
+        }
+        throw ZKCtlError("cannot read /zookeeper/config: \(lastError)")
+    }
+
+    /// The body of the reply with `xid` (notifications are skipped); throws on an error code.
+    private func reply(_ conn: TCPConnection, xid: Int32, deadline: ContinuousClock.Instant) throws -> ByteCursor {
+        for _ in 0..<100 {
+            var r = ByteCursor(try readFrame(conn, deadline: deadline))
+            let x = try r.int32()
+            _ = try r.int64()
+            let err = try r.int32()
+            guard x == xid else { continue }
+            guard err == 0 else { throw ZKCtlError("error code \(err)") }
+            return r
+        }
+        throw ZKCtlError("no reply")
+    }
+
+    private func session(host: String, port: Int, deadline: ContinuousClock.Instant) throws -> TCPConnection {
+        let conn = try TCPConnection.connect(host: host, port: port, timeout: ContinuousClock.now.duration(to: deadline))
+        var connect = JuteWriter()
+        connect.int32(0); connect.int64(0); connect.int32(10_000); connect.int64(0)
+        connect.buffer([UInt8](repeating: 0, count: 16)); connect.bool(false)
+        try conn.write(connect.framed(), deadline: deadline)
+        var hello = ByteCursor(try readFrame(conn, deadline: deadline))
+        _ = try hello.int32()
+        let negotiated = try hello.int32()
+        let id = try hello.int64()
+        guard negotiated > 0, id != 0 else { throw ZKCtlError("session refused (server not serving)") }
+        return conn
     }
 
     func send(host: String, port: Int, password: String, request: ReconfigRequest,

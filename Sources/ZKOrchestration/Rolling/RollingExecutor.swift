@@ -51,6 +51,8 @@ public struct RollingExecutor: Sendable {
     /// How long a started joiner may take to accept client connections before its reconfig.
     public var startTimeout: Duration
     public var pollInterval: Duration
+    /// Whether plans made for this executor add voters as observers first (the steps carry it).
+    public var observerFirst = true
     let began = ContinuousClock.now
 
     public init(orchestrator: Orchestrator, reconfig: any ReconfigSender = WireReconfigSender(),
@@ -142,8 +144,9 @@ public struct RollingExecutor: Sendable {
         let deadline = ContinuousClock.now + timeout
         var last = ""
         let l = store.layout(inventory.cluster.name).node(node.id)
+        let started = ContinuousClock.now
         while true {
-            if let r = store.readRecord(l), orchestrator.provider.state(of: r) == .stale {
+            if let r = store.readRecord(l), exited(r, launchedAt: started) {
                 let how = orchestrator.provider.exitDescription(of: r).map { " (\($0))" } ?? ""
                 throw ZKCtlError("node \(node.id) exited\(how); last lines of \(l.logFile):\n\(FileSystem.tail(l.logFile, maxLines: 8))")
             }
@@ -161,6 +164,13 @@ public struct RollingExecutor: Sendable {
     }
 
     // MARK: processes
+
+    /// A just-spawned process shows the parent's command line until its exec completes, so "stale"
+    /// right after a launch is believed only when the exit status is known or after a grace period.
+    func exited(_ record: ProcessRecord, launchedAt: ContinuousClock.Instant) -> Bool {
+        guard orchestrator.provider.state(of: record) == .stale else { return false }
+        return orchestrator.provider.exitDescription(of: record) != nil || launchedAt.duration(to: .now) > .seconds(3)
+    }
 
     func launch(_ node: NodeSpec, inventory: Inventory, engine: ResolvedEngine) throws -> ProcessRecord {
         let l = store.layout(inventory.cluster.name).node(node.id)
@@ -256,9 +266,10 @@ public struct RollingExecutor: Sendable {
                                resume: "fix the cause, then run the same `zkctl scale` again (done steps are not repeated)")
             }
             switch step.action {
-            case .add(let node):
+            case .add(let node, let staged):
                 let next = Inventory(cluster: current.cluster, nodes: current.nodes + [node])
-                try await add(node, current: current, next: next, engine: engine, password: password, step: n, total: total, fail: fail)
+                try await add(node, current: current, next: next, engine: engine, password: password, observerFirst: staged,
+                              step: n, total: total, fail: fail)
                 current = next
             case .remove(let id, _, let purge):
                 let next = Inventory(cluster: current.cluster, nodes: current.nodes.filter { $0.id != id })
@@ -274,21 +285,34 @@ public struct RollingExecutor: Sendable {
         emit("finished", total: total, "scale: \(current.voters.count) voters + \(current.observers.count) observers")
     }
 
-    /// Sends one reconfig, retrying while another change is pending or the new quorum is still syncing.
-    func sendReconfig(_ inventory: Inventory, password: String, joining: String?, leaving: String?,
+    /// Sends one reconfig from `inventory`'s membership to `target`'s. The servers' configuration is
+    /// read first: if it already is the target (a reply lost earlier) nothing is sent; if it is
+    /// neither, someone else changed the membership and zkctl stops. The request carries the version
+    /// read, so a change in between is refused (-103). Retried while another change is pending (-14),
+    /// the new quorum is still syncing (-13) or the version moved on.
+    func sendReconfig(_ inventory: Inventory, target: Inventory, password: String, joining: String?, leaving: String?,
                       step: Int, total: Int, node: Int) async throws -> String {
         let servers = inventory.nodes.map { (host: $0.host, port: $0.clientPort) }
+        func members(_ inv: Inventory) -> [EnsembleConfig.Member] { inv.nodes.map { .init(id: $0.id, role: $0.role) } }
         let deadline = ContinuousClock.now + syncTimeout
         var lastError = ""
         while ContinuousClock.now < deadline {
             do {
+                let config = try reconfig.readConfig(servers: servers, timeout: .seconds(10))
+                if config.members == members(target) {
+                    emit("reconfig", step: step, total: total, node: node, "the servers already have the new membership")
+                    return ""
+                }
+                guard config.members == members(inventory) else {
+                    throw ZKCtlError("reconfig refused: the servers' membership (\(config.members.map { "\($0.id):\($0.role.rawValue)" }.joined(separator: ","))) is not the one zkctl recorded (\(members(inventory).map { "\($0.id):\($0.role.rawValue)" }.joined(separator: ","))); it was changed outside zkctl: make the inventory match it before scaling")
+                }
                 switch try reconfig.reconfig(servers: servers, password: password, joining: joining, leaving: leaving,
-                                             fromConfigVersion: -1, timeout: .seconds(10)) {
+                                             fromConfigVersion: config.version ?? -1, timeout: .seconds(10)) {
                 case .applied(let config):
                     emit("reconfig", step: step, total: total, node: node, action: joining != nil ? "add" : "remove",
                          "new configuration: " + config.split(separator: "\n").joined(separator: " "))
                     return config
-                case .refused(let code) where code == -14 || code == -13:
+                case .refused(let code) where code == -14 || code == -13 || code == -103:
                     lastError = ReconfigOutcome.describe(code)
                 case .refused(let code):
                     throw ZKCtlError("reconfig refused: \(ReconfigOutcome.describe(code)) (code \(code))")
@@ -304,7 +328,7 @@ public struct RollingExecutor: Sendable {
     }
 
     func add(_ node: NodeSpec, current: Inventory, next: Inventory, engine: ResolvedEngine, password: String,
-             step: Int, total: Int, fail: (String, String) -> RollingFailure) async throws {
+             observerFirst: Bool, step: Int, total: Int, fail: (String, String) -> RollingFailure) async throws {
         let l = store.layout(current.cluster.name).node(node.id)
         // Its files: the current members plus itself, as Apache ZooKeeper's procedure prescribes.
         for (kind, port) in [("client", node.clientPort), ("quorum", node.quorumPort), ("election", node.electionPort)]
@@ -313,6 +337,7 @@ public struct RollingExecutor: Sendable {
         }
         if FileSystem.exists(l.root) {
             emit("info", step: step, total: total, node: node.id, "removing the leftover state of a former node \(node.id) (\(l.root))")
+            try await orchestrator.stop(node.id, layout: l, force: false)
             try FileSystem.remove(l.root)
         }
         guard let (_, _, files) = try orchestrator.renderedFiles(next).first(where: { $0.0.id == node.id }) else {
@@ -321,6 +346,7 @@ public struct RollingExecutor: Sendable {
         for dir in [l.confDir, l.dataDir, l.dataLogDir, l.logDir] { try FileSystem.makeDirectory(dir) }
         for f in files { try FileSystem.write(f.contents, to: l.root + "/" + f.path) }
         let record = try launch(node, inventory: next, engine: engine)
+        let launchedAt = ContinuousClock.now
         emit("started", step: step, total: total, node: node.id, action: "add", "node \(node.id) started (pid \(record.pid))")
 
         func undoStart(_ why: String) async -> RollingFailure {
@@ -331,7 +357,7 @@ public struct RollingExecutor: Sendable {
         // Before the reconfig: the process must live and accept client connections.
         let deadline = ContinuousClock.now + startTimeout
         while (try? words.send("ruok", host: node.host, port: node.clientPort, timeout: .seconds(1))) != "imok" {
-            if orchestrator.provider.state(of: record) == .stale {
+            if exited(record, launchedAt: launchedAt) {
                 let how = orchestrator.provider.exitDescription(of: record).map { " (\($0))" } ?? ""
                 throw await undoStart("node \(node.id) exited at startup\(how); last lines of \(l.logFile):\n\(FileSystem.tail(l.logFile, maxLines: 8))")
             }
@@ -340,25 +366,45 @@ public struct RollingExecutor: Sendable {
             }
             try await Task.sleep(for: pollInterval)
         }
+        // A new voter joins as an observer first, so the ensemble keeps its failure tolerance while
+        // it catches up, and is promoted once synced; the promotion then adds a voter that is
+        // already in sync.
+        let staged = observerFirst && node.role == .participant
+        var asObserver = node
+        asObserver.role = .observer
+        let first = staged ? Inventory(cluster: current.cluster, nodes: current.nodes + [asObserver]) : next
         do {
-            _ = try await sendReconfig(current, password: password, joining: RenderModel.serverLine(node), leaving: nil,
-                                       step: step, total: total, node: node.id)
+            _ = try await sendReconfig(current, target: first, password: password, joining: RenderModel.serverLine(staged ? asObserver : node),
+                                       leaving: nil, step: step, total: total, node: node.id)
         } catch {
             throw await undoStart("\(error)")
         }
+        var member = first
         do {
-            try await waitSynced(node, in: next, timeout: syncTimeout, step: step, total: total)
+            try await waitSynced(staged ? asObserver : node, in: first, timeout: syncTimeout, step: step, total: total)
+            if staged {
+                emit("promote", step: step, total: total, node: node.id, action: "add", "node \(node.id) is synced as an observer; promoting it to participant")
+                _ = try await sendReconfig(first, target: next, password: password, joining: RenderModel.serverLine(node), leaving: nil,
+                                           step: step, total: total, node: node.id)
+                member = next
+                try await waitSynced(node, in: next, timeout: syncTimeout, step: step, total: total)
+            }
         } catch {
             // Take it out again so the membership is what it was.
             emit("rollback", step: step, total: total, node: node.id, "node \(node.id) did not sync; removing it from the membership again")
-            let back = try? await sendReconfig(next, password: password, joining: nil, leaving: String(node.id),
+            var back = try? await sendReconfig(member, target: current, password: password, joining: nil, leaving: String(node.id),
                                                step: step, total: total, node: node.id)
+            if back == nil && member != first {
+                // The promotion may not have been applied.
+                back = try? await sendReconfig(first, target: current, password: password, joining: nil, leaving: String(node.id),
+                                               step: step, total: total, node: node.id)
+            }
             try? await orchestrator.stop(node.id, layout: l, force: true)
             if back != nil {
                 try? FileSystem.remove(l.root)
                 throw fail("\(error)", "Node \(node.id) was reconfigured out again and stopped; the membership is as before.")
             }
-            throw fail("\(error)", "Node \(node.id) is still a member but stopped (the reconfig to remove it failed); run `zkctl scale` to the previous size to remove it.")
+            throw fail("\(error)", "Node \(node.id) may still be a member but is stopped (the reconfig to remove it failed); see `zkctl status` and run `zkctl scale` to the previous size.")
         }
     }
 
@@ -366,7 +412,7 @@ public struct RollingExecutor: Sendable {
                 step: Int, total: Int, fail: (String, String) -> RollingFailure) async throws {
         let l = store.layout(current.cluster.name).node(id)
         do {
-            _ = try await sendReconfig(current, password: password, joining: nil, leaving: String(id),
+            _ = try await sendReconfig(current, target: next, password: password, joining: nil, leaving: String(id),
                                        step: step, total: total, node: id)
         } catch {
             throw fail("\(error)", "Node \(id) is still a member and running; nothing was changed.")

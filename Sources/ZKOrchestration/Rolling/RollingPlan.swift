@@ -14,8 +14,9 @@ public struct QuorumMath: Equatable, Sendable, Codable {
 
 /// One membership or restart step of a rolling operation.
 public enum RollingAction: Equatable, Sendable {
-    /// Render the node with the current members plus itself, start it, reconfig it in, wait until synced.
-    case add(node: NodeSpec)
+    /// Render the node with the current members plus itself, start it, reconfig it in (a voter as an
+    /// observer first, promoted once synced), wait until synced.
+    case add(node: NodeSpec, observerFirst: Bool = true)
     /// Reconfig the node out, wait for a write to commit in the new config, stop it (and delete its data).
     case remove(node: Int, role: NodeRole, purge: Bool)
     /// Stop the node, start it again (with `engine` when upgrading), wait until it is back and synced.
@@ -23,7 +24,7 @@ public enum RollingAction: Equatable, Sendable {
 
     public var node: Int {
         switch self {
-        case .add(let n): return n.id
+        case .add(let n, _): return n.id
         case .remove(let id, _, _), .restart(let id, _, _): return id
         }
     }
@@ -38,8 +39,10 @@ public enum RollingAction: Equatable, Sendable {
 
     public var description: String {
         switch self {
-        case .add(let n):
-            return "add node \(n.id) as \(n.role.rawValue) (\(n.clientAddress)): start it with the current members plus itself, reconfig it in, wait until synced"
+        case .add(let n, let staged):
+            return n.role == .participant && staged
+                ? "add node \(n.id) as participant (\(n.clientAddress)): start it with the current members plus itself, reconfig it in as an observer, wait until synced, promote it"
+                : "add node \(n.id) as \(n.role.rawValue) (\(n.clientAddress)): start it with the current members plus itself, reconfig it in, wait until synced"
         case .remove(let id, let role, let purge):
             return "remove \(role.rawValue) \(id): reconfig it out, commit a write, stop it" + (purge ? ", delete its data" : "")
         case .restart(let id, let role, let wasLeader):
@@ -78,7 +81,8 @@ public struct RollingPlan: Equatable, Sendable {
         if steps.isEmpty { lines.append("  nothing to do") }
         for (i, s) in steps.enumerated() {
             lines.append("  \(i + 1). \(s.action.description)")
-            lines.append("     while it runs: \(s.votersUp)/\(s.during.voters) voters up, quorum \(s.during.quorum); after: \(s.after.voters) voters + \(s.after.observers) observers, quorum \(s.after.quorum), tolerates \(s.after.tolerated) failure\(s.after.tolerated == 1 ? "" : "s")")
+            let margin = max(0, s.votersUp - s.during.quorum)
+            lines.append("     while it runs: \(s.votersUp) of \(s.during.voters) voters up and synced, quorum \(s.during.quorum), tolerates \(margin) more failure\(margin == 1 ? "" : "s"); after: \(s.after.voters) voters + \(s.after.observers) observers, quorum \(s.after.quorum), tolerates \(s.after.tolerated) failure\(s.after.tolerated == 1 ? "" : "s")")
         }
         for b in blockers { lines.append("  refused: \(b)") }
         return lines.joined(separator: "\n")
@@ -114,12 +118,15 @@ public enum RollingPlanner {
     /// `zkctl scale`: one member per step. Voters are added before observers are removed and
     /// removed voters go highest id first, the leader last.
     public static func scale(current: Inventory, desired: Inventory, healthy: Set<Int>, leader: Int?,
-                             allowEven: Bool, purge: Bool) -> RollingPlan {
+                             allowEven: Bool, purge: Bool, observerFirst: Bool = true) -> RollingPlan {
         var blockers: [String] = []
         let currentIds = Set(current.nodes.map(\.id))
         let desiredIds = Set(desired.nodes.map(\.id))
         if desired.voters.isEmpty {
             blockers.append("an ensemble needs at least one voter; scaling to 0 would delete the cluster (use `zkctl down --purge`)")
+        }
+        if desired.voters.count == 1 && current.voters.count > 1 {
+            blockers.append("1 voter tolerates no failure, and zkctl manages a 1-node cluster as a standalone server that cannot grow again; keep at least 3 voters (2 with --allow-even)")
         }
         if current.isStandalone {
             blockers.append("cluster \(current.cluster.name) runs standalone (1 node); standalone servers cannot change membership; recreate it with `zkctl up -n 3`")
@@ -153,14 +160,21 @@ public enum RollingPlanner {
                        observers: nodes.filter { $0.role == .observer }.count)
         }
         func record(_ action: RollingAction, _ before: [NodeSpec], _ after: [NodeSpec]) {
-            let during = quorum(before)
-            steps.append(RollingStep(action: action, during: during, votersUp: during.voters,
+            // An added voter counts in the new quorum from its reconfig on, but is not synced until it
+            // caught up; a removed voter counts in the old quorum until the change commits.
+            var during = quorum(before)
+            var up = during.voters
+            if case .add(let n, let staged) = action, n.role == .participant, !staged {
+                during = quorum(after)
+                up = during.voters - 1
+            }
+            steps.append(RollingStep(action: action, during: during, votersUp: up,
                                      after: quorum(after), membersAfter: after.map(\.id).sorted()))
         }
         // Grow voters first (more failures tolerated while the rest happens), then shrink.
         for n in addVoters {
             let next = members + [n]
-            record(.add(node: n), members, next)
+            record(.add(node: n, observerFirst: observerFirst), members, next)
             members = next
         }
         for n in removeVoters {
@@ -175,7 +189,7 @@ public enum RollingPlanner {
         }
         for n in addObservers {
             let next = members + [n]
-            record(.add(node: n), members, next)
+            record(.add(node: n, observerFirst: observerFirst), members, next)
             members = next
         }
         for n in removeObservers {

@@ -75,8 +75,12 @@ func runRolling(global: GlobalOptions, cluster: ClusterOption, rolling: RollingO
     } catch {
         throw reportFailure(error, json: rolling.output == .json)
     }
-    if let to = upgradeTo, case .apache(_, _, let home) = engine, let home {
-        inventory.cluster.apacheHome = home
-        try orchestrator.store.saveInventory(InventoryWriter.yaml(inventory, comment: "Updated by `zkctl upgrade --to \(to)`."), name: inventory.cluster.name)
+    // Later starts (`zkctl up`, `zkctl node N start`) use the new version too.
+    if let to = upgradeTo, let engine {
+        switch engine {
+        case .apache(_, _, let home): inventory.cluster.apacheHome = home
+        case .bundled(let zkserver): inventory.cluster.zkserver = zkserver
+        }
+        try orchestrator.store.saveInventory(InventoryWriter.yaml(inventory, comment: "Updated by `zkctl upgrade --to \(to)`; also an Ansible inventory."), name: inventory.cluster.name)
     }
 }

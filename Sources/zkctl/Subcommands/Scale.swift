@@ -49,11 +49,14 @@ struct Scale: AsyncParsableCommand {
 
     mutating func run() async throws {
         let (orchestrator, inventory) = try loadRunningCluster(global, cluster, stopTimeout: rolling.stopTimeout)
-        let executor = rolling.executor(orchestrator)
+        var executor = rolling.executor(orchestrator)
+        // Apache ZooKeeper 3.8 did not always count a joiner started as a participant and
+        // reconfigured in as an observer among its synced observers; voters join it directly.
+        executor.observerFirst = inventory.cluster.engine == .bundled
         let found = await executor.discover(inventory)
         let desired = RollingPlanner.resize(inventory, voters: voters, observers: observers)
         let plan = RollingPlanner.scale(current: inventory, desired: desired, healthy: found.healthy, leader: found.leader,
-                                        allowEven: allowEven, purge: purge)
+                                        allowEven: allowEven, purge: purge, observerFirst: executor.observerFirst)
         if dryRun || !plan.blockers.isEmpty {
             if rolling.output == .json {
                 printOut(RollingEvent(event: plan.blockers.isEmpty ? "plan" : "refused", total: plan.steps.count,
