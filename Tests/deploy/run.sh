@@ -240,6 +240,34 @@ else
   fail "backup.yml"
 fi
 
+step "zkctl k8s rolling order against a stand-in kubectl"
+FK="$WORK/fake-kubectl"
+mkdir -p "$FK/bin"
+cp Tests/deploy/fake-kubectl "$FK/bin/kubectl"
+echo prod-zk-0 >"$FK/leader"
+if PATH="$FK/bin:$PATH" FAKE_KUBECTL_STATE="$FK" "$ZKCTL" k8s upgrade -i inventory/production-3.yaml -n zk --image zookeeper:3.9.4 \
+  >"$WORK/k8s-upgrade.log" 2>&1; then
+  order="$(awk '$1 == "delete" {print $3}' "$FK/calls.log" | tr '\n' ' ')"
+  first="$(head -1 "$FK/calls.log")"
+  if [ "$order" = "prod-zk-2 prod-zk-1 prod-zk-0 " ] && [ "${first#set image}" != "$first" ]; then
+    ok "k8s upgrade: image set first, then $order(leader prod-zk-0 last)"
+  else
+    fail "k8s upgrade order: $order"; cat "$FK/calls.log" >&2
+  fi
+else
+  fail "zkctl k8s upgrade"; cat "$WORK/k8s-upgrade.log" >&2
+fi
+: >"$FK/calls.log"
+echo prod-zk-2 >"$FK/leader"
+touch "$FK/down-prod-zk-0"   # a pod that never serves again: the gate must stop the restart
+if PATH="$FK/bin:$PATH" FAKE_KUBECTL_STATE="$FK" "$ZKCTL" k8s restart -i inventory/production-3.yaml --gate-timeout 3 \
+  >"$WORK/k8s-restart.log" 2>&1; then
+  fail "k8s restart went on past a failed gate"
+else
+  deleted="$(awk '$1 == "delete" {print $3}' "$FK/calls.log" | tr '\n' ' ')"
+  if [ "$deleted" = "prod-zk-0 " ]; then ok "k8s restart: down pod first, stopped at its failed gate"; else fail "k8s restart deleted: $deleted"; fi
+fi
+
 step "Static checks of the Dockerfile (no Docker daemon here)"
 if [ -f Dockerfile ] && grep -q '^FROM .* AS build' Dockerfile && grep -q '^USER ' Dockerfile &&
   [ "$(grep -c '^FROM ' Dockerfile)" -ge 2 ]; then
