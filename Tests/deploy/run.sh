@@ -198,7 +198,7 @@ else
   fail "site.yml --check --diff"
 fi
 
-step "Rolling restart under a write probe"
+step "Rolling restart and upgrade under a write probe"
 CONNECT="127.0.0.1:$BASE,127.0.0.1:$((BASE + 1)),127.0.0.1:$((BASE + 2))"
 python3 Tests/deploy/probe.py --connect "$CONNECT" --stop-file "$WORK/probe.stop" --out "$WORK/probe.json" --max-seconds 200 \
   >"$WORK/probe.log" 2>&1 &
@@ -211,6 +211,14 @@ if run_playbook rolling "$PLAY/rolling_restart.yml"; then
 else
   fail "rolling_restart.yml"
 fi
+# An upgrade with the same binary under a new version: staged everywhere, then switched in the
+# same rolling order, still under the write probe.
+if run_playbook upgrade "$PLAY/upgrade.yml" -e zk_version=0.1.1; then
+  target="$(readlink "$WORK/opt/bundled-current")"
+  if [ "$target" = "$WORK/opt/bundled-0.1.1" ]; then ok "upgrade.yml switched every server to 0.1.1"; else fail "upgrade.yml: current -> $target"; fi
+else
+  fail "upgrade.yml"
+fi
 sleep 2
 touch "$WORK/probe.stop"
 for _ in $(seq 1 60); do kill -0 "$PROBE_PID" 2>/dev/null || break; sleep 0.5; done
@@ -222,7 +230,7 @@ if [ -s "$WORK/probe.json" ]; then
   probe_failures="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["failures"])' "$WORK/probe.json")"
   probe_writes="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["writes"])' "$WORK/probe.json")"
   if [ "$probe_failures" = 0 ] && [ "$probe_writes" -gt 0 ]; then
-    ok "quorum kept during the rolling restart: $probe_writes writes, 0 failures"
+    ok "quorum kept during the rolling restart and the upgrade: $probe_writes writes, 0 failures"
   else
     fail "probe: $probe_failures failed writes of $probe_writes"
   fi
