@@ -175,6 +175,16 @@ recap_sum() { # sum of one recap counter over hosts
   sed -n '/PLAY RECAP/,$p' "$WORK/$1.log" | grep -oE "(^| )$2=[0-9]+" | cut -d= -f2 | awk '{s += $1} END {print s + 0}'
 }
 
+if run_playbook preview "$PLAY/site.yml" --check --diff; then
+  if [ ! -e "$WORK/srv" ] && [ ! -e "$WORK/opt" ]; then
+    ok "site.yml --check --diff on fresh hosts: $(recap_sum preview changed) changes previewed, nothing written"
+  else
+    fail "site.yml --check wrote files"
+  fi
+else
+  fail "site.yml --check --diff on fresh hosts"
+fi
+
 if run_playbook site-1 "$PLAY/site.yml"; then ok "site.yml deployed $(recap_sum site-1 changed) changes"; else fail "site.yml"; fi
 
 if run_playbook health "$PLAY/health_check.yml"; then
