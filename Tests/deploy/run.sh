@@ -208,7 +208,7 @@ else
   fail "site.yml --check --diff"
 fi
 
-step "Rolling restart and upgrade under a write probe"
+step "Rolling restart, upgrade and a config change under a write probe"
 CONNECT="127.0.0.1:$BASE,127.0.0.1:$((BASE + 1)),127.0.0.1:$((BASE + 2))"
 python3 Tests/deploy/probe.py --connect "$CONNECT" --stop-file "$WORK/probe.stop" --out "$WORK/probe.json" --max-seconds 200 \
   >"$WORK/probe.log" 2>&1 &
@@ -229,6 +229,22 @@ if run_playbook upgrade "$PLAY/upgrade.yml" -e zk_version=0.1.1; then
 else
   fail "upgrade.yml"
 fi
+# A configuration change: the handlers only flag it, and site.yml restarts the flagged servers in
+# the rolling order at its end (still under the probe).
+pids_upgraded="$(cat "$WORK"/opt/run/*/zookeeper.pid | sort | tr '\n' ' ')"
+sed -i 's/^        zk_tick_time: 500$/        zk_tick_time: 500\n        zk_version: "0.1.1"\n        zk_max_client_cnxns: 100/' "$WORK/inventory.yaml"
+"$ZKCTL" generate ansible -i "$WORK/inventory.yaml" -o "$PLAY" 2>/dev/null
+if run_playbook site-3 "$PLAY/site.yml"; then
+  pids_changed="$(cat "$WORK"/opt/run/*/zookeeper.pid | sort | tr '\n' ' ')"
+  if [ "$(grep -l '^maxClientCnxns=100$' "$WORK"/srv/conf/deploytest-*/zoo.cfg | wc -l)" = 3 ] && [ "$pids_changed" != "$pids_upgraded" ] &&
+    grep -q 'Restart the leader last' "$WORK/site-3.log"; then
+    ok "config change: site.yml rewrote zoo.cfg and restarted the servers in the rolling order"
+  else
+    fail "config change was not rolled out ($pids_upgraded -> $pids_changed)"
+  fi
+else
+  fail "site.yml after a config change"
+fi
 sleep 2
 touch "$WORK/probe.stop"
 for _ in $(seq 1 60); do kill -0 "$PROBE_PID" 2>/dev/null || break; sleep 0.5; done
@@ -240,7 +256,7 @@ if [ -s "$WORK/probe.json" ]; then
   probe_failures="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["failures"])' "$WORK/probe.json")"
   probe_writes="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["writes"])' "$WORK/probe.json")"
   if [ "$probe_failures" = 0 ] && [ "$probe_writes" -gt 0 ]; then
-    ok "quorum kept during the rolling restart and the upgrade: $probe_writes writes, 0 failures"
+    ok "quorum kept during rolling restart, upgrade and config roll-out: $probe_writes writes, 0 failures"
   else
     fail "probe: $probe_failures failed writes of $probe_writes"
   fi
