@@ -13,7 +13,7 @@ RUN swift build -c release --product zkserver --static-swift-stdlib \
 # Runtime stage: a plain Ubuntu base (bash and coreutils for the probe scripts), no toolchain.
 FROM ubuntu:24.04
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates tzdata \
+ && apt-get install -y --no-install-recommends ca-certificates tzdata libstdc++6 \
  && rm -rf /var/lib/apt/lists/* \
  && (userdel -r ubuntu 2>/dev/null || true) \
  && groupadd --system --gid 1000 zookeeper \
