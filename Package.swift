@@ -58,8 +58,10 @@ let package = Package(
             "ZKServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // zkctl depends on the zkserver executable so that `swift run zkctl up` builds it too
+        // (zkctl looks for zkserver next to its own executable).
         .executableTarget(name: "zkctl", dependencies: [
-            "ZKOrchestration", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "ZKOrchestration", "zkserver", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "zksim", dependencies: [
             "ZKSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -71,6 +73,7 @@ let package = Package(
         .testTarget(name: "ZKSimulationTests", dependencies: ["ZKSimulation"]),
         .testTarget(name: "ZKServerTests", dependencies: ["ZKServer", "ZKClient"]),
         .testTarget(name: "ZKOrchestrationTests", dependencies: ["ZKOrchestration"], exclude: ["Golden"]),
+        .testTarget(name: "ZKClientTests", dependencies: ["ZKClient", "ZKProtocol"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Small file helpers (shell side).
+/// File-system functions used by the shell types.
 public enum FileSystem {
     public static func readString(_ path: String) throws -> String {
         try String(contentsOfFile: path, encoding: .utf8)

@@ -24,7 +24,7 @@ public enum PeerCodec {
 
     enum Tag: UInt8 {
         case preVote = 1, preVoteResponse, vote, voteResponse, append, appendResponse, snapshot,
-             syncRequest, syncResponse, app
+             syncRequest, syncResponse, app, snapshotAck
     }
 
     // MARK: encoding
@@ -47,15 +47,19 @@ public enum PeerCodec {
             w.u32(r.term); w.bool(r.success); w.zxid(r.match); w.zxid(r.rejectedPrev); w.zxid(r.hint); w.u64(r.round)
         case .snapshot(let r):
             w.u8(Tag.snapshot.rawValue)
-            w.u32(r.term); w.u64(r.round); w.zxid(r.snapshot.meta.zxid)
-            if let c = r.snapshot.meta.config {
+            w.u32(r.term); w.u64(r.round); w.zxid(r.meta.zxid)
+            if let c = r.meta.config {
                 w.bool(true)
                 w.u32(UInt32(c.members.count))
                 for m in c.members { w.u64(m.id); w.u8(m.role.rawValue) }
             } else {
                 w.bool(false)
             }
-            w.bytes(r.snapshot.data)
+            w.u64(r.total); w.u64(r.offset)
+            w.bytes(r.chunk)
+        case .snapshotAck(let r):
+            w.u8(Tag.snapshotAck.rawValue)
+            w.u32(r.term); w.zxid(r.zxid); w.u64(r.next); w.u64(r.round)
         case .syncRequest(let t, let id): w.u8(Tag.syncRequest.rawValue); w.u32(t); w.u64(id)
         case .syncResponse(let t, let id, let z): w.u8(Tag.syncResponse.rawValue); w.u32(t); w.u64(id); w.zxid(z)
         case .app(let b): w.u8(Tag.app.rawValue); w.bytes(b)
@@ -119,9 +123,15 @@ public enum PeerCodec {
                     throw PeerCodecError.invalidValue("config: \(error)")
                 }
             }
-            let data = try r.bytes()
-            m = .snapshot(SnapshotRequest(term: term, round: round,
-                                          snapshot: Snapshot(meta: SnapshotMeta(zxid: z, config: config), data: data)))
+            let total = try r.u64(), offset = try r.u64()
+            let chunk = try r.bytes()
+            guard total <= UInt64(Int.max), offset <= total, UInt64(chunk.count) <= total - offset else {
+                throw PeerCodecError.invalidValue("snapshot chunk \(offset)+\(chunk.count) of \(total)")
+            }
+            m = .snapshot(SnapshotRequest(term: term, round: round, meta: SnapshotMeta(zxid: z, config: config),
+                                          total: total, offset: offset, chunk: chunk))
+        case .snapshotAck:
+            m = .snapshotAck(SnapshotAck(term: try r.u32(), zxid: try r.zxid(), next: try r.u64(), round: try r.u64()))
         case .syncRequest: m = .syncRequest(term: try r.u32(), id: try r.u64())
         case .syncResponse: m = .syncResponse(term: try r.u32(), id: try r.u64(), zxid: try r.zxid())
         case .app: m = .app(try r.bytes())

@@ -9,8 +9,10 @@ public enum PeerMessage: Hashable, Sendable, CustomStringConvertible {
     /// Append entries after `prev`; with no entries it is a heartbeat.
     case append(AppendRequest)
     case appendResponse(AppendResponse)
-    /// Leader -> follower that is behind the leader's log start.
+    /// Leader -> follower that is behind the leader's log start: one chunk of a snapshot.
     case snapshot(SnapshotRequest)
+    /// Follower -> leader: snapshot chunks received so far; send from `next`.
+    case snapshotAck(SnapshotAck)
     /// Read barrier request (follower -> leader) for ZooKeeper's `sync`.
     case syncRequest(term: UInt32, id: UInt64)
     /// Read barrier answer: the follower may answer once it has applied `zxid`.
@@ -25,6 +27,7 @@ public enum PeerMessage: Hashable, Sendable, CustomStringConvertible {
         case .append(let r): return r.term
         case .appendResponse(let r): return r.term
         case .snapshot(let r): return r.term
+        case .snapshotAck(let r): return r.term
         case .syncRequest(let t, _), .syncResponse(let t, _, _): return t
         case .app: return nil
         }
@@ -45,7 +48,9 @@ public enum PeerMessage: Hashable, Sendable, CustomStringConvertible {
                 ? "append-ok t=\(r.term) match=\(r.match) r=\(r.round)"
                 : "append-reject t=\(r.term) prev=\(r.rejectedPrev) hint=\(r.hint) r=\(r.round)"
         case .snapshot(let r):
-            return "snapshot t=\(r.term) at=\(r.snapshot.zxid) \(r.snapshot.data.count)b r=\(r.round)"
+            return "snapshot t=\(r.term) at=\(r.meta.zxid) bytes=\(r.offset)+\(r.chunk.count)/\(r.total) r=\(r.round)"
+        case .snapshotAck(let r):
+            return "snapshot-ack t=\(r.term) at=\(r.zxid) next=\(r.next) r=\(r.round)"
         case .syncRequest(let t, let id): return "sync-req t=\(t) id=\(id)"
         case .syncResponse(let t, let id, let z): return "sync-resp t=\(t) id=\(id) zxid=\(z)"
         case .app(let b): return "app \(b.count)b"
@@ -107,13 +112,42 @@ public struct AppendResponse: Hashable, Sendable {
     }
 }
 
+/// One chunk `[offset, offset + chunk.count)` of a snapshot of `total` bytes. Snapshots
+/// travel in chunks so a large data tree never needs one huge message, and a lost chunk
+/// costs one chunk.
 public struct SnapshotRequest: Hashable, Sendable {
     public var term: UInt32
     public var round: UInt64
-    public var snapshot: Snapshot
-    public init(term: UInt32, round: UInt64, snapshot: Snapshot) {
+    public var meta: SnapshotMeta
+    public var total: UInt64
+    public var offset: UInt64
+    public var chunk: [UInt8]
+    public init(term: UInt32, round: UInt64, meta: SnapshotMeta, total: UInt64, offset: UInt64, chunk: [UInt8]) {
         self.term = term
         self.round = round
-        self.snapshot = snapshot
+        self.meta = meta
+        self.total = total
+        self.offset = offset
+        self.chunk = chunk
+    }
+    /// The whole snapshot in a single chunk.
+    public init(term: UInt32, round: UInt64, snapshot: Snapshot) {
+        self.init(term: term, round: round, meta: snapshot.meta, total: UInt64(snapshot.data.count), offset: 0,
+                  chunk: snapshot.data)
+    }
+    public var isLast: Bool { offset + UInt64(chunk.count) == total }
+}
+
+public struct SnapshotAck: Hashable, Sendable {
+    public var term: UInt32
+    public var zxid: Zxid
+    /// Bytes of the snapshot at `zxid` held so far (the offset of the next chunk wanted).
+    public var next: UInt64
+    public var round: UInt64
+    public init(term: UInt32, zxid: Zxid, next: UInt64, round: UInt64) {
+        self.term = term
+        self.zxid = zxid
+        self.next = next
+        self.round = round
     }
 }

@@ -16,7 +16,8 @@
 ///   ignores vote requests (so a partitioned server cannot disrupt a healthy quorum).
 /// - Sync of followers by zxid: the leader sends entries after the follower's last matching
 ///   zxid (DIFF); a follower drops an uncommitted suffix that conflicts with the leader's log
-///   (TRUNC); a follower behind the leader's compacted log start receives a snapshot (SNAP).
+///   (TRUNC); a follower behind the leader's compacted log start receives a snapshot (SNAP),
+///   streamed in chunks of `snapshotChunkBytes`, each acknowledged before the next leaves.
 /// - Commit: the leader commits a zxid when a quorum of voters of the current config has it
 ///   durably, and only zxids of its own epoch are committed by counting (older entries commit
 ///   indirectly). Observers receive entries and commits but never vote or count.
@@ -26,7 +27,8 @@
 /// ## Driving a replica (the ordering contract)
 ///
 /// Inputs: `tick()` (one logical clock tick), `step(_:from:)` (a decoded peer message),
-/// `propose(_:)`, `requestSync(id:)`, `sendApp(to:bytes:)`.
+/// `propose(_:)`, `requestSync(id:)`, `sendApp(to:bytes:)`. Proposals made between two
+/// Ready cycles leave in one append per follower (batching: propose many, then drain).
 /// After inputs, while `hasReady`:
 ///
 ///     var rd = replica.takeReady()
@@ -84,7 +86,16 @@ public struct Replica {
     private var unstableAfter: Zxid
     private var pendingTruncate: Zxid?
     private var pendingSnapshot: Snapshot?
+    /// Snapshot chunks received so far from the leader (volatile).
+    private var incomingSnapshot: (meta: SnapshotMeta, total: UInt64, data: [UInt8])?
+    /// Membership before any config entry still in the log (the snapshot's, or the one given at start).
+    private var baseCluster: ClusterConfig
+    /// Config entries in the log after the snapshot, oldest first. The newest one is in force as soon as
+    /// it is in the log (committed or not); truncating it away reverts to the one before.
+    private var configHistory: [(zxid: Zxid, config: ClusterConfig)] = []
     private var mustSync = false
+    /// Proposals since the last Ready: appends go out once per Ready, batching them.
+    private var proposalsPending = false
 
     private var outbox: [Outbound] = []
     private var appInbox: [AppMessage] = []
@@ -99,6 +110,9 @@ public struct Replica {
         var probeSent = false
         var recentActive = false
         var ackedRound: UInt64 = 0
+        /// Snapshot being streamed to this follower and the offset of the next chunk.
+        var snapshotZxid: Zxid = .zero
+        var snapshotOffset = 0
     }
 
     struct PendingSync {
@@ -117,7 +131,8 @@ public struct Replica {
     public init(config: ReplicaConfig, cluster: ClusterConfig, store: any LogStore, hardState: HardState,
                 applied: Zxid? = nil, seed: UInt64) {
         self.config = config
-        self.cluster = cluster
+        self.cluster = store.snapshotMeta.config ?? cluster
+        self.baseCluster = store.snapshotMeta.config ?? cluster
         self.store = store
         self.rng = SplitMix64(seed: seed ^ (config.id &* 0x9E37_79B9_7F4A_7C15))
         self.unstableAfter = store.lastZxid
@@ -129,7 +144,17 @@ public struct Replica {
         self.lastReadyHard = hardState
         let snap = store.snapshotMeta.zxid
         self.appliedZxid = max(snap, min(applied ?? snap, h.commit))
-        self.role = cluster.isVoter(config.id) ? .follower : .observer
+        var cur = snap
+        while cur < store.lastZxid {
+            let batch = store.entries(after: cur, limit: 4096)
+            guard let last = batch.last else { break }
+            for e in batch where e.kind == .config {
+                if let (c, _) = try? ConfigCodec.decode(e.payload) { configHistory.append((e.zxid, c)) }
+            }
+            cur = last.zxid
+        }
+        if let c = configHistory.last?.config { self.cluster = c }
+        self.role = self.cluster.isVoter(config.id) ? .follower : .observer
         resetElectionTimeout()
     }
 
@@ -185,8 +210,65 @@ public struct Replica {
         let z = Zxid(epoch: hard.epoch, counter: nextCounter)
         nextCounter += 1
         appendLocal([Entry(zxid: z, kind: kind, payload: payload)])
-        broadcastAppend()
+        proposalsPending = true
         return .accepted(z)
+    }
+
+    public enum ConfigChangeResult: Equatable, Sendable {
+        case accepted(Zxid)
+        case notLeader(leaderHint: ServerID?)
+        /// An earlier membership change is not committed yet.
+        case inProgress
+        case rejected(String)
+    }
+
+    /// True while a membership change is in the log but not committed.
+    public var configChangePending: Bool { (configHistory.last?.zxid ?? .zero) > hard.commit }
+
+    /// Proposes a new membership. It takes effect on each member as soon as the entry is in its log; it
+    /// is done once committed. One voter may be added or removed per change (observers freely), so the
+    /// old and new majorities always overlap. `appBytes` travel with the entry for the application.
+    public mutating func proposeConfig(_ new: ClusterConfig, appBytes: [UInt8] = []) -> ConfigChangeResult {
+        guard role == .leader else { return .notLeader(leaderHint: leaderID) }
+        if configChangePending { return .inProgress }
+        guard !new.voters.isEmpty else { return .rejected("the new membership has no voters") }
+        let changed = Set(cluster.voters).symmetricDifference(Set(new.voters))
+        guard changed.count <= 1 else {
+            return .rejected("change one voter at a time (this changes \(changed.sorted().map(String.init).joined(separator: ", ")))")
+        }
+        switch propose(ConfigCodec.encode(new) + appBytes, kind: .config) {
+        case .accepted(let z): return .accepted(z)
+        case .notLeader(let hint): return .notLeader(leaderHint: hint)
+        case .epochExhausted: return .notLeader(leaderHint: nil)
+        }
+    }
+
+    /// Members that have acknowledged an entry of this epoch and answered recently (leader only).
+    public var syncedMembers: Set<ServerID> {
+        guard role == .leader else { return [] }
+        let start = Zxid(epoch: hard.epoch, counter: 0)
+        var out: Set<ServerID> = [id]
+        for (k, p) in progress where p.recentActive && p.match >= start { out.insert(k) }
+        return out
+    }
+
+    /// The membership in force at `zxid` (for snapshot metadata).
+    public func cluster(at zxid: Zxid) -> ClusterConfig {
+        configHistory.last(where: { $0.zxid <= zxid })?.config ?? baseCluster
+    }
+
+    private mutating func setCluster(_ c: ClusterConfig) {
+        cluster = c
+        switch role {
+        case .leader:
+            let last = lastZxid
+            for m in c.allIDs where m != id && progress[m] == nil { progress[m] = Progress(next: last) }
+            for k in Array(progress.keys) where !c.allIDs.contains(k) { progress[k] = nil }
+        case .follower, .observer:
+            role = c.isVoter(id) ? .follower : .observer
+        case .candidate, .preCandidate:
+            if !c.isVoter(id) { role = .observer }
+        }
     }
 
     public enum SyncRequestResult: Equatable, Sendable {
@@ -278,6 +360,9 @@ public struct Replica {
         case .appendResponse(let r):
             guard role == .leader else { return }
             handleAppendResponse(r, from: from)
+        case .snapshotAck(let r):
+            guard role == .leader else { return }
+            handleSnapshotAck(r, from: from)
         case .syncRequest(_, let sid):
             guard role == .leader else { return }
             enqueueSync(from: from, id: sid)
@@ -291,11 +376,15 @@ public struct Replica {
     // MARK: - Ready
 
     public var hasReady: Bool {
-        hard != lastReadyHard || !unstable.isEmpty || pendingTruncate != nil || pendingSnapshot != nil
+        hard != lastReadyHard || proposalsPending || !unstable.isEmpty || pendingTruncate != nil || pendingSnapshot != nil
             || !outbox.isEmpty || hard.commit > appliedZxid || !appInbox.isEmpty || !syncsReady.isEmpty
     }
 
     public mutating func takeReady() -> Ready {
+        if proposalsPending {
+            proposalsPending = false
+            if role == .leader { broadcastAppend() }
+        }
         var rd = Ready()
         if hard != lastReadyHard { rd.hardState = hard }
         rd.truncateAfter = pendingTruncate
@@ -457,7 +546,14 @@ public struct Replica {
         let snapZ = logSnapshotZxid
         if p.next < snapZ || !logContains(p.next) {
             guard let s = pendingSnapshot ?? store.snapshot() else { return }
-            send(to: k, .snapshot(SnapshotRequest(term: hard.epoch, round: round, snapshot: s)))
+            if p.snapshotZxid != s.zxid || p.snapshotOffset > s.data.count {
+                p.snapshotZxid = s.zxid
+                p.snapshotOffset = 0
+            }
+            let end = min(s.data.count, p.snapshotOffset + config.snapshotChunkBytes)
+            send(to: k, .snapshot(SnapshotRequest(
+                term: hard.epoch, round: round, meta: s.meta, total: UInt64(s.data.count),
+                offset: UInt64(p.snapshotOffset), chunk: Array(s.data[p.snapshotOffset..<end]))))
             p.replicating = false
             p.probeSent = true
             progress[k] = p
@@ -482,6 +578,7 @@ public struct Replica {
         if r.success {
             if r.match > p.match { p.match = r.match }
             if p.next < p.match { p.next = p.match }
+            p.snapshotOffset = 0
             p.replicating = true
             p.probeSent = false
             progress[from] = p
@@ -508,6 +605,25 @@ public struct Replica {
         }
     }
 
+    private mutating func handleSnapshotAck(_ r: SnapshotAck, from: ServerID) {
+        guard var p = progress[from] else { return }
+        p.recentActive = true
+        p.ackedRound = max(p.ackedRound, r.round)
+        if r.zxid == p.snapshotZxid {
+            if Int(clamping: r.next) == p.snapshotOffset && p.probeSent {
+                // A duplicate ack for the chunk already on its way.
+                progress[from] = p
+                releaseSyncs()
+                return
+            }
+            p.snapshotOffset = Int(clamping: r.next)
+            p.probeSent = false
+        }
+        progress[from] = p
+        releaseSyncs()
+        sendAppend(to: from, heartbeat: false)
+    }
+
     private mutating func maybeCommit() {
         guard role == .leader else { return }
         var matches: [ServerID: Zxid] = [id: selfMatch]
@@ -517,6 +633,10 @@ public struct Replica {
         if q > hard.commit && q.epoch == hard.epoch {
             hard.commit = q
             broadcastCommit()
+            if !cluster.isVoter(id) && !configChangePending {
+                // This leader was removed and the change is committed: hand over by stepping down.
+                becomeFollower(epoch: hard.epoch, leader: nil)
+            }
         }
     }
 
@@ -527,7 +647,12 @@ public struct Replica {
         }
     }
 
+    /// Bound on read barriers waiting for a quorum; further requests are dropped (the
+    /// requester times out).
+    static let maxPendingSyncs = 4096
+
     private mutating func enqueueSync(from: ServerID, id sid: UInt64) {
+        guard pendingSyncs.count < Self.maxPendingSyncs else { return }
         round += 1
         pendingSyncs.append(PendingSync(from: from, id: sid, round: round))
         for k in progress.keys.sorted() where cluster.isVoter(k) {
@@ -597,23 +722,46 @@ public struct Replica {
     }
 
     private mutating func handleSnapshot(_ r: SnapshotRequest, from: ServerID) {
-        let s = r.snapshot
-        if s.zxid <= hard.commit {
+        let z = r.meta.zxid
+        if z <= hard.commit {
+            incomingSnapshot = nil
             send(to: from, .appendResponse(AppendResponse(
                 term: hard.epoch, success: true, match: hard.commit, rejectedPrev: .zero, hint: .zero, round: r.round)))
             return
         }
-        if logContains(s.zxid) {
+        if logContains(z) {
             // We already have the entry: just learn that it is committed.
-            hard.commit = s.zxid
-        } else {
-            pendingSnapshot = s
-            pendingTruncate = nil
-            unstable = []
-            unstableAfter = s.zxid
-            hard.commit = s.zxid
-            appliedZxid = s.zxid
-            if let c = s.meta.config { cluster = c }
+            incomingSnapshot = nil
+            hard.commit = z
+            send(to: from, .appendResponse(AppendResponse(
+                term: hard.epoch, success: true, match: z, rejectedPrev: .zero, hint: .zero, round: r.round)))
+            return
+        }
+        if r.offset == 0 { incomingSnapshot = (r.meta, r.total, []) }
+        guard var inc = incomingSnapshot, inc.meta == r.meta, inc.total == r.total,
+              UInt64(inc.data.count) == r.offset, r.offset + UInt64(r.chunk.count) <= r.total else {
+            let have = incomingSnapshot.map { $0.meta == r.meta && $0.total == r.total ? UInt64($0.data.count) : 0 } ?? 0
+            send(to: from, .snapshotAck(SnapshotAck(term: hard.epoch, zxid: z, next: have, round: r.round)))
+            return
+        }
+        inc.data += r.chunk
+        guard UInt64(inc.data.count) == inc.total else {
+            incomingSnapshot = inc
+            send(to: from, .snapshotAck(SnapshotAck(term: hard.epoch, zxid: z, next: UInt64(inc.data.count), round: r.round)))
+            return
+        }
+        incomingSnapshot = nil
+        let s = Snapshot(meta: inc.meta, data: inc.data)
+        pendingSnapshot = s
+        pendingTruncate = nil
+        unstable = []
+        unstableAfter = s.zxid
+        hard.commit = s.zxid
+        appliedZxid = s.zxid
+        if let c = s.meta.config {
+            baseCluster = c
+            configHistory = []
+            setCluster(c)
         }
         send(to: from, .appendResponse(AppendResponse(
             term: hard.epoch, success: true, match: s.zxid, rejectedPrev: .zero, hint: .zero, round: r.round)))
@@ -625,23 +773,36 @@ public struct Replica {
 
     private mutating func appendLocal(_ ents: [Entry]) {
         unstable += ents
+        for e in ents where e.kind == .config {
+            if let (c, _) = try? ConfigCodec.decode(e.payload) {
+                configHistory.append((e.zxid, c))
+                setCluster(c)
+            }
+        }
     }
 
     private mutating func truncateLocal(after z: Zxid) {
         precondition(z >= hard.commit, "truncating committed entries")
         if z >= unstableAfter {
-            unstable.removeAll { $0.zxid > z }
+            unstable.removeSubrange(unstableUpperBound(z)...)
         } else {
             unstable = []
             unstableAfter = z
             pendingTruncate = min(pendingTruncate ?? z, z)
+        }
+        if configHistory.contains(where: { $0.zxid > z }) {
+            configHistory.removeAll { $0.zxid > z }
+            setCluster(configHistory.last?.config ?? baseCluster)
         }
     }
 
     private func logContains(_ z: Zxid) -> Bool {
         if z == logSnapshotZxid { return true }
         if z < logSnapshotZxid || z > lastZxid { return false }
-        if z > unstableAfter { return unstable.contains { $0.zxid == z } }
+        if z > unstableAfter {
+            let i = unstableUpperBound(z)
+            return i > 0 && unstable[i - 1].zxid == z
+        }
         if pendingSnapshot != nil { return false }
         return store.contains(z)
     }
@@ -650,7 +811,8 @@ public struct Replica {
         if z >= lastZxid { return lastZxid }
         if z < logSnapshotZxid { return .zero }
         if z > unstableAfter {
-            return unstable.last { $0.zxid <= z }?.zxid ?? unstableAfter
+            let i = unstableUpperBound(z)
+            return i > 0 ? unstable[i - 1].zxid : unstableAfter
         }
         if pendingSnapshot != nil { return logSnapshotZxid }
         return store.greatest(atOrBelow: z)
@@ -662,12 +824,21 @@ public struct Replica {
             out = store.entries(after: z, limit: limit).filter { $0.zxid <= unstableAfter }
         }
         if out.count < limit {
-            for e in unstable where e.zxid > z {
-                out.append(e)
-                if out.count >= limit { break }
-            }
+            let start = unstableUpperBound(z)
+            let end = min(unstable.count, start + (limit - out.count))
+            if start < end { out += unstable[start..<end] }
         }
         return out
+    }
+
+    /// Index of the first unstable entry with zxid > `z`.
+    private func unstableUpperBound(_ z: Zxid) -> Int {
+        var lo = 0, hi = unstable.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if unstable[mid].zxid <= z { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 
     private func entries(after z: Zxid, upTo hi: Zxid) -> [Entry] {
@@ -719,6 +890,8 @@ public struct ReplicaConfig: Sendable {
     public var electionTimeoutTicks: Int
     public var heartbeatIntervalTicks: Int
     public var maxEntriesPerMessage: Int
+    /// Snapshots are streamed to followers in chunks of at most this many bytes.
+    public var snapshotChunkBytes: Int
     public var preVote: Bool
     public var checkQuorum: Bool
 
@@ -728,15 +901,18 @@ public struct ReplicaConfig: Sendable {
     }
 
     public init(id: ServerID, electionTimeoutTicks: Int = 10, heartbeatIntervalTicks: Int = 2,
-                maxEntriesPerMessage: Int = 64, preVote: Bool = true, checkQuorum: Bool = true) throws {
+                maxEntriesPerMessage: Int = 64, snapshotChunkBytes: Int = 1 << 20,
+                preVote: Bool = true, checkQuorum: Bool = true) throws {
         guard electionTimeoutTicks > 0 else { throw ValidationError.nonPositive("electionTimeoutTicks") }
         guard heartbeatIntervalTicks > 0 else { throw ValidationError.nonPositive("heartbeatIntervalTicks") }
         guard maxEntriesPerMessage > 0 else { throw ValidationError.nonPositive("maxEntriesPerMessage") }
+        guard snapshotChunkBytes > 0 else { throw ValidationError.nonPositive("snapshotChunkBytes") }
         guard heartbeatIntervalTicks < electionTimeoutTicks else { throw ValidationError.heartbeatNotBelowElection }
         self.id = id
         self.electionTimeoutTicks = electionTimeoutTicks
         self.heartbeatIntervalTicks = heartbeatIntervalTicks
         self.maxEntriesPerMessage = maxEntriesPerMessage
+        self.snapshotChunkBytes = snapshotChunkBytes
         self.preVote = preVote
         self.checkQuorum = checkQuorum
     }
@@ -772,4 +948,5 @@ public struct Ready: Sendable {
     public var committed: [Entry] = []
     public var appMessages: [AppMessage] = []
     public var syncsReady: [SyncReady] = []
+    public init() {}
 }

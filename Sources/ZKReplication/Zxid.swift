@@ -23,7 +23,10 @@ public struct Zxid: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var epoch: UInt32 { UInt32(truncatingIfNeeded: UInt64(bitPattern: raw) >> 32) }
     public var counter: UInt32 { UInt32(truncatingIfNeeded: UInt64(bitPattern: raw)) }
 
-    public static func < (a: Zxid, b: Zxid) -> Bool { a.raw < b.raw }
+    /// Orders by epoch, then counter (compared unsigned, so epochs >= 2^31 still order).
+    public static func < (a: Zxid, b: Zxid) -> Bool {
+        UInt64(bitPattern: a.raw) < UInt64(bitPattern: b.raw)
+    }
 
     /// `epoch:counter`, e.g. `3:17`. Stable, used in traces.
     public var description: String { "\(epoch):\(counter)" }

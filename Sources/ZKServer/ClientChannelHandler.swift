@@ -74,6 +74,14 @@ final class ClientChannelHandler: ChannelInboundHandler {
         server.flushDirty()
     }
 
+    /// A client that does not read its replies stops being read from (its requests wait in the kernel),
+    /// so one slow consumer cannot grow the server's memory without bound.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.channel.setOption(.autoRead, value: context.channel.isWritable).whenFailure { _ in }
+        if context.channel.isWritable { context.read() }
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         if let conn { server.connectionClosed(conn) }
         context.fireChannelInactive()

@@ -7,6 +7,9 @@ final class ReplySlot {
     enum State {
         case waiting
         case ready(ByteBuffer)
+        /// Ready once the tree has applied this zxid: an error that depends on an in-flight write
+        /// (NODEEXISTS for a node being created) must not overtake that write.
+        case readyAfter(Int64, ByteBuffer)
         /// A read that must run after the writes queued before it.
         case deferred(RequestHeader, Request)
     }

@@ -72,7 +72,7 @@ enum FourLetterWords {
         out += "Outstanding: \(s.outstandingWrites)\n"
         out += "Zxid: 0x\(String(s.tree.lastZxid, radix: 16))\n"
         out += "Mode: \(s.modeName)\n"
-        out += "Node count: \(s.tree.nodeCount)\n"
+        out += "Node count: \(s.tree.nodeCount + 1)\n"   // Apache ZooKeeper counts the root twice ("" and "/")
         return out
     }
 
@@ -88,7 +88,7 @@ enum FourLetterWords {
             ("zk_min_latency", "\(st.latencyCount == 0 ? 0 : st.minLatencyMs)"),
             ("zk_max_latency", "\(st.maxLatencyMs)"),
             ("zk_outstanding_requests", "\(s.outstandingWrites)"),
-            ("zk_znode_count", "\(s.tree.nodeCount)"),
+            ("zk_znode_count", "\(s.tree.nodeCount + 1)"),
             ("zk_global_sessions", "\(s.tree.sessions.count)"),
             ("zk_local_sessions", "0"),
             ("zk_packets_sent", "\(st.packetsSent)"),
@@ -130,10 +130,15 @@ enum FourLetterWords {
             """
         if c.isEnsemble {
             out += "initLimit=\(c.initLimit)\nsyncLimit=\(c.syncLimit)\nelectionAlg=3\n"
-            if let me = c.servers.first(where: { $0.id == s.serverId }) {
+            let members = s.quorum?.members ?? c.servers
+            if let me = members.first(where: { $0.id == s.serverId }) {
                 out += "electionPort=\(me.electionPort)\nquorumPort=\(me.quorumPort)\npeerType=\(me.role == .observer ? 1 : 0)\n"
             }
-            out += "membership: \n" + c.servers.sorted { $0.id < $1.id }.map { "\($0)\n" }.joined()
+            out += "membership: \n" + members.sorted { $0.id < $1.id }.map { "\($0)\n" }.joined()
+            if let data = s.tree.node(DataTree.configPath)?.data,
+               let v = String(decoding: data, as: UTF8.self).split(separator: "\n").last, v.hasPrefix("version=") {
+                out += v + "\n"
+            }
         }
         return out
     }

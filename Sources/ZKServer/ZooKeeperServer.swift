@@ -77,6 +77,8 @@ public final class ZooKeeperServer {
     var stats = ServerStats()
     let startedAt = Date()
     var dirtyConnections: [ClientConnection] = []
+    /// Connections whose front reply waits for the tree to reach a zxid.
+    var barrierConnections: [ObjectIdentifier: ClientConnection] = [:]
     var rng = SystemRandomNumberGenerator()
     var shuttingDown = false
     var scheduledTasks: [RepeatedTask] = []
@@ -293,13 +295,28 @@ public final class ZooKeeperServer {
             sessionOwner[req.sessionId] = nil
             close(old)
         }
+        if let quorum, tree.sessions[req.sessionId] == nil {
+            // This member may not have applied the session's creation yet: catch up with the leader, then decide.
+            conn.phase = .connecting
+            quorum.afterBarrier { [self] in
+                guard conn.isOpen else { return }
+                resumeSession(conn, req, timeout: timeout)
+                flushDirty()
+            }
+            return true
+        }
+        resumeSession(conn, req, timeout: timeout)
+        return true
+    }
+
+    func resumeSession(_ conn: ClientConnection, _ req: ConnectRequest, timeout: Int32) {
         guard let info = tree.sessions[req.sessionId], info.passwd == req.passwd,
               !closingSessions.contains(req.sessionId) else {
             var b = conn.channel.allocator.buffer(capacity: 48)
             b.writeFramed { ConnectResponse.invalid(readOnlyByte: conn.sentReadOnlyByte).encode(into: &$0) }
             conn.write(b)
             conn.closeAfterFlush = true
-            return true
+            return
         }
         _ = info
         conn.sessionId = req.sessionId
@@ -307,13 +324,18 @@ public final class ZooKeeperServer {
         conn.phase = .connected
         sessionOwner[req.sessionId] = conn
         tracker.track(req.sessionId, timeoutMs: timeout, now: Self.monotonicMs())
+        quorum?.touched.insert(req.sessionId)
         var b = conn.channel.allocator.buffer(capacity: 48)
         b.writeFramed {
             ConnectResponse(timeOut: timeout, sessionId: req.sessionId, passwd: req.passwd,
                             readOnly: conn.sentReadOnlyByte ? false : nil).encode(into: &$0)
         }
         conn.write(b)
-        return true
+        let frames = conn.pendingFrames
+        conn.pendingFrames = []
+        for f in frames where conn.isOpen {
+            if !handleFrame(conn, f) { close(conn); return }
+        }
     }
 
     func replyBuffer(_ conn: ClientConnection, xid: Int32, zxid: Int64, err: ErrorCode, _ body: Response? = nil) -> ByteBuffer {
@@ -390,6 +412,9 @@ public final class ZooKeeperServer {
         case .check:
             enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .unimplemented), start: now)
             return true
+        case .reconfig where quorum != nil:
+            quorum!.submitWrite(conn, header, request, start: now)
+            return true
         case .reconfig:
             let code: ErrorCode = config.reconfigEnabled ? .unimplemented : .reconfigDisabled
             enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: code), start: now)
@@ -405,6 +430,21 @@ public final class ZooKeeperServer {
             }
             return true
         }
+    }
+
+    /// Queues an error reply that must not leave before the tree has applied `barrier`.
+    func enqueueAfter(_ conn: ClientConnection, xid: Int32, barrier: Int64, buffer: ByteBuffer, start: UInt64) {
+        if barrier <= tree.lastZxid { enqueueReady(conn, xid: xid, buffer: buffer, start: start); return }
+        conn.enqueue(ReplySlot(xid: xid, request: nil, state: .readyAfter(barrier, buffer), startNanos: start))
+        barrierConnections[ObjectIdentifier(conn)] = conn
+    }
+
+    /// Re-drains connections waiting on an applied zxid.
+    func releaseBarriers() {
+        guard !barrierConnections.isEmpty else { return }
+        let waiting = barrierConnections
+        barrierConnections = [:]
+        for c in waiting.values where c.isOpen { drain(c) }
     }
 
     func enqueueReady(_ conn: ClientConnection, xid: Int32, buffer: ByteBuffer, start: UInt64) {
@@ -472,6 +512,14 @@ public final class ZooKeeperServer {
                 conn.popFront()
                 conn.write(b)
                 finishReply(conn, start: slot.startNanos)
+            case .readyAfter(let zxid, let b):
+                guard tree.lastZxid >= zxid else {
+                    barrierConnections[ObjectIdentifier(conn)] = conn
+                    return
+                }
+                conn.popFront()
+                conn.write(b)
+                finishReply(conn, start: slot.startNanos)
             case .deferred(let h, let req):
                 conn.popFront()
                 executeRead(conn, h, req, start: slot.startNanos)
@@ -492,10 +540,12 @@ public final class ZooKeeperServer {
             conn.enqueue(slot)
             submit(txn, sessionId: conn.sessionId, cxid: header.xid, changes: changes, origin: .request(conn, slot))
         case .failed(let code):
-            enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: code), start: start)
+            enqueueAfter(conn, xid: header.xid, barrier: lastAssignedZxid,
+                         buffer: replyBuffer(conn, xid: header.xid, zxid: lastAssignedZxid, err: code), start: start)
         case .multiFailed(let results):
             let body = Response.multi(results.map { r in if case .error(let e) = r { return .error(e) }; return .error(.ok) })
-            enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .ok, body), start: start)
+            enqueueAfter(conn, xid: header.xid, barrier: lastAssignedZxid,
+                         buffer: replyBuffer(conn, xid: header.xid, zxid: lastAssignedZxid, err: .ok, body), start: start)
         }
     }
 
@@ -601,6 +651,7 @@ public final class ZooKeeperServer {
             }
             completed(p, result: result, zxid: zxid)
         }
+        releaseBarriers()
     }
 
     func completed(_ p: PendingTxn, result: TxnResult, zxid: Int64) {
@@ -655,6 +706,7 @@ public final class ZooKeeperServer {
                 return .success(.pathStat(path, stat))
             case .deleted: return .success(.empty)
             case .setData(let s), .setACL(let s): return .success(.stat(s))
+            case .config(let d, let s): return .success(.data(d, s))
             case .error(let e): return .failure(e)
             case .multi(let rs):
                 var ops: [MultiOp] = []

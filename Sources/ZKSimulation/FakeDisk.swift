@@ -52,8 +52,10 @@ public final class FakeDisk {
         syncCount += 1
     }
 
-    /// Loses every unsynced write; `written` becomes a copy of `synced`.
-    public func crash() {
+    /// Loses the unsynced writes except the first `keepingUnsynced` of them (which the disk
+    /// happened to flush); `written` becomes what is durable.
+    public func crash(keepingUnsynced: Int = 0) {
+        for op in pending.prefix(max(0, keepingUnsynced)) { perform(op, on: synced, hard: &syncedHard) }
         pending = []
         written = synced.clone()
         writtenHard = syncedHard

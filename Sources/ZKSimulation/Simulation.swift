@@ -12,6 +12,10 @@ public struct SimOptions: Sendable {
     public var electionTimeoutTicks = 10
     public var heartbeatIntervalTicks = 2
     public var maxEntriesPerMessage = 8
+    /// Small, so that snapshots of the register machine travel in several chunks.
+    public var snapshotChunkBytes = 48
+    public var preVote = true
+    public var checkQuorum = true
     /// Network: per-message probabilities and delay range in sub-tick time units (10 per tick).
     public var dropRate = 0.05
     public var duplicateRate = 0.02
@@ -19,6 +23,17 @@ public struct SimOptions: Sendable {
     public var maxDelay = 25
     /// Per-tick probabilities of faults.
     public var crashRate = 0.006
+    /// Probability that a crash picks a leader when there is one.
+    public var crashLeaderBias = 0.5
+    /// Per-tick probability that a node stalls (a long GC pause): it keeps its state, and
+    /// its missed ticks and buffered messages arrive all at once when it resumes.
+    public var pauseRate = 0.005
+    public var maxPauseTicks = 30
+    /// At a crash, probability that the disk had already flushed some unsynced writes (a
+    /// random prefix of them survives).
+    public var partialFlushRate = 0.3
+    /// A crashed node restarts after 1...maxDowntimeTicks ticks.
+    public var maxDowntimeTicks = 40
     public var partitionRate = 0.01
     public var healRate = 0.03
     /// Per-tick probability that the client proposes a write.
@@ -49,6 +64,7 @@ public struct SimResult: Sendable {
         public var messagesDelivered = 0
         public var crashes = 0
         public var partitions = 0
+        public var pauses = 0
         public var elections = 0
         public var proposals = 0
         public var acknowledged = 0
@@ -57,7 +73,7 @@ public struct SimResult: Sendable {
         public var syncsAnswered = 0
         public var finalTick = 0
         public var description: String {
-            "ticks=\(finalTick) msgs=\(messagesSent)/\(messagesDelivered) crashes=\(crashes) partitions=\(partitions) "
+            "ticks=\(finalTick) msgs=\(messagesSent)/\(messagesDelivered) crashes=\(crashes) pauses=\(pauses) partitions=\(partitions) "
                 + "leaders=\(elections) proposals=\(proposals) acked=\(acknowledged) committed=\(committed) "
                 + "snapshots=\(snapshotsInstalled) syncs=\(syncsAnswered)"
         }
@@ -80,8 +96,13 @@ public final class Simulation<SM: SimStateMachine> {
         var restartAt: Int?
         var appliedSinceCompact = 0
         var lastRole: Replica.Role?
-        var pendingSyncs: [UInt64: Int] = [:]
         var syncWaits: [(id: UInt64, zxid: Zxid)] = []
+        /// Sync id -> greatest zxid committed anywhere when the sync was requested.
+        var syncRequired: [UInt64: Zxid] = [:]
+        /// Paused until this time; missed ticks and messages wait in `stalled`.
+        var pausedUntil: Int?
+        var missedTicks = 0
+        var stalled: [(from: ServerID, bytes: [UInt8])] = []
     }
 
     enum Event {
@@ -108,6 +129,7 @@ public final class Simulation<SM: SimStateMachine> {
     var faultsOn = true
     var dropRate: Double
     var duplicateRate: Double
+    var maxDelay: Int
     var stats = SimResult.Stats()
 
     // trace
@@ -131,6 +153,7 @@ public final class Simulation<SM: SimStateMachine> {
         self.rng = SplitMix64(seed: options.seed)
         self.dropRate = options.dropRate
         self.duplicateRate = options.duplicateRate
+        self.maxDelay = options.maxDelay
         let voters = (1...max(1, options.voters)).map { ServerID($0) }
         let observers = options.observers > 0
             ? (1...options.observers).map { ServerID(options.voters + $0) } : []
@@ -149,7 +172,9 @@ public final class Simulation<SM: SimStateMachine> {
     func makeReplica(id: ServerID, disk: FakeDisk) throws -> Replica {
         let cfg = try ReplicaConfig(id: id, electionTimeoutTicks: options.electionTimeoutTicks,
                                     heartbeatIntervalTicks: options.heartbeatIntervalTicks,
-                                    maxEntriesPerMessage: options.maxEntriesPerMessage)
+                                    maxEntriesPerMessage: options.maxEntriesPerMessage,
+                                    snapshotChunkBytes: options.snapshotChunkBytes,
+                                    preVote: options.preVote, checkQuorum: options.checkQuorum)
         return Replica(config: cfg, cluster: cluster, store: disk.written, hardState: disk.writtenHard,
                        seed: rng.next())
     }
@@ -236,22 +261,58 @@ public final class Simulation<SM: SimStateMachine> {
         case .tick(let id):
             schedule(at: now + Self.timeUnitsPerTick, .tick(id))
             guard nodes[id]!.replica != nil else { return }
+            if nodes[id]!.pausedUntil != nil {
+                nodes[id]!.missedTicks += 1
+                return
+            }
             nodes[id]!.replica!.tick()
             try drain(id)
         case .deliver(let from, let to, let bytes):
             guard nodes[to]!.replica != nil else { return }
             if blocked.contains([from, to]) { return }
-            let m: PeerMessage
-            do { m = try PeerCodec.decode(bytes) } catch {
-                throw SafetyViolation(message: "codec failed on own bytes: \(error)")
+            if nodes[to]!.pausedUntil != nil {
+                nodes[to]!.stalled.append((from, bytes))
+                return
             }
-            stats.messagesDelivered += 1
-            if case .app = m {} else { trace("n\(to) <- n\(from) \(m)") }
-            nodes[to]!.replica!.step(m, from: from)
-            try drain(to)
+            try deliver(from: from, to: to, bytes: bytes)
         case .world:
             schedule(at: now + Self.timeUnitsPerTick, .world)
             try worldTick()
+        }
+    }
+
+    func deliver(from: ServerID, to: ServerID, bytes: [UInt8]) throws {
+        let m: PeerMessage
+        do { m = try PeerCodec.decode(bytes) } catch {
+            throw SafetyViolation(message: "codec failed on own bytes: \(error)")
+        }
+        stats.messagesDelivered += 1
+        if case .app = m {} else { trace("n\(to) <- n\(from) \(m)") }
+        nodes[to]!.replica!.step(m, from: from)
+        try drain(to)
+    }
+
+    func pause(_ id: ServerID) {
+        stats.pauses += 1
+        nodes[id]!.pausedUntil = now + Self.timeUnitsPerTick * rng.int(in: 1...max(1, options.maxPauseTicks))
+        trace("n\(id) PAUSE \(nodes[id]!.replica!.describe)")
+    }
+
+    /// Resumes a stalled node: first the ticks it missed, then the messages that waited.
+    func resume(_ id: ServerID) throws {
+        let ticks = nodes[id]!.missedTicks
+        let msgs = nodes[id]!.stalled
+        nodes[id]!.pausedUntil = nil
+        nodes[id]!.missedTicks = 0
+        nodes[id]!.stalled = []
+        trace("n\(id) RESUME after \(ticks) ticks with \(msgs.count) messages")
+        for _ in 0..<ticks {
+            guard nodes[id]!.replica != nil else { return }
+            nodes[id]!.replica!.tick()
+            try drain(id)
+        }
+        for (f, b) in msgs {
+            try deliver(from: f, to: id, bytes: b)
         }
     }
 
@@ -275,7 +336,6 @@ public final class Simulation<SM: SimStateMachine> {
                 stats.snapshotsInstalled += 1
                 trace("n\(id) installed snapshot \(s.zxid)")
                 try checkRestore(id, at: s.zxid, digest: n.sm.digest)
-                n.pendingSyncs = [:]
             }
             // 2. send
             for o in rd.messages { send(from: id, o) }
@@ -294,10 +354,19 @@ public final class Simulation<SM: SimStateMachine> {
             }
             for s in rd.syncsReady { n.syncWaits.append((s.id, s.zxid)) }
             let applied = appliedAt[id]!
+            var answered: [UInt64] = []
             n.syncWaits.removeAll { w in
                 guard w.zxid <= applied else { return false }
-                stats.syncsAnswered += 1
+                answered.append(w.id)
                 return true
+            }
+            for sid in answered {
+                // A sync must observe every write committed before it started.
+                if let req = n.syncRequired.removeValue(forKey: sid), applied < req {
+                    throw SafetyViolation(message: "n\(id) answered sync \(sid) at \(applied) but \(req) was committed before it")
+                }
+                stats.syncsAnswered += 1
+                trace("n\(id) sync \(sid) answered at \(applied)")
             }
             r.advance()
             n.replica = r
@@ -317,7 +386,7 @@ public final class Simulation<SM: SimStateMachine> {
         if rng.chance(dropRate) { return }
         let copies = rng.chance(duplicateRate) ? 2 : 1
         for _ in 0..<copies {
-            let delay = rng.int(in: options.minDelay...max(options.minDelay, options.maxDelay))
+            let delay = rng.int(in: options.minDelay...max(options.minDelay, maxDelay))
             schedule(at: now + delay, .deliver(from: from, to: o.to, bytes: bytes))
         }
     }
@@ -340,13 +409,23 @@ public final class Simulation<SM: SimStateMachine> {
     // MARK: - faults and workload
 
     func worldTick() throws {
-        // restarts
+        // restarts and resumes
         for id in ids {
             if let at = nodes[id]!.restartAt, at <= now { try restart(id) }
+            if let at = nodes[id]!.pausedUntil, at <= now { try resume(id) }
         }
         if faultsOn {
+            if rng.chance(options.pauseRate) {
+                var up = ids.filter { nodes[$0]!.replica != nil && nodes[$0]!.pausedUntil == nil }
+                let leaders = up.filter { nodes[$0]!.replica!.role == .leader }
+                if !leaders.isEmpty && rng.chance(options.crashLeaderBias) { up = leaders }
+                if !up.isEmpty { pause(up[Int(rng.next(below: UInt64(up.count)))]) }
+            }
             if rng.chance(options.crashRate) {
-                let up = ids.filter { nodes[$0]!.replica != nil }
+                var up = ids.filter { nodes[$0]!.replica != nil }
+                // Leaders are the interesting victims: prefer them half of the time.
+                let leaders = up.filter { nodes[$0]!.replica!.role == .leader }
+                if !leaders.isEmpty && rng.chance(options.crashLeaderBias) { up = leaders }
                 if !up.isEmpty { crash(up[Int(rng.next(below: UInt64(up.count)))]) }
             }
             if rng.chance(options.partitionRate) { partition() }
@@ -355,18 +434,22 @@ public final class Simulation<SM: SimStateMachine> {
                 trace("heal")
             }
             if rng.chance(options.proposeRate) { try propose() }
-            if rng.chance(options.proposeRate / 10) { requestSync() }
+            if rng.chance(options.proposeRate / 5) { try requestSync() }
         }
     }
 
     func crash(_ id: ServerID) {
         stats.crashes += 1
         nodes[id]!.replica = nil
-        nodes[id]!.disk.crash()
+        nodes[id]!.pausedUntil = nil
+        nodes[id]!.missedTicks = 0
+        nodes[id]!.stalled = []
+        nodes[id]!.disk.crash(keepingUnsynced: rng.chance(options.partialFlushRate) ? rng.int(in: 0...64) : 0)
         nodes[id]!.lastRole = nil
         nodes[id]!.syncWaits = []
+        nodes[id]!.syncRequired = [:]
         pendingWrites[id] = nil
-        nodes[id]!.restartAt = now + Self.timeUnitsPerTick * rng.int(in: 1...40)
+        nodes[id]!.restartAt = now + Self.timeUnitsPerTick * rng.int(in: 1...max(1, options.maxDowntimeTicks))
         trace("n\(id) CRASH (synced \(nodes[id]!.disk.syncedHard) last=\(nodes[id]!.disk.synced.lastZxid))")
     }
 
@@ -388,8 +471,13 @@ public final class Simulation<SM: SimStateMachine> {
 
     func partition() {
         stats.partitions += 1
-        let kind = rng.next(below: 3)
-        if kind == 0 {
+        let kind = rng.next(below: 4)
+        let leaders = ids.filter { nodes[$0]!.replica?.role == .leader }
+        if kind == 3, let x = leaders.first {
+            // cut the leader off: the classic source of stale leaders
+            for b in ids where b != x { blocked.insert([x, b]); blocked.insert([b, x]) }
+            trace("isolate leader n\(x)")
+        } else if kind == 0 {
             // symmetric split
             var side = Set<ServerID>()
             for id in ids where rng.chance(0.5) { side.insert(id) }
@@ -411,30 +499,37 @@ public final class Simulation<SM: SimStateMachine> {
         }
     }
 
+    /// The client writes a burst of 1-3 registers through a node that believes it leads,
+    /// then the node drains once (so proposals are batched like in a server).
     func propose() throws {
         let leaders = ids.filter { nodes[$0]!.replica?.role == .leader }
         guard !leaders.isEmpty else { return }
         let id = leaders[Int(rng.next(below: UInt64(leaders.count)))]
-        nextPayload += 1
-        let reg = UInt8(truncatingIfNeeded: rng.next(below: 8))
-        var payload: [UInt8] = [reg]
-        var v = nextPayload
-        for _ in 0..<8 { payload.append(UInt8(truncatingIfNeeded: v)); v >>= 8 }
-        stats.proposals += 1
-        if case .accepted(let z) = nodes[id]!.replica!.propose(payload) {
-            pendingWrites[id, default: [:]][z] = payload
-            trace("n\(id) propose \(z)")
+        for _ in 0..<rng.int(in: 1...3) {
+            nextPayload += 1
+            let reg = UInt8(truncatingIfNeeded: rng.next(below: 8))
+            var payload: [UInt8] = [reg]
+            var v = nextPayload
+            for _ in 0..<8 { payload.append(UInt8(truncatingIfNeeded: v)); v >>= 8 }
+            stats.proposals += 1
+            if case .accepted(let z) = nodes[id]!.replica!.propose(payload) {
+                pendingWrites[id, default: [:]][z] = payload
+                trace("n\(id) propose \(z)")
+            }
         }
         try drain(id)
     }
 
-    func requestSync() {
+    func requestSync() throws {
         let up = ids.filter { nodes[$0]!.replica != nil }
         guard !up.isEmpty else { return }
         let id = up[Int(rng.next(below: UInt64(up.count)))]
         nextSyncID += 1
-        _ = nodes[id]!.replica!.requestSync(id: nextSyncID)
-        try? drain(id)
+        if nodes[id]!.replica!.requestSync(id: nextSyncID) == .pending {
+            nodes[id]!.syncRequired[nextSyncID] = committedLog.last?.zxid ?? .zero
+            trace("n\(id) sync \(nextSyncID) requested")
+        }
+        try drain(id)
     }
 
     func healEverything() {
@@ -442,7 +537,10 @@ public final class Simulation<SM: SimStateMachine> {
         blocked = []
         dropRate = 0
         duplicateRate = 0
+        // A healthy network: round trips well below the election timeout.
+        maxDelay = min(maxDelay, options.electionTimeoutTicks * Self.timeUnitsPerTick / 4)
         for id in ids where nodes[id]!.replica == nil { nodes[id]!.restartAt = now }
+        for id in ids where nodes[id]!.pausedUntil != nil { nodes[id]!.pausedUntil = now }
         trace("HEAL ALL")
     }
 
@@ -547,9 +645,11 @@ public struct SweepSummary: Sendable {
     public var acknowledged = 0
     public var elections = 0
     public var crashes = 0
+    public var syncs = 0
+    public var snapshots = 0
     public var description: String {
         "seeds=\(runs) passed=\(runs - failures.count) failed=\(failures.count) leaders=\(elections) "
-            + "crashes=\(crashes) acked=\(acknowledged)"
+            + "crashes=\(crashes) acked=\(acknowledged) syncs=\(syncs) snapshots=\(snapshots)"
             + (failures.isEmpty ? "" : " failing=\(failures.map { String($0.seed) }.joined(separator: ","))")
     }
 }
@@ -572,6 +672,8 @@ public func sweep(seeds: ClosedRange<UInt64>, base: SimOptions, onResult: (SimRe
         s.acknowledged += r.stats.acknowledged
         s.elections += r.stats.elections
         s.crashes += r.stats.crashes
+        s.syncs += r.stats.syncsAnswered
+        s.snapshots += r.stats.snapshotsInstalled
         if !r.ok { s.failures.append(r) }
         onResult(r)
     }

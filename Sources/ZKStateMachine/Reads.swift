@@ -7,6 +7,16 @@ public enum ReadProcessor {
         -> Result<Response, ErrorCode>
     {
         func readable(_ n: Znode) -> Bool { ACLPolicy.allows(n.acl, .read, auth, skipACL: skipACL) }
+        // Apache ZooKeeper keeps the root under the empty name too, so reads of "" see "/".
+        var request = request
+        switch request {
+        case .exists(let r) where r.path.isEmpty: request = .exists(PathWatchRequest(path: "/", watch: r.watch))
+        case .getData(let r) where r.path.isEmpty: request = .getData(PathWatchRequest(path: "/", watch: r.watch))
+        case .getChildren(let r) where r.path.isEmpty: request = .getChildren(PathWatchRequest(path: "/", watch: r.watch))
+        case .getChildren2(let r) where r.path.isEmpty: request = .getChildren2(PathWatchRequest(path: "/", watch: r.watch))
+        case .getACL(let r) where r.path.isEmpty: request = .getACL(PathRequest(path: "/"))
+        default: break
+        }
         switch request {
         case .exists(let r):
             if r.path.utf8.contains(0) { return .failure(.badArguments) }

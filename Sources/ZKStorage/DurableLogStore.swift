@@ -14,7 +14,7 @@ public final class DurableLogStore: LogStore {
     private let hardStatePath: String
     public private(set) var snapshotMeta: SnapshotMeta = .empty
     private var snapshotData: [UInt8]?
-    private var entries: [Entry] = []
+    private var log = EntryIndex()
 
     public init(dataDir: String, dataLogDir: String) throws {
         txnLog = try TxnLog(dataLogDir: dataLogDir)
@@ -38,49 +38,26 @@ public final class DurableLogStore: LogStore {
             snapshotMeta = snap!.meta
             snapshotData = data
         }
-        entries = []
+        var recovered: [Entry] = []
         let report = try txnLog.recover(after: snapshotMeta.zxid.raw) { r in
             guard let kindByte = r.payload.first, let kind = Entry.Kind(rawValue: kindByte) else {
                 throw StorageError(.corrupt, "log record 0x\(String(r.zxid, radix: 16)) has an unknown kind")
             }
-            entries.append(Entry(zxid: Zxid(raw: r.zxid), kind: kind, payload: Array(r.payload.dropFirst())))
+            recovered.append(Entry(zxid: Zxid(raw: r.zxid), kind: kind, payload: Array(r.payload.dropFirst())))
         }
+        log = EntryIndex(recovered)
         var hard = try loadHardState() ?? .initial
         if hard.commit < snapshotMeta.zxid { hard.commit = snapshotMeta.zxid }
-        if let last = entries.last?.zxid, hard.commit > last { hard.commit = max(snapshotMeta.zxid, last) }
-        return Recovered(hardState: hard, snapshot: snap, entryCount: entries.count, truncatedBytes: report.truncatedBytes)
+        if let last = log.last?.zxid, hard.commit > last { hard.commit = max(snapshotMeta.zxid, last) }
+        return Recovered(hardState: hard, snapshot: snap, entryCount: log.count, truncatedBytes: report.truncatedBytes)
     }
 
     // MARK: LogStore
 
-    public var lastZxid: Zxid { entries.last?.zxid ?? snapshotMeta.zxid }
-
-    private func upperBound(_ zxid: Zxid) -> Int {
-        var lo = 0, hi = entries.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if entries[mid].zxid <= zxid { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
-    }
-
-    public func contains(_ zxid: Zxid) -> Bool {
-        if zxid == snapshotMeta.zxid { return true }
-        let i = upperBound(zxid)
-        return i > 0 && entries[i - 1].zxid == zxid
-    }
-
-    public func greatest(atOrBelow zxid: Zxid) -> Zxid {
-        if zxid < snapshotMeta.zxid { return .zero }
-        let i = upperBound(zxid)
-        return i > 0 ? entries[i - 1].zxid : snapshotMeta.zxid
-    }
-
-    public func entries(after zxid: Zxid, limit: Int) -> [Entry] {
-        let start = upperBound(zxid)
-        let end = min(entries.count, start + max(0, limit))
-        return start < end ? Array(entries[start..<end]) : []
-    }
+    public var lastZxid: Zxid { log.last?.zxid ?? snapshotMeta.zxid }
+    public func contains(_ zxid: Zxid) -> Bool { log.contains(zxid, base: snapshotMeta.zxid) }
+    public func greatest(atOrBelow zxid: Zxid) -> Zxid { log.greatest(atOrBelow: zxid, base: snapshotMeta.zxid) }
+    public func entries(after zxid: Zxid, limit: Int) -> [Entry] { log.entries(after: zxid, limit: limit) }
 
     public func snapshot() -> Snapshot? {
         if snapshotData == nil, snapshotMeta.zxid != .zero || snapshotMeta.config != nil {
@@ -118,7 +95,7 @@ public final class DurableLogStore: LogStore {
     }
 
     public func truncate(after zxid: Zxid) throws {
-        entries.removeSubrange(upperBound(zxid)...)
+        log.truncate(after: zxid)
         try txnLog.truncate(after: zxid.raw)
     }
 
@@ -129,7 +106,7 @@ public final class DurableLogStore: LogStore {
             p.append(contentsOf: e.payload)
             return TxnLog.Record(zxid: e.zxid.raw, payload: p)
         })
-        entries.append(contentsOf: new)
+        log.append(new)
     }
 
     public func sync() throws { try txnLog.sync() }
@@ -139,7 +116,7 @@ public final class DurableLogStore: LogStore {
         let payload = Self.encodeSnapshotPayload(config: s.meta.config, data: s.data)
         try payload.withUnsafeBytes { try snapshots.write(zxid: s.zxid.raw, payload: $0) }
         try txnLog.reset(after: s.zxid.raw)
-        entries = []
+        log.removeAll()
         snapshotMeta = s.meta
         snapshotData = s.data
     }
@@ -150,7 +127,7 @@ public final class DurableLogStore: LogStore {
         let payload = Self.encodeSnapshotPayload(config: config, data: data)
         try payload.withUnsafeBytes { try snapshots.write(zxid: zxid.raw, payload: $0) }
         if txnLog.lastZxid >= zxid.raw { try txnLog.roll(firstZxid: txnLog.lastZxid + 1) }
-        entries.removeSubrange(..<upperBound(zxid))
+        log.dropPrefix(through: zxid)
         snapshotMeta = SnapshotMeta(zxid: zxid, config: config)
         snapshotData = data
     }

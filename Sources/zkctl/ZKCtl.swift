@@ -19,11 +19,11 @@ struct ZKCtl: AsyncParsableCommand {
             Cluster state lives in $ZKCTL_HOME (default ~/.zkctl), one directory per cluster:
             clusters/<name>/inventory.yaml and nodes/<id>/{conf,data,datalog,logs,pid}.
 
-            Exit codes: 0 ok/healthy, 1 error, 2 usage, 3 degraded, 4 down.
+            Exit codes: 0 ok/healthy, 1 error, 2 usage, 3 degraded, 4 down, 130 interrupted.
             """,
         version: "0.1.0",
         subcommands: [Up.self, Status.self, Health.self, Down.self, NodeCommand.self, Logs.self, List.self, Render.self,
-                      Generate.self, K8s.self]
+                      Scale.self, Restart.self, Upgrade.self, Generate.self, K8s.self, Bench.self]
     )
 
     /// Runs the command and maps errors to documented exit codes.
@@ -37,7 +37,7 @@ struct ZKCtl: AsyncParsableCommand {
             }
         } catch let error as ZKCtlError {
             FileHandle.standardError.write(Data("zkctl: \(error.message)\n".utf8))
-            Foundation.exit(1)
+            Foundation.exit(error.exitCode)
         } catch let error as InventoryError {
             FileHandle.standardError.write(Data("zkctl: \(error.description)\n".utf8))
             Foundation.exit(1)

@@ -19,6 +19,11 @@ struct ZKSim: ParsableCommand {
     @Option(help: "Per-tick crash probability.") var crashRate: Double = 0.006
     @Option(help: "Per-tick partition probability.") var partitionRate: Double = 0.01
     @Option(help: "Compact the log every N applied entries.") var compactEvery: Int = 40
+    @Option(help: "Maximum entries per append message.") var maxEntries: Int = 8
+    @Option(help: "Maximum ticks a crashed node stays down.") var maxDowntime: Int = 40
+    @Option(help: "Per-tick probability of a long pause (stall) of one node.") var pauseRate: Double = 0.005
+    @Flag(help: "Disable pre-vote.") var noPrevote = false
+    @Flag(help: "Disable check-quorum (and leader leases).") var noCheckQuorum = false
     @Flag(help: "Print the whole trace.") var verbose = false
     @Flag(help: "Shell ignores fsync requests (demonstrates the checkers).") var skipFsync = false
 
@@ -37,6 +42,11 @@ struct ZKSim: ParsableCommand {
         o.crashRate = crashRate
         o.partitionRate = partitionRate
         o.compactEvery = compactEvery
+        o.maxEntriesPerMessage = maxEntries
+        o.maxDowntimeTicks = maxDowntime
+        o.pauseRate = pauseRate
+        o.preVote = !noPrevote
+        o.checkQuorum = !noCheckQuorum
         return o
     }
 

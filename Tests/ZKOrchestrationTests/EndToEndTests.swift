@@ -2,10 +2,11 @@ import Foundation
 import Testing
 @testable import ZKOrchestration
 
-/// A base port P such that P..P+4, P+100..P+104 and P+200..P+204 are free on 127.0.0.1.
+/// A base port P such that P..P+4, P+100..P+104 and P+200..P+204 are free on 127.0.0.1, below
+/// Linux's ephemeral range (32768+) so other programs' outgoing connections cannot take them.
 func freeBasePort(count: Int = 5) -> Int {
     for _ in 0..<200 {
-        let base = Int.random(in: 20000...59000)
+        let base = Int.random(in: 200...322) * 100 + Int.random(in: 0...9) * 10
         let ports = (0..<count).flatMap { [base + $0, base + 100 + $0, base + 200 + $0] }
         if ports.allSatisfy({ PortCheck.isFree(host: "127.0.0.1", port: $0) }) { return base }
     }
@@ -71,6 +72,21 @@ let zkserverBinary = Paths.packageRoot + "/.build/debug/zkserver"
         #expect(inv.nodes.allSatisfy { PortCheck.isFree(host: "127.0.0.1", port: $0.clientPort) })
     }
 
+    @Test(.enabled(if: FileSystem.isExecutable(zkserverBinary)), .timeLimit(.minutes(3)))
+    func bundledEnsembleUpStatusDrillDown() async throws {
+        let home = try temporaryHome()
+        defer { try? FileSystem.remove(home) }
+        let o = orchestrator(home)
+        let base = freeBasePort(count: 3)
+        let inv = Inventory.local(name: "e2e", engine: .bundled, count: 3, clientPort: base, quorumPort: base + 100, electionPort: base + 200)
+        do {
+            try await drill(o, inv)
+        } catch {
+            _ = try? await o.down(inv, purge: true)
+            throw error
+        }
+    }
+
     @Test(.enabled(if: apacheInstalled), .timeLimit(.minutes(2)))
     func busyPortIsRefusedBeforeLaunch() async throws {
         let home = try temporaryHome()
@@ -88,6 +104,7 @@ let zkserverBinary = Paths.packageRoot + "/.build/debug/zkserver"
             #expect(e.message.contains("port 127.0.0.1:\(base) (client port of node 1) is in use"))
         }
         #expect(o.observe(inv).allSatisfy { $0.process == .stopped })
+        #expect(!o.store.exists("busy"), "a cluster that never started leaves nothing behind")
     }
 
     @Test(.enabled(if: FileSystem.isExecutable(zkserverBinary)), .timeLimit(.minutes(2)))

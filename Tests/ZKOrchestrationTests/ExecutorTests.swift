@@ -43,6 +43,7 @@ struct FakeWords: FourLetterWordClient {
     var standalone = false
     func send(_ word: String, host: String, port: Int, timeout: Duration) throws -> String {
         if word == "ruok" { return "imok" }
+        if word == "mntr" { return "zk_server_state\tleader\nzk_synced_followers\t2\n" }
         let mode = standalone ? "standalone" : (port % 100 == 0 ? "leader" : "follower")
         return "Zxid: 0x100000001\nMode: \(mode)\n"
     }
@@ -58,6 +59,17 @@ func temporaryHome() throws -> String {
     return dir
 }
 
+/// Three port ranges of `count` free ports each, below Linux's ephemeral range (32768+) so outgoing
+/// connections of other programs cannot hold them.
+func freeTestPorts(count: Int = 3) -> (client: Int, quorum: Int, election: Int) {
+    for _ in 0..<200 {
+        let base = Int.random(in: 200...310) * 100   // a multiple of 100: FakeWords makes that port the leader
+        let ports = (0..<count).flatMap { [base + $0, base + 100 + $0, base + 200 + $0] }
+        if ports.allSatisfy({ PortCheck.isFree(host: "127.0.0.1", port: $0) }) { return (base, base + 100, base + 200) }
+    }
+    return (20_000, 20_100, 20_200)
+}
+
 @Suite struct ExecutorTests {
     func orchestrator(_ home: String, _ provider: FakeProcessProvider, standalone: Bool = false) -> Orchestrator {
         Orchestrator(store: ClusterStore(home: home), templates: DirectoryTemplateSource(directory: Paths.templates),
@@ -71,7 +83,8 @@ func temporaryHome() throws -> String {
         defer { try? FileSystem.remove(home) }
         let provider = FakeProcessProvider()
         let o = orchestrator(home, provider)
-        let inv = Inventory.local(engine: .apache, count: 3, clientPort: 59900, quorumPort: 59910, electionPort: 59920)
+        let ports = freeTestPorts()
+        let inv = Inventory.local(engine: .apache, count: 3, clientPort: ports.client, quorumPort: ports.quorum, electionPort: ports.election)
         let plan = try o.planUp(inv)
         try await o.execute(plan, inventory: inv, engine: .apache(java: "/usr/bin/java", classpath: [], home: nil), timeout: .seconds(5))
         #expect(provider.launched.count == 3)
@@ -91,7 +104,8 @@ func temporaryHome() throws -> String {
         defer { try? FileSystem.remove(home) }
         let provider = FakeProcessProvider()
         let o = orchestrator(home, provider)
-        let inv = Inventory.local(engine: .apache, count: 3, clientPort: 59930, quorumPort: 59940, electionPort: 59950)
+        let ports = freeTestPorts()
+        let inv = Inventory.local(engine: .apache, count: 3, clientPort: ports.client, quorumPort: ports.quorum, electionPort: ports.election)
         provider.dieOnLaunch = [home + "/clusters/local/nodes/2/conf/zoo.cfg"]
         try FileSystem.write("boom: bad config\n", to: home + "/clusters/local/nodes/2/logs/zookeeper.log")
         do {
@@ -109,7 +123,7 @@ func temporaryHome() throws -> String {
         defer { try? FileSystem.remove(home) }
         let provider = FakeProcessProvider()
         let o = orchestrator(home, provider)
-        let inv = Inventory.local(engine: .apache, count: 1, clientPort: 59960)
+        let inv = Inventory.local(engine: .apache, count: 1, clientPort: freeTestPorts(count: 1).client)
         try o.store.saveInventory(InventoryWriter.yaml(inv), name: "local")
         // A pid file that describes a process which is gone (pid reused by another program).
         try o.store.writeRecord(ProcessRecord(pid: 4242, startTime: 9, identity: "x", arguments: [], launchedAt: 0), o.store.layout("local").node(1))
@@ -127,6 +141,20 @@ func temporaryHome() throws -> String {
         #expect(throws: Never.self) { try o.planUp(Inventory.local(engine: .apache, count: 3)) }
     }
 
+    @Test func aSecondCommandOnTheSameClusterIsRefused() async throws {
+        let home = try temporaryHome()
+        defer { try? FileSystem.remove(home) }
+        let o = orchestrator(home, FakeProcessProvider())
+        let inv = Inventory.local(engine: .apache, count: 1, clientPort: 20999)
+        try o.store.saveInventory(InventoryWriter.yaml(inv), name: "local")
+        var held: ClusterLock? = try ClusterLock.acquire(home: home, cluster: "local")
+        await #expect(throws: ZKCtlError.self) { try await o.down(inv, purge: false) }
+        #expect(held != nil)
+        held = nil
+        _ = try await o.down(inv, purge: true)
+        #expect(!FileSystem.exists(home + "/locks/local.lock"))
+    }
+
     @Test func remoteHostsAreNotRunLocally() throws {
         let o = orchestrator("/nonexistent-home", FakeProcessProvider())
         let prod = try InventoryLoader.load(path: Paths.inventories + "/production-3.yaml")
@@ -138,7 +166,7 @@ func temporaryHome() throws -> String {
         defer { try? FileSystem.remove(home) }
         let provider = FakeProcessProvider()
         let o = orchestrator(home, provider, standalone: true)
-        let inv = Inventory.local(engine: .apache, count: 1, clientPort: 59970)
+        let inv = Inventory.local(engine: .apache, count: 1, clientPort: freeTestPorts(count: 1).client)
         try await o.execute(try o.planUp(inv), inventory: inv, engine: .bundled(zkserver: "/x"), timeout: .seconds(5))
         _ = try await o.node(inv, id: 1, action: .pause)
         #expect(o.observe(inv)[0].process == .paused)

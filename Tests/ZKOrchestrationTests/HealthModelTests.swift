@@ -134,6 +134,16 @@ import Testing
         #expect(h.problems == ["node 2 does not answer ruok"])
     }
 
+    @Test func leaderWithTooFewSyncedFollowersIsDegraded() {
+        var leader = probe(2, .leader)
+        leader.syncedFollowers = 1
+        let h = HealthModel.evaluate([probe(1, .follower), leader, probe(3, .follower)], write: .committed(zxid: 1))
+        #expect(h.state == .degraded)
+        #expect(h.problems == ["leader 2 has 1 synced followers, but 2 nodes report follower"])
+        leader.syncedFollowers = 2
+        #expect(HealthModel.evaluate([probe(1, .follower), leader, probe(3, .follower)], write: .committed(zxid: 1)).state == .healthy)
+    }
+
     @Test func reportShowsTableAndJSON() {
         let inv = Inventory.local(engine: .apache, count: 3)
         let h = HealthModel.evaluate([probe(1, .follower), probe(2, .leader), probe(3, .follower)], write: .committed(zxid: 0x100000002))

@@ -55,6 +55,18 @@ import Testing
         #expect(!cfg.contains("initLimit"))
     }
 
+    @Test func bothEnginesKeepMembershipInTheDynamicFile() throws {
+        for engine in Engine.allCases {
+            let inv = Inventory.local(engine: engine, count: 3)
+            let renderer = Renderer(source: DirectoryTemplateSource(directory: Paths.templates))
+            let files = try renderer.renderNode(RenderModel.derive(inventory: inv, node: inv.nodes[0], layout: NodeLayout(root: "/n")))
+            #expect(files.map(\.path).prefix(3) == ["conf/zoo.cfg", "conf/zoo.cfg.dynamic", "data/myid"])
+            #expect(files[0].contents.contains("dynamicConfigFile=/n/conf/zoo.cfg.dynamic\n"))
+            #expect(!files[0].contents.contains("server."))
+            #expect(files[1].contents.contains("server.2=127.0.0.1:2889:3889:participant;127.0.0.1:2182\n"))
+        }
+    }
+
     @Test func userTemplatesAreUsed() throws {
         let source = InMemoryTemplateSource([
             "server/zoo.cfg": "custom {{id}} {{clientPort}}\n",

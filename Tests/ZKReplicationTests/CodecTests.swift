@@ -19,6 +19,9 @@ let sampleMessages: [PeerMessage] = [
     .syncResponse(term: 3, id: 12, zxid: Zxid(epoch: 3, counter: 40)),
     .app([1, 2, 3, 0, 255]),
     .app([]),
+    .snapshot(SnapshotRequest(term: 2, round: 5, meta: SnapshotMeta(zxid: Zxid(epoch: 2, counter: 7), config: nil),
+                              total: 1000, offset: 992, chunk: [1, 2, 3, 4, 5, 6, 7, 8])),
+    .snapshotAck(SnapshotAck(term: 2, zxid: Zxid(epoch: 2, counter: 7), next: 512, round: 6)),
 ]
 
 @Test func everyMessageRoundTrips() throws {
@@ -59,6 +62,16 @@ let sampleMessages: [PeerMessage] = [
     #expect(throws: PeerCodecError.trailingBytes(1)) { try PeerCodec.decode(PeerCodec.encode(.app([1])) + [0]) }
     // A bool that is not 0/1.
     #expect(throws: PeerCodecError.invalidValue("bool 7")) { try PeerCodec.decode([1, 2, 0, 0, 0, 1, 7]) }
+}
+
+@Test func snapshotChunksMustFitTheirTotal() {
+    let m = PeerMessage.snapshot(SnapshotRequest(term: 2, round: 5, meta: SnapshotMeta(zxid: Zxid(epoch: 2, counter: 7), config: nil),
+                                                 total: 1000, offset: 996, chunk: [1, 2, 3, 4]))
+    var bytes = PeerCodec.encode(m)
+    // total is at a fixed position: version, type, term, round, zxid, config flag
+    let totalAt = 1 + 1 + 4 + 8 + 8 + 1
+    bytes[totalAt + 7] = 0xE7  // total 999 < offset + chunk
+    #expect(throws: PeerCodecError.invalidValue("snapshot chunk 996+4 of 999")) { try PeerCodec.decode(bytes) }
 }
 
 @Test func oversizedLengthsAreRejectedWithoutAllocating() {

@@ -13,13 +13,14 @@ final class TestCluster {
     var down = Set<ServerID>()
     let cluster: ClusterConfig
 
-    init(voters: [ServerID], observers: [ServerID] = [], electionTimeout: Int = 10) throws {
+    init(voters: [ServerID], observers: [ServerID] = [], electionTimeout: Int = 10, snapshotChunk: Int = 1 << 20) throws {
         cluster = try ClusterConfig(voters: voters, observers: observers)
         for id in cluster.allIDs {
             let s = MemoryLogStore()
             stores[id] = s
             hards[id] = .initial
-            replicas[id] = Replica(config: try ReplicaConfig(id: id, electionTimeoutTicks: electionTimeout),
+            replicas[id] = Replica(config: try ReplicaConfig(id: id, electionTimeoutTicks: electionTimeout,
+                                                             snapshotChunkBytes: snapshotChunk),
                                    cluster: cluster, store: s, hardState: .initial, seed: 7)
         }
     }

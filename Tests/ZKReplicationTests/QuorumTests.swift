@@ -50,6 +50,8 @@ import Testing
     #expect(z.description == "3:17")
     #expect(z.hex == "0x300000011")
     #expect(Zxid(epoch: 2, counter: 9999) < Zxid(epoch: 3, counter: 0))
+    #expect(Zxid(epoch: 0x7fff_ffff, counter: UInt32.max) < Zxid(epoch: 0x8000_0000, counter: 0))
+    #expect(Zxid(epoch: 0x8000_0001, counter: 2).epoch == 0x8000_0001)
 }
 
 @Test func replicaConfigValidates() {

@@ -259,8 +259,9 @@ private func z(_ e: UInt32, _ c: UInt32) -> Zxid { Zxid(epoch: e, counter: c) }
     #expect(c.applied[4]!.map(\.zxid) == [z(1, 0), z(1, 1)])
 }
 
-@Test func lateFollowerGetsASnapshot() throws {
-    let c = try TestCluster(voters: [1, 2, 3])
+@Test(arguments: [1, 2, 1 << 20])
+func lateFollowerGetsASnapshot(chunk: Int) throws {
+    let c = try TestCluster(voters: [1, 2, 3], snapshotChunk: chunk)
     c.elect(1)
     c.down = [3]
     for i in 0..<5 { _ = c.propose(1, [UInt8(i)]) }
@@ -273,7 +274,7 @@ private func z(_ e: UInt32, _ c: UInt32) -> Zxid { Zxid(epoch: e, counter: c) }
     c.stores[1]!.compact(Snapshot(meta: SnapshotMeta(zxid: applied, config: c.cluster), data: [1, 2, 3]))
     c.down = []
     var installed: Snapshot?
-    for _ in 0..<6 {
+    for _ in 0..<8 {
         c.tickAll(1)
         c.deliverAll()
         if c.stores[3]!.snapshotMeta.zxid == applied { installed = c.stores[3]!.snapshot() }
@@ -342,4 +343,51 @@ private func z(_ e: UInt32, _ c: UInt32) -> Zxid { Zxid(epoch: e, counter: c) }
     let c = try TestCluster(voters: [1, 2, 3])
     c.elect(1)
     #expect(c.replicas[1]!.describe == "id=1 leader t=1 vote=1 leader=1 last=1:0 commit=1:0 applied=1:0")
+}
+
+@Test func proposalsBetweenReadiesShareOneAppend() throws {
+    let c = try TestCluster(voters: [1, 2, 3])
+    c.elect(1)
+    c.tickAll(2)
+    c.deliverAll()
+    for i in 0..<3 { _ = c.replicas[1]!.propose([UInt8(i)]) }
+    let rd = c.replicas[1]!.takeReady()
+    let appends = rd.messages.compactMap { o -> (ServerID, Int)? in
+        if case .append(let a) = o.message { return (o.to, a.entries.count) }
+        return nil
+    }
+    #expect(appends.map(\.0) == [2, 3])
+    #expect(appends.map(\.1) == [3, 3])
+    #expect(rd.entriesToAppend.count == 3)
+}
+
+@Test func snapshotsStreamInChunksAndResumeAfterALoss() throws {
+    let store = MemoryLogStore()
+    var r = Replica(config: try ReplicaConfig(id: 2), cluster: try ClusterConfig(voters: [1, 2, 3]),
+                    store: store, hardState: HardState(epoch: 3), seed: 1)
+    let meta = SnapshotMeta(zxid: z(3, 9), config: nil)
+    let data: [UInt8] = Array(0..<10)
+    func chunk(_ off: Int, _ n: Int) -> PeerMessage {
+        .snapshot(SnapshotRequest(term: 3, round: 1, meta: meta, total: 10, offset: UInt64(off), chunk: Array(data[off..<(off + n)])))
+    }
+    func ack(_ next: UInt64) -> [PeerMessage] { [.snapshotAck(SnapshotAck(term: 3, zxid: z(3, 9), next: next, round: 1))] }
+    r.step(chunk(0, 4), from: 1)
+    #expect(r.takeReady().messages.map(\.message) == ack(4))
+    r.advance()
+    // A chunk that does not continue the received bytes asks for a resend from 4.
+    r.step(chunk(8, 2), from: 1)
+    #expect(r.takeReady().messages.map(\.message) == ack(4))
+    r.advance()
+    r.step(chunk(4, 4), from: 1)
+    #expect(r.takeReady().messages.map(\.message) == ack(8))
+    r.advance()
+    r.step(chunk(8, 2), from: 1)
+    let rd = r.takeReady()
+    #expect(rd.snapshotToInstall == Snapshot(meta: meta, data: data))
+    #expect(rd.mustSync)
+    #expect(rd.messages.map(\.message) == [.appendResponse(AppendResponse(
+        term: 3, success: true, match: z(3, 9), rejectedPrev: .zero, hint: .zero, round: 1))])
+    store.install(rd.snapshotToInstall!)
+    r.advance()
+    #expect(r.commitZxid == z(3, 9) && r.appliedZxid == z(3, 9) && r.lastZxid == z(3, 9))
 }

@@ -7,6 +7,7 @@ import time
 CLI_MT = "/usr/lib/zookeeper/bin/cli_mt"
 JAVA_CLASSPATH = "/usr/share/java/slf4j-nop.jar:/usr/share/java/*"
 ZKCLI_MAIN = "org.apache.zookeeper.ZooKeeperMain"
+ZKCLI_SH = "/usr/share/zookeeper/bin/zkCli.sh"
 
 
 class Interactive:
@@ -89,4 +90,11 @@ def zkcli_once(hosts, *args, timeout=30):
     p = subprocess.run(["java", "-Xmx128m", "-cp", JAVA_CLASSPATH, ZKCLI_MAIN, "-server", hosts,
                         *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=timeout)
+    return p.returncode, p.stdout.decode(errors="replace")
+
+
+def zkcli_sh_once(hosts, *args, timeout=60):
+    """The Debian zkCli.sh wrapper script in one-command mode. Returns (exit code, output)."""
+    p = subprocess.run([ZKCLI_SH, "-server", hosts, *args], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
     return p.returncode, p.stdout.decode(errors="replace")

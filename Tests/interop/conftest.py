@@ -19,6 +19,29 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than a few seconds (deselect with -m 'not slow')")
 
 
+def known_failures():
+    """file::test -> reason, from known-failures.txt (zkserver only, unless ZK_STRICT=1)."""
+    if server_kind() != "zkserver" or os.environ.get("ZK_STRICT") == "1":
+        return {}
+    known = {}
+    with open(os.path.join(os.path.dirname(__file__), "known-failures.txt")) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                test, _, reason = line.partition("  ")
+                known[test] = reason.strip()
+    return known
+
+
+def pytest_collection_modifyitems(config, items):
+    known = known_failures()
+    for item in items:
+        reason = known.get(f"{item.path.name}::{item.name}")
+        if reason:
+            item.add_marker(pytest.mark.xfail(reason=f"known zkserver failure: {reason}",
+                                              strict=False))
+
+
 def pytest_report_header(config):
     return f"interop: ZK_SERVER={server_kind()}"
 

@@ -346,12 +346,13 @@ class Conn:
 
     def wait_reply(self, xid):
         """Read frames until the reply for `xid`; events before it go to self.events."""
-        while True:
+        for _ in range(100_000):  # each read is bounded by the socket timeout
             rxid, zxid, err, body = self.read_reply()
             if rxid == -1:
                 self.events.append(decode_event(body))
                 continue
             return rxid, zxid, err, body
+        raise AssertionError(f"no reply for xid {xid} among 100000 notifications")
 
     def call(self, op, body=b"", xid=None):
         """Send one request, return {'xid','zxid','err', decoded fields...}."""

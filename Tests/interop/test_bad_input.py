@@ -180,3 +180,72 @@ def test_many_bad_connections_at_once(setup):
     finally:
         for c in conns:
             c.close()
+
+
+def test_mutated_requests_do_not_hurt_the_server(zk, kz, base):
+    """Seeded random mutations of valid request frames, sent after a handshake. Whatever each
+    one gets (a reply, an error, a disconnect), the server stays up, a protected znode is
+    unchanged and a bystander session keeps working."""
+    import random
+    import time
+
+    from kazoo.client import KazooClient
+    from kazoo.security import make_digest_acl
+
+    owner = KazooClient(hosts=zk.hosts, auth_data=[("digest", "user1:pass1")])
+    owner.start(timeout=15)
+    try:
+        owner.create(f"{base}/vault", PRECIOUS, acl=[make_digest_acl("user1", "pass1", all=True)])
+        before = owner.get(f"{base}/vault")
+        kz.create(f"{base}/f")
+        p = f"{base}/f/x"
+        corpus = [
+            struct.pack(">ii", 1, jute.CREATE) + jute.create_body(p, b"d", flags=3),
+            struct.pack(">ii", 2, jute.GET_DATA) + jute.path_body(p, True),
+            struct.pack(">ii", 3, jute.SET_DATA) + jute.set_data_body(p, b"zz", 0),
+            struct.pack(">ii", 4, jute.SET_ACL) + jute.set_acl_body(p, jute.OPEN_ACL, -1),
+            struct.pack(">ii", 5, jute.MULTI) + jute.multi_body(
+                [(jute.CREATE, jute.create_body(p + "m")), (jute.DELETE, jute.path_int_body(p, -1))]),
+            struct.pack(">ii", 6, jute.MULTI_READ) + jute.multi_body(
+                [(jute.GET_DATA, jute.path_body(p, False))]),
+            struct.pack(">ii", -4, jute.AUTH) + jute.auth_body("digest", b"fuzz:fuzz"),
+            struct.pack(">ii", 7, jute.ADD_WATCH) + jute.path_int_body(p, 1),
+            struct.pack(">ii", 8, jute.CREATE_TTL) + jute.create_body(p + "t", flags=5, ttl=1000),
+            struct.pack(">ii", -8, jute.SET_WATCHES) + jute.Writer().long(0).strings([p])
+            .strings([p]).strings([p]).bytes(),
+            struct.pack(">ii", 9, jute.GET_EPHEMERALS) + jute.Writer().ustring(base).bytes(),
+        ]
+        rng = random.Random(20261122)
+        bystander = jute.connected(zk.port)
+        conn, sent = None, 0
+        deadline = time.monotonic() + 30
+        for _ in range(400):
+            if time.monotonic() > deadline:
+                break
+            if conn is None:
+                conn = jute.connected(zk.port)
+            frame = bytearray(rng.choice(corpus))
+            for _ in range(rng.randint(1, 4)):
+                i = rng.randrange(len(frame))
+                frame[i] = rng.choice([0x00, 0xFF, 0x7F, 0x80, rng.randrange(256)])
+            if rng.random() < 0.2:
+                frame = frame[:rng.randrange(1, len(frame))]
+            try:
+                conn.send_frame(bytes(frame))
+                conn.sock.settimeout(0.2)
+                conn.recv_frame()  # a reply, if one comes quickly
+                conn.sock.settimeout(conn.timeout)
+            except (jute.Closed, OSError, ValueError):  # closed, or no quick reply: start over
+                conn.close()
+                conn = None
+            sent += 1
+        if conn is not None:
+            conn.close()
+        assert zk.running(), f"the server died under mutated input:\n{zk.log_tail()}"
+        assert bystander.get(f"{base}/f")["err"] == 0
+        bystander.close()
+        assert owner.get(f"{base}/vault") == before
+        assert sent >= 100, sent
+    finally:
+        owner.stop()
+        owner.close()

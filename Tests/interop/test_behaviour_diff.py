@@ -8,6 +8,8 @@ the replies on the same connection."""
 import difflib
 import json
 
+import pytest
+
 import jute
 from jute import (ADD_WATCH, CHECK, CHECK_WATCHES, CREATE, CREATE2, CREATE_CONTAINER, CREATE_TTL,
                   DELETE, EXISTS, GET_ACL, GET_ALL_CHILDREN_NUMBER, GET_CHILDREN, GET_CHILDREN2,
@@ -19,11 +21,12 @@ USER1_ACL = [(31, "digest", "user1:+7K83PhyQ3ijGj0ADmljf0quVwQ=")]
 
 
 def script():
-    """(connection, label, opcode, body) steps; connection 'A' or 'B'. xid is chosen by Conn."""
+    """Main script: (connection, label, opcode, body, xid) steps; connection 'A' or 'B'; xid None
+    lets Conn number the request."""
     s = []
 
-    def add(conn, label, op, body=b""):
-        s.append((conn, label, op, body))
+    def add(conn, label, op, body=b"", xid=None):
+        s.append((conn, label, op, body, xid))
 
     add("A", "create /d", CREATE, create_body("/d", b"data"))
     add("A", "create2 /d/c1", CREATE2, create_body("/d/c1", b"c1"))
@@ -148,6 +151,139 @@ def script():
     return s
 
 
+def edge_script():
+    """Error paths, ACL corners, multi corners, node types and watch de-duplication."""
+    s = []
+
+    def add(conn, label, op, body=b"", xid=None):
+        s.append((conn, label, op, body, xid))
+
+    def acl_create(label, path, acl):
+        add("A", label, CREATE, create_body(path, b"", acl=acl))
+
+    add("A", "exists / (fresh)", EXISTS, path_body("/", False))
+    add("A", "getChildren2 /zookeeper", GET_CHILDREN2, path_body("/zookeeper", False))
+    add("A", "getData /zookeeper/quota", GET_DATA, path_body("/zookeeper/quota", False))
+    add("A", "getAllChildrenNumber / (fresh)", GET_ALL_CHILDREN_NUMBER, jute.Writer().ustring("/").bytes())
+    add("A", "getAllChildrenNumber missing", GET_ALL_CHILDREN_NUMBER, jute.Writer().ustring("/nope").bytes())
+    add("A", "create /zookeeper/x", CREATE, create_body("/zookeeper/x"))
+    add("A", "delete /zookeeper/x", DELETE, path_int_body("/zookeeper/x", -1))
+    for special in ("/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"):
+        add("A", f"delete {special}", DELETE, path_int_body(special, -1))
+    add("A", "setData /zookeeper/config", SET_DATA, set_data_body("/zookeeper/config", b"x", -1))
+    for flags in (7, -1, 100):
+        add("A", f"create flags {flags}", CREATE, create_body("/f", flags=flags))
+    for path in ("", "noslash", "/a/", "/.", "/..", "/a\x00b", "/a\x01b", "/\u00e9t\u00e9", "/a.b", "/..."):
+        add("A", f"create {path!r}", CREATE, create_body(path))
+    add("A", "getData noslash", GET_DATA, path_body("noslash", False))
+    add("A", "create /p", CREATE, create_body("/p", b"p"))
+    add("A", "create /p/ trailing slash", CREATE, create_body("/p/"))
+    add("A", "create /p/./x", CREATE, create_body("/p/./x"))
+    add("A", "create /p//x", CREATE, create_body("/p//x"))
+    add("A", "create seq /p/ (trailing slash)", CREATE, create_body("/p/", flags=2))
+    acl_create("create ACL []", "/acl0", [])
+    acl_create("create ACL unknown scheme", "/acl1", [(31, "nosuch", "x")])
+    acl_create("create ACL digest no colon", "/acl2", [(31, "digest", "nocolon")])
+    acl_create("create ACL world:someone", "/acl3", [(31, "world", "someone")])
+    acl_create("create ACL auth unauthenticated", "/acl4", [(31, "auth", "")])
+    acl_create("create ACL ip 127.0.0.1", "/ip1", [(31, "ip", "127.0.0.1")])
+    acl_create("create ACL ip 10.0.0.0/8", "/ip2", [(31, "ip", "10.0.0.0/8")])
+    acl_create("create ACL ip bad", "/ip3", [(31, "ip", "not-an-ip")])
+    add("A", "getData /ip1", GET_DATA, path_body("/ip1", False))
+    add("A", "getData /ip2 (other net)", GET_DATA, path_body("/ip2", False))
+    acl_create("create ACL read-only world", "/ro", [(1, "world", "anyone")])
+    add("A", "create child of read-only", CREATE, create_body("/ro/c"))
+    add("A", "setData read-only", SET_DATA, set_data_body("/ro", b"x", -1))
+    add("A", "setACL read-only (no ADMIN)", SET_ACL, set_acl_body("/ro", jute.OPEN_ACL, -1))
+    acl_create("create ACL create+read", "/cr", [(5, "world", "anyone")])
+    add("A", "create child of create+read", CREATE, create_body("/cr/c"))
+    add("A", "delete child without DELETE", DELETE, path_int_body("/cr/c", -1))
+    acl_create("create ACL admin only", "/adm", [(16, "world", "anyone")])
+    add("A", "getData admin only", GET_DATA, path_body("/adm", False))
+    add("A", "getChildren admin only", GET_CHILDREN, path_body("/adm", False))
+    add("A", "getACL admin only", GET_ACL, path_body("/adm"))
+    add("A", "create /dup ACL de-duplication", CREATE, create_body("/dup", acl=jute.OPEN_ACL * 2))
+    add("A", "getACL /dup", GET_ACL, path_body("/dup"))
+    add("A", "auth user1", jute.AUTH, jute.auth_body("digest", b"user1:pass1"))
+    acl_create("create ACL auth", "/mine", [(17, "auth", "")])
+    add("A", "getACL /mine", GET_ACL, path_body("/mine"))
+    add("A", "setACL /mine auth + world read", SET_ACL,
+        set_acl_body("/mine", [(31, "auth", "x"), (1, "world", "anyone")], -1))
+    add("B", "getACL /mine without ADMIN (masked)", GET_ACL, path_body("/mine"))
+    add("B", "getData /mine world read", GET_DATA, path_body("/mine", False))
+    add("A", "setACL unknown scheme", SET_ACL, set_acl_body("/mine", [(31, "nosuch", "x")], -1))
+    add("A", "setACL missing", SET_ACL, set_acl_body("/nope", jute.OPEN_ACL, -1))
+    add("A", "getACL missing", GET_ACL, path_body("/nope"))
+    add("B", "auth super", jute.AUTH, jute.auth_body("digest", b"super:test"))
+    add("B", "setData /ro as super", SET_DATA, set_data_body("/ro", b"super", -1))
+    add("B", "getACL /mine as super", GET_ACL, path_body("/mine"))
+    add("B", "whoAmI super", WHO_AM_I)
+    # cversion and sequence numbers
+    add("A", "create /cv", CREATE, create_body("/cv"))
+    add("A", "create /cv/a", CREATE, create_body("/cv/a"))
+    for i in range(3):
+        add("A", f"create seq /cv/s- #{i}", CREATE, create_body("/cv/s-", flags=2))
+    add("A", "delete /cv/a", DELETE, path_int_body("/cv/a", -1))
+    add("A", "create seq /cv/s- after delete", CREATE, create_body("/cv/s-", flags=2))
+    add("A", "getChildren2 /cv", GET_CHILDREN2, path_body("/cv", False))
+    add("A", "multi: two sequential creates", MULTI, multi_body([
+        (CREATE, create_body("/cv/m-", flags=2)), (CREATE, create_body("/cv/m-", flags=2))]))
+    # multi corners
+    add("A", "multi: create then setData v0 then check v1", MULTI, multi_body([
+        (CREATE, create_body("/mx", b"a")), (SET_DATA, set_data_body("/mx", b"b", 0)),
+        (CHECK, path_int_body("/mx", 1))]))
+    add("A", "multi: delete then re-create", MULTI, multi_body([
+        (DELETE, path_int_body("/mx", -1)), (CREATE, create_body("/mx", b"again"))]))
+    add("A", "getData /mx", GET_DATA, path_body("/mx", False))
+    add("A", "multi: duplicate create", MULTI, multi_body([
+        (CREATE, create_body("/my")), (CREATE, create_body("/my"))]))
+    add("A", "multi: create2 result shape", MULTI, multi_body([(CREATE2, create_body("/mz"))]))
+    add("A", "multi: with a read op", MULTI, multi_body([
+        (CREATE, create_body("/mr")), (GET_DATA, path_body("/p", False))]))
+    add("A", "multi: bad path", MULTI, multi_body([(CREATE, create_body("bad"))]))
+    add("A", "multiRead: NOAUTH op", MULTI_READ, multi_body([
+        (GET_DATA, path_body("/adm", False)), (GET_DATA, path_body("/p", False))]))
+    add("A", "multiRead: with a write op", MULTI_READ, multi_body([
+        (GET_DATA, path_body("/p", False)), (CREATE, create_body("/mw"))]))
+    add("A", "exists /my (rolled back)", EXISTS, path_body("/my", False))
+    # node types through the opcode
+    add("A", "op 19 with flags 0 (container)", CREATE_CONTAINER, create_body("/c19", flags=0))
+    add("A", "op 1 with flags 4", CREATE, create_body("/c1f4", flags=4))
+    add("A", "op 15 with flags 5 (TTL via create2)", CREATE2, create_body("/t15", flags=5))
+    add("A", "op 21 ttl too big", CREATE_TTL, create_body("/tbig", flags=5, ttl=0x10000000000))
+    add("A", "op 21 ttl -1", CREATE_TTL, create_body("/tneg", flags=5, ttl=-1))
+    add("A", "op 21 sequential TTL", CREATE_TTL, create_body("/tseq-", flags=6, ttl=60000))
+    add("A", "op 21 ephemeral flags", CREATE_TTL, create_body("/teph", flags=1, ttl=60000))
+    add("A", "exists /c1f4", EXISTS, path_body("/c1f4", False))
+    # null vs empty data
+    add("A", "setData /p null", SET_DATA, jute.Writer().ustring("/p").buffer(None).int(-1).bytes())
+    add("A", "getData /p (null)", GET_DATA, path_body("/p", False))
+    add("A", "setData /p empty", SET_DATA, set_data_body("/p", b"", -1))
+    add("A", "getData /p (empty)", GET_DATA, path_body("/p", False))
+    # watches: one NodeDeleted per connection even with data + child + exists watches
+    add("A", "create /wd", CREATE, create_body("/wd"))
+    add("A", "getData /wd watch", GET_DATA, path_body("/wd", True))
+    add("A", "exists /wd watch", EXISTS, path_body("/wd", True))
+    add("A", "getChildren /wd watch", GET_CHILDREN, path_body("/wd", True))
+    add("A", "getChildren / watch", GET_CHILDREN, path_body("/", True))
+    add("A", "delete /wd", DELETE, path_int_body("/wd", -1))
+    add("A", "getData missing with watch", GET_DATA, path_body("/wd", True))
+    add("A", "create /wd again (no watch left)", CREATE, create_body("/wd"))
+    add("A", "addWatch bad mode", ADD_WATCH, path_int_body("/wd", 2))
+    add("A", "addWatch recursive /", ADD_WATCH, path_int_body("/", 1))
+    add("A", "checkWatches / any", CHECK_WATCHES, path_int_body("/", 3))
+    add("B", "setData /wd from B", SET_DATA, set_data_body("/wd", b"b", -1))
+    add("A", "ping (sees /wd change)", PING)
+    add("A", "removeWatches / any", REMOVE_WATCHES, path_int_body("/", 3))
+    add("A", "removeWatches missing path", REMOVE_WATCHES, path_int_body("/nowhere", 3))
+    # xids are echoed
+    add("A", "getData xid 0", GET_DATA, path_body("/p", False), 0)
+    add("A", "getData xid -3", GET_DATA, path_body("/p", False), -3)
+    add("A", "ping with xid 7", PING, b"", 7)
+    add("A", "unknown opcode 10", 10, b"")
+    return s
+
+
 class Normaliser:
     def __init__(self, sessions):
         self.sessions = sessions  # session id -> label
@@ -175,7 +311,7 @@ class Normaliser:
         return v
 
 
-def run(port):
+def run(port, steps):
     """Run the script against one server; return the normalised transcript (list of lines)."""
     conns = {"A": jute.Conn(port), "B": jute.Conn(port)}
     try:
@@ -183,9 +319,10 @@ def run(port):
             c.connect(timeout_ms=30000)
         norm = Normaliser({conns["A"].session_id: "session A", conns["B"].session_id: "session B"})
         lines = []
-        for i, (name, label, op, body) in enumerate(script()):
+        for i, (name, label, op, body, xid) in enumerate(steps):
             c = conns[name]
-            xid = {PING: -2, jute.AUTH: -4}.get(op)
+            if xid is None:
+                xid = {PING: -2, jute.AUTH: -4}.get(op)
             try:
                 reply = c.call(op, body, xid=xid)
             except (jute.Closed, OSError) as exc:
@@ -198,9 +335,20 @@ def run(port):
             c.close()
 
 
-def test_behaviour_matches_apache(fresh_zk, apache_zk, zk_kind):
-    reference = run(apache_zk.port)
-    observed = run(fresh_zk.port)
+def empty_path_script():
+    """Reads of the empty path: Apache's tree also keys the root under "", so they see '/'."""
+    return [("A", "getData ''", GET_DATA, path_body("", False), None),
+            ("A", "exists ''", EXISTS, path_body("", False), None),
+            ("A", "getChildren2 ''", GET_CHILDREN2, path_body("", False), None),
+            ("A", "getACL ''", GET_ACL, path_body(""), None)]
+
+
+@pytest.mark.parametrize("make_script", [script, edge_script, empty_path_script],
+                         ids=["main", "edges", "empty-path"])
+def test_behaviour_matches_apache(make_script, fresh_zk, apache_zk, zk_kind):
+    steps = make_script()
+    reference = run(apache_zk.port, steps)
+    observed = run(fresh_zk.port, steps)
     if observed != reference:
         diff = "\n".join(difflib.unified_diff(reference, observed, "apache-3.8", zk_kind,
                                               lineterm="", n=1))

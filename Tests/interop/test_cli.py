@@ -129,3 +129,68 @@ def test_zkcli_interactive_auth_acl_and_ephemeral(zk, kz, base):
     finally:
         c.close()
     assert kz.get(f"{base}/sec")[0] == b"data"
+
+
+def test_zkcli_watches_and_newer_commands(zk, kz, base):
+    c = cliproc.zkcli(zk.hosts)
+    try:
+        c.expect(r"state:SyncConnected", timeout=30)
+        c.send(f"create {base}/aw", rf"Created {base}/aw")
+        c.send(f"addWatch -m PERSISTENT_RECURSIVE {base}/aw")
+        c.send(f"stat {base}/aw", r"numChildren = 0")  # the addWatch reply has arrived
+        kz.create(f"{base}/aw/x/y", makepath=True)
+        kz.set(f"{base}/aw/x", b"1")
+        for path, kind in ((f"{base}/aw/x", "NodeCreated"), (f"{base}/aw/x/y", "NodeCreated"),
+                           (f"{base}/aw/x", "NodeDataChanged")):
+            c.expect(rf"WatchedEvent state:SyncConnected type:{kind} path:{path}\n")
+        c.send(f"getAllChildrenNumber {base}", r"^3$")
+        c.send(f"ls -R {base}/aw", rf"^{base}/aw\n{base}/aw/x\n{base}/aw/x/y$")
+        c.send("whoami", r"Auth scheme: User\nip: 127\.0\.0\.1")
+        c.send(f"sync {base}", r"Sync is OK")
+        c.send(f"set -v 5 {base}/aw x", r"version No is not valid")
+        c.send(f"delete -v 3 {base}/aw/x/y", r"version No is not valid")
+        c.send(f"get -w {base}/aw/x", r"^1$")
+        c.send(f"removewatches {base}/aw",
+               rf"type:PersistentWatchRemoved path:{base}/aw")
+        c.send(f"create -c {base}/cont", rf"Created {base}/cont")
+        c.send(f"create -t 60000 {base}/ttl x", rf"Created {base}/ttl")
+        c.send(f"get {base}/ttl", r"^x$")
+        kz.set(f"{base}/aw/x", b"2")  # the one-shot watch from get -w fires
+        c.expect(rf"type:NodeDataChanged path:{base}/aw/x\n")
+        kz.create(f"{base}/aw/z")  # the recursive watch is gone: no event for this
+        c.send(f"stat {base}/aw", r"numChildren = 2")
+        assert f"path:{base}/aw/z" not in c.since_mark()
+    finally:
+        c.close()
+
+
+def test_zkcli_sh_script(zk, kz, base):
+    """The packaged zkCli.sh wrapper (not just the Java class) works against the server."""
+    rc, out = cliproc.zkcli_sh_once(zk.hosts, "create", f"{base}/sh", "via-script")
+    assert rc == 0 and f"Created {base}/sh" in out, out
+    rc, out = cliproc.zkcli_sh_once(zk.hosts, "get", f"{base}/sh")
+    assert rc == 0 and re.search(r"^via-script$", out, re.M), out
+    rc, out = cliproc.zkcli_sh_once(zk.hosts, "ls", base)
+    assert rc == 0 and re.search(r"^\[sh\]$", out, re.M), out
+    rc, out = cliproc.zkcli_sh_once(zk.hosts, "delete", f"{base}/sh")
+    assert rc == 0 and kz.exists(f"{base}/sh") is None
+
+
+def test_cli_mt_auth_watches_and_node_types(cli_mt, kazoo_factory, kz, base):
+    from kazoo.security import make_digest_acl
+
+    owner = kazoo_factory(auth_data=[("digest", "user1:pass1")])
+    owner.create(f"{base}/sec", b"hidden", acl=[make_digest_acl("user1", "pass1", all=True)])
+    c = cli_mt
+    c.send(f"get {base}/sec", rf"{base}/sec: rc = -102")
+    c.send("addauth digest user1:pass1")
+    c.send(f"get {base}/sec", rf"value_len = 6\nhidden\n")
+    # exists with a watch on a missing node, then created elsewhere
+    c.send(f"wexists {base}/later", rf"Error -101 for {base}/later")
+    kz.create(f"{base}/later")
+    c.expect(rf"Watcher CREATED_EVENT state = CONNECTED_STATE for path {base}/later")
+    c.send(f"create +c {base}/cont", rf"\[{base}/cont\]: rc = 0")
+    c.send(f"create +t=60000 {base}/ttl", rf"\[{base}/ttl\]: rc = 0")
+    c.send(f"create2 {base}/c2", rf"\[{base}/c2\]: rc = 0")
+    assert kz.exists(f"{base}/cont").ephemeralOwner == 0
+    assert kz.get(f"{base}/ttl")[0] == b"new"

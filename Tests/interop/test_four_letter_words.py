@@ -161,3 +161,23 @@ def test_default_whitelist_is_srvr_only(zk_factory):
 def test_unknown_word_closes_silently(zk, kz):
     assert four_letter(zk.port, "abcd") == b""
     assert kz.exists("/") is not None
+
+
+def test_node_count_tracks_changes(zk_factory, kazoo_factory):
+    srv = zk_factory()
+    kz = kazoo_factory(server=srv)
+
+    def counts():
+        srvr = dict(l.split(": ", 1) for l in flw(srv, "srvr").splitlines())
+        mntr = dict(l.split("\t", 1) for l in flw(srv, "mntr").splitlines())
+        return int(srvr["Node count"]), int(mntr["zk_znode_count"])
+
+    n0, m0 = counts()
+    assert n0 == m0
+    kz.create("/nc/a/b", makepath=True)
+    kz.create("/nc/e", ephemeral=True)
+    assert counts() == (n0 + 4, n0 + 4)
+    kz.delete("/nc/a", recursive=True)
+    assert counts() == (n0 + 2, n0 + 2)
+    kz.stop()
+    assert counts() == (n0 + 1, n0 + 1)  # the ephemeral went with the session

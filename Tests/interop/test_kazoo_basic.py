@@ -2,6 +2,7 @@
 ACLs, session resumption, and (through the raw client where kazoo has no API) persistent
 watches, containers and TTL nodes."""
 import queue
+import struct
 import re
 import time
 
@@ -446,3 +447,188 @@ def test_set_watches_after_reconnect(zk, kz, base):
         b.ping()
         assert [(e["type"], e["path"]) for e in b.take_events()] == [(4, f"{base}/c")]
         b.close_session()
+
+
+def test_chroot(zk, kz, base):
+    chrooted = KazooClient(hosts=f"{zk.hosts}{base}", timeout=10.0)
+    chrooted.start(timeout=15)
+    try:
+        events = queue.Queue()
+        assert chrooted.create("/x", b"in chroot") == "/x"
+        assert kz.get(f"{base}/x")[0] == b"in chroot"
+        assert chrooted.get_children("/") == ["x"]
+        chrooted.get("/x", watch=events.put)
+        kz.set(f"{base}/x", b"changed")
+        ev = events.get(timeout=WAIT)
+        assert (ev.type, ev.path) == (EventType.CHANGED, "/x")
+        assert chrooted.create("/s-", sequence=True) == "/s-0000000001"
+    finally:
+        chrooted.stop()
+        chrooted.close()
+
+
+def test_max_client_cnxns(zk_factory):
+    srv = zk_factory({"maxClientCnxns": "3"})
+
+    def admitted():
+        """A new session; retried briefly while the readiness probes' closes are processed."""
+        for _ in range(50):
+            try:
+                return jute.connected(srv.port)
+            except (jute.Closed, OSError):
+                time.sleep(0.1)
+        raise AssertionError("connection refused below maxClientCnxns")
+
+    conns = [admitted() for _ in range(3)]
+    try:
+        extra = jute.Conn(srv.port)
+        try:
+            extra.send_frame(jute.connect_body())
+            with pytest.raises((jute.Closed, OSError)):
+                extra.recv_frame()
+        finally:
+            extra.close()
+        for c in conns:  # the admitted connections are unaffected
+            assert c.exists("/zookeeper")["err"] == 0
+        conns.pop().close_session()
+        with admitted() as again:  # the freed slot can be used again
+            assert again.exists("/zookeeper")["err"] == 0
+    finally:
+        for c in conns:
+            c.close()
+
+
+def test_session_timeout_bounds_from_config(zk_factory):
+    srv = zk_factory({"tickTime": "1000", "minSessionTimeout": "3000", "maxSessionTimeout": "9000"})
+    for requested, expected in ((1, 3000), (5000, 5000), (100000, 9000)):
+        with jute.Conn(srv.port) as c:
+            assert c.connect(timeout_ms=requested)["timeOut"] == expected
+            c.close_session()
+
+
+def test_session_timeout_defaults_follow_tick_time(zk_factory):
+    srv = zk_factory({"tickTime": "1000"}, omit=["minSessionTimeout", "maxSessionTimeout"])
+    for requested, expected in ((1, 2000), (100000, 20000)):
+        with jute.Conn(srv.port) as c:
+            assert c.connect(timeout_ms=requested)["timeOut"] == expected
+            c.close_session()
+
+
+@pytest.mark.slow
+def test_session_expiry_deletes_ephemerals(zk, kz, base):
+    a = jute.connected(zk.port, timeout_ms=4000)
+    try:
+        assert a.create(f"{base}/eph", flags=jute.EPHEMERAL)["err"] == 0
+        sid, pw = a.session_id, a.passwd
+    finally:
+        a.close()  # no closeSession: the session has to expire
+    gone = queue.Queue()
+    dropped_at = time.monotonic()
+    assert kz.exists(f"{base}/eph", watch=gone.put) is not None
+    ev = gone.get(timeout=15)
+    waited = time.monotonic() - dropped_at
+    assert ev.type == EventType.DELETED
+    assert 2.0 < waited < 12.0, f"4 s session expired after {waited:.1f} s"
+    with jute.Conn(zk.port) as late:
+        resp = late.connect(session_id=sid, passwd=pw)
+        assert resp["timeOut"] == 0 and resp["sessionId"] == 0 and resp["passwd"] == b"\0" * 16
+        assert late.wait_closed(5.0)
+
+
+@pytest.mark.slow
+def test_pings_keep_a_session_alive(zk, kz, base):
+    with jute.connected(zk.port, timeout_ms=4000) as a:
+        assert a.create(f"{base}/eph", flags=jute.EPHEMERAL)["err"] == 0
+        for _ in range(8):  # 8 s, twice the session timeout
+            time.sleep(1.0)
+            assert a.ping()["err"] == 0
+        assert kz.exists(f"{base}/eph") is not None
+        assert a.get(f"{base}/eph")["err"] == 0
+        a.close_session()
+    assert kz.exists(f"{base}/eph") is None
+
+
+def test_many_children_and_large_replies(zk, kz, base):
+    with jute.connected(zk.port) as c:
+        for start in range(0, 5000, 1000):
+            ops = [(jute.CREATE, jute.create_body(f"{base}/child-with-a-longish-name-{i:05d}"))
+                   for i in range(start, start + 1000)]
+            r = c.call(jute.MULTI, jute.multi_body(ops))
+            assert all(x["err"] == 0 for x in r["results"])
+    children = kz.get_children(base)
+    assert len(children) == 5000 and len(set(children)) == 5000
+    assert kz.exists(base).numChildren == 5000
+
+
+def test_multi_near_the_frame_limit(zk, kz, base):
+    with jute.connected(zk.port) as c:
+        ops = [(jute.CREATE, jute.create_body(f"{base}/big{i}", b"x" * 100_000)) for i in range(10)]
+        r = c.call(jute.MULTI, jute.multi_body(ops))  # about 1,000,600 bytes in one frame
+        assert [x["err"] for x in r["results"]] == [0] * 10
+    assert kz.get(f"{base}/big9")[0] == b"x" * 100_000
+    with jute.connected(zk.port) as c:
+        ops = [(jute.CREATE, jute.create_body(f"{base}/huge{i}", b"x" * 100_000)) for i in range(11)]
+        try:
+            c.send_request(jute.MULTI, jute.multi_body(ops))  # over 1 MiB: refused
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert c.wait_closed(5.0)
+    assert kz.exists(f"{base}/huge0") is None
+
+
+def test_handshake_pipelined_with_auth_and_requests(zk, kz, base):
+    """Like the Java client: ConnectRequest, auth and a request are sent back to back before
+    the ConnectResponse arrives; the server answers them in order."""
+    from kazoo.security import make_digest_acl
+
+    owner = KazooClient(hosts=zk.hosts, auth_data=[("digest", "user1:pass1")])
+    owner.start(timeout=15)
+    try:
+        owner.create(f"{base}/sec", b"pipelined", acl=[make_digest_acl("user1", "pass1", all=True)])
+    finally:
+        owner.stop()
+        owner.close()
+    with jute.Conn(zk.port) as c:
+        frames = [jute.connect_body(),
+                  struct.pack(">ii", -4, jute.AUTH) + jute.auth_body("digest", b"user1:pass1"),
+                  struct.pack(">ii", 1, jute.GET_DATA) + jute.path_body(f"{base}/sec", False)]
+        c.send_raw(b"".join(struct.pack(">i", len(f)) + f for f in frames))
+        resp = jute.Reader(c.recv_frame())
+        assert resp.int() == 0 and resp.int() > 0 and resp.long() != 0
+        xid, _, err, _ = c.read_reply()
+        assert (xid, err) == (-4, 0)
+        xid, _, err, body = c.read_reply()
+        assert (xid, err) == (1, 0)
+        assert jute.decode_body(jute.GET_DATA, body)["data"] == b"pipelined"
+
+
+def test_set_watches2_reregisters_persistent_watches(zk, kz, base):
+    kz.create(f"{base}/p")
+    a = jute.connected(zk.port, timeout_ms=20000)
+    try:
+        assert a.add_watch(f"{base}/p", jute.ADD_WATCH_PERSISTENT_RECURSIVE)["err"] == 0
+        last = a.ping()["zxid"]
+        sid, pw = a.session_id, a.passwd
+    finally:
+        a.close()
+    kz.create(f"{base}/p/while-away")  # persistent watches get no synthetic events
+    with jute.Conn(zk.port) as b:
+        assert b.connect(session_id=sid, passwd=pw, last_zxid=last)["sessionId"] == sid
+        body = jute.Writer().long(last).strings([]).strings([]).strings([]).strings([]) \
+            .strings([f"{base}/p"]).bytes()
+        r = b.call(105, body, xid=-8)
+        assert (r["xid"], r["err"]) == (-8, 0)
+        assert b.take_events() == []
+        kz.create(f"{base}/p/after")
+        kz.set(f"{base}/p/while-away", b"x")
+        b.ping()
+        assert [(e["type"], e["path"]) for e in b.take_events()] == [
+            (1, f"{base}/p/after"), (3, f"{base}/p/while-away")]
+        b.close_session()
+
+
+def test_data_just_under_the_frame_limit(kz, base):
+    data = bytes(range(256)) * 4095  # 1,048,320 bytes: the request frame stays under 1 MiB
+    kz.create(f"{base}/max", data)
+    got, stat = kz.get(f"{base}/max")
+    assert got == data and stat.dataLength == len(data)

@@ -273,3 +273,32 @@ def test_tree_cache(kazoo_factory, base):
         assert cache.get_data(f"{base}/tc/a") is None
     finally:
         cache.close()
+
+
+def test_lock_protects_a_shared_value_under_contention(kazoo_factory, base):
+    """Six clients increment one znode under a Lock with a read-modify-write that would lose
+    updates without mutual exclusion."""
+    clients = [kazoo_factory() for _ in range(6)]
+    clients[0].create(f"{base}/value", b"0")
+    rounds, errors = 15, []
+
+    def worker(c, name):
+        lock = Lock(c, f"{base}/lock", name)
+        try:
+            for _ in range(rounds):
+                with lock:
+                    v = int(c.get(f"{base}/value")[0])
+                    c.set(f"{base}/value", str(v + 1).encode())
+        except Exception as exc:  # noqa: B902 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(c, f"w{i}"), daemon=True)
+               for i, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors and not any(t.is_alive() for t in threads), errors
+    data, stat = clients[0].get(f"{base}/value")
+    assert int(data) == len(clients) * rounds and stat.version == len(clients) * rounds
+    assert clients[0].get_children(f"{base}/lock") == []

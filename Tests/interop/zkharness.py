@@ -6,6 +6,7 @@ Two kinds of server are supported, both configured by a standalone zoo.cfg:
 
 Processes are only ever signalled through the PID of the Popen object that started them.
 """
+import atexit
 import os
 import signal
 import socket
@@ -19,6 +20,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 APACHE_CLASSPATH = "/usr/share/java/slf4j-simple.jar:/usr/share/java/*"
 APACHE_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 SUPER_DIGEST = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="  # user "super", password "test"
+
+
+_started = set()  # servers this process started and has not stopped yet
+
+
+@atexit.register
+def _stop_leftovers():
+    for srv in list(_started):
+        srv.kill9()
 
 
 def server_kind():
@@ -39,6 +49,15 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_taken(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return False
+        except OSError:
+            return True
 
 
 def four_letter(port, cmd, timeout=5.0):
@@ -131,7 +150,24 @@ class ZKServer:
         return [str(binary), str(self.cfg_path)]
 
     def start(self, timeout=60.0, wait=True):
+        """Start the server and (by default) wait until it serves. On a first start, a port
+        taken by someone else between choosing and binding it is replaced (twice at most)."""
         assert self.proc is None or self.proc.poll() is not None, "server already running"
+        first = self.starts == 0
+        for _ in range(3):
+            self._spawn()
+            if not wait:
+                return self
+            try:
+                self.wait_ready(timeout)
+                return self
+            except RuntimeError:
+                if not (first and self.proc.poll() is not None and port_taken(self.port)):
+                    raise
+                self.port = free_port()
+        raise RuntimeError(f"{self.kind} could not bind a free port")
+
+    def _spawn(self):
         self.write_config()
         self.starts += 1
         log = open(self.log_path, "ab")
@@ -141,9 +177,7 @@ class ZKServer:
         self.proc = subprocess.Popen(self.command(), cwd=self.workdir, stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        if wait:
-            self.wait_ready(timeout)
-        return self
+        _started.add(self)
 
     def wait_ready(self, timeout=60.0):
         deadline = time.monotonic() + timeout
@@ -182,15 +216,18 @@ class ZKServer:
         if self.running():
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+        _started.discard(self)
 
     def stop(self, timeout=15.0):
         if not self.running():
+            _started.discard(self)
             return
         os.kill(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill9()
+        _started.discard(self)
 
 
 class DropProxy:
@@ -239,9 +276,9 @@ class DropProxy:
 
     @staticmethod
     def _pump(src, dst):
-        src.settimeout(None)
+        src.settimeout(120)  # the tests using the proxy are far shorter
         try:
-            while True:
+            for _ in range(1_000_000):
                 data = src.recv(65536)
                 if not data:
                     break

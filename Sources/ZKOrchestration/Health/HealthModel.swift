@@ -11,9 +11,11 @@ public struct NodeProbe: Equatable, Sendable {
     public var status: ServerStatus?
     /// Why the probes failed, when they did.
     public var error: String?
+    /// From the leader's `mntr` (`zk_synced_followers`), when the engine reports it.
+    public var syncedFollowers: Int?
 
     public init(id: Int, expectedRole: NodeRole, clientAddress: String, process: ProcessState? = nil,
-                pid: Int32? = nil, ruok: Bool, status: ServerStatus? = nil, error: String? = nil) {
+                pid: Int32? = nil, ruok: Bool, status: ServerStatus? = nil, error: String? = nil, syncedFollowers: Int? = nil) {
         self.id = id
         self.expectedRole = expectedRole
         self.clientAddress = clientAddress
@@ -22,6 +24,7 @@ public struct NodeProbe: Equatable, Sendable {
         self.ruok = ruok
         self.status = status
         self.error = error
+        self.syncedFollowers = syncedFollowers
     }
 }
 
@@ -144,6 +147,12 @@ public enum HealthModel {
             state = .down
         } else {
             state = nodes.allSatisfy(\.ok) ? .healthy : .degraded
+            // The leader's own count of synced followers must cover every node that says it follows.
+            let following = probes.filter { $0.status?.mode == .follower }.count
+            if let leader = leaders.first, let synced = leader.syncedFollowers, synced < following {
+                problems.append("leader \(leader.id) has \(synced) synced followers, but \(following) nodes report follower")
+                state = .degraded
+            }
         }
         switch write {
         case .failed(let why):

@@ -22,7 +22,7 @@ public protocol ClientProbe: Sendable {
     func testWrite(connectString: String, timeout: Duration) async -> WriteCheck
 }
 
-/// Probes every node with ruok and srvr, then runs the client write check.
+/// Probes every node with ruok and srvr (mntr on the leader), then runs the client write check.
 public struct HealthProber: Sendable {
     public var words: any FourLetterWordClient
     public var client: any ClientProbe
@@ -43,6 +43,14 @@ public struct HealthProber: Sendable {
             probe.ruok = try words.send("ruok", host: node.host, port: node.clientPort, timeout: timeout) == "imok"
             let srvr = try words.send("srvr", host: node.host, port: node.clientPort, timeout: timeout)
             probe.status = FourLetterWords.parseSrvr(srvr)
+            if probe.status == nil || probe.status?.mode == .leader {
+                // mntr: the role when srvr is not understood, and the leader's synced followers.
+                let mntr = FourLetterWords.parseMntr(try words.send("mntr", host: node.host, port: node.clientPort, timeout: timeout))
+                if probe.status == nil, let state = mntr["zk_server_state"].flatMap(ServerMode.init(rawValue:)) {
+                    probe.status = ServerStatus(mode: state, zxid: nil)
+                }
+                probe.syncedFollowers = mntr["zk_synced_followers"].flatMap { Int($0) }
+            }
             if probe.status == nil { probe.error = "unexpected srvr answer: \(srvr.prefix(80))" }
         } catch {
             probe.error = "\(error)"

@@ -63,6 +63,9 @@ public struct ClusterSettings: Equatable, Sendable {
     /// Apache only: directory of an unpacked release (with `lib/`), or nil for Debian's `/usr/share/java`.
     public var apacheHome: String?
     public var javaHeapMB: Int
+    /// `DigestAuthenticationProvider.superDigest` rendered into zoo.cfg (from the cluster's secret
+    /// in its state dir, never from the inventory file); zkctl uses it to send reconfig.
+    public var superDigest: String? = nil
 
     public init(
         name: String, engine: Engine, version: String? = nil,

@@ -27,7 +27,9 @@ public struct ClusterStore: Sendable {
             let hint = known.isEmpty ? "start one with `zkctl up`" : "known clusters: \(known.joined(separator: ", "))"
             throw ZKCtlError("no cluster named '\(name)' in \(home); \(hint)")
         }
-        return try InventoryLoader.parse(yaml: try FileSystem.readString(path), source: path, defaultName: name)
+        var inventory = try InventoryLoader.parse(yaml: try FileSystem.readString(path), source: path, defaultName: name)
+        inventory.cluster.superDigest = superDigest(name)
+        return inventory
     }
 
     public func saveInventory(_ yaml: String, name: String) throws {

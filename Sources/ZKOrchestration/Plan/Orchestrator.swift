@@ -105,13 +105,30 @@ public struct Orchestrator: Sendable {
 
     public func up(_ inventory: Inventory, inventoryYAML: String, timeout: Duration) async throws -> UpResult {
         let began = ContinuousClock.now
+        let lock = try ClusterLock.acquire(home: store.home, cluster: inventory.cluster.name)
+        defer { withExtendedLifetime(lock) {} }
+        var inventory = inventory
+        if !inventory.isStandalone && inventory.isLocal {
+            inventory.cluster.superDigest = try store.ensureSuperuserSecret(inventory.cluster.name)
+        }
         let plan = try planUp(inventory)
         if !plan.blockers.isEmpty { throw ZKCtlError(plan.blockers.joined(separator: "\n")) }
         let engine = plan.startedNodes.isEmpty ? nil : try locator.resolve(inventory.cluster.engine, settings: inventory.cluster)
-        if !store.exists(inventory.cluster.name) {
+        let isNew = !store.exists(inventory.cluster.name)
+        if isNew {
             try store.saveInventory(inventoryYAML, name: inventory.cluster.name)
         }
-        try await execute(plan, inventory: inventory, engine: engine, timeout: timeout, began: began)
+        do {
+            try await execute(plan, inventory: inventory, engine: engine, timeout: timeout, began: began)
+        } catch {
+            // A new cluster that failed before any node started holds only what this run wrote
+            // (config, empty dirs); remove it so the name stays free. Otherwise keep everything.
+            let layout = store.layout(inventory.cluster.name)
+            if isNew && inventory.nodes.allSatisfy({ store.readRecord(layout.node($0.id)) == nil }) {
+                try? FileSystem.remove(layout.root)
+            }
+            throw error
+        }
         let health = await prober.evaluate(inventory, processes: processTable(inventory))
         return UpResult(plan: plan, health: health, seconds: began.duration(to: .now).seconds)
     }
@@ -173,7 +190,7 @@ public struct Orchestrator: Sendable {
     func interruption(_ started: [Int]) -> ZKCtlError {
         let which = started.isEmpty ? "no node was started by this run" :
             "nodes \(started.map(String.init).joined(separator: ", ")) were started and keep running"
-        return ZKCtlError("interrupted: \(which); `zkctl status` shows the cluster, `zkctl down` stops it")
+        return ZKCtlError("interrupted: \(which); `zkctl status` shows the cluster, `zkctl down` stops it", exitCode: 130)
     }
 
     /// SIGTERM, wait up to `stopTimeout`, then SIGKILL (or SIGKILL at once when `force`).
@@ -262,8 +279,11 @@ public struct Orchestrator: Sendable {
     }
 
     public func down(_ inventory: Inventory, purge: Bool) async throws -> Plan {
+        let lock = try ClusterLock.acquire(home: store.home, cluster: inventory.cluster.name)
+        defer { withExtendedLifetime(lock) {} }
         let plan = planDown(inventory, purge: purge)
         try await execute(plan, inventory: inventory, engine: nil, timeout: stopTimeout)
+        if purge { try? FileSystem.remove(lock.path) }
         return plan
     }
 
@@ -276,6 +296,8 @@ public struct Orchestrator: Sendable {
     }
 
     public func node(_ inventory: Inventory, id: Int, action: NodeAction) async throws -> Plan {
+        let lock = try ClusterLock.acquire(home: store.home, cluster: inventory.cluster.name)
+        defer { withExtendedLifetime(lock) {} }
         let plan = try planNode(inventory, id: id, action: action)
         if !plan.blockers.isEmpty { throw ZKCtlError(plan.blockers.joined(separator: "\n")) }
         let engine = plan.startedNodes.isEmpty ? nil : try locator.resolve(inventory.cluster.engine, settings: inventory.cluster)

@@ -47,10 +47,15 @@ public final class LocalProcessProvider: ProcessProvider, @unchecked Sendable {
         guard rc == 0 else {
             throw ZKCtlError("cannot start \(executable): \(String(cString: strerror(rc))); check that it exists and is executable")
         }
-        // The start time identifies this process even if the pid is later reused.
+        // The start time identifies this process even if the pid is later reused. posix_spawn can
+        // return while the kernel is still finishing exec (the command line is briefly empty), so
+        // wait for the command line to show, bounded.
         var startTime: UInt64 = 0
-        for _ in 0..<50 {
-            if let s = ProcStat.read(pid) { startTime = s.startTime; break }
+        for _ in 0..<250 {
+            if let s = ProcStat.read(pid) {
+                startTime = s.startTime
+                if !ProcStat.commandLine(pid).isEmpty { break }
+            }
             usleep(2000)
         }
         return ProcessRecord(pid: pid, startTime: startTime, identity: spec.identity, arguments: spec.arguments,
@@ -61,7 +66,9 @@ public final class LocalProcessProvider: ProcessProvider, @unchecked Sendable {
         reap(record.pid)
         guard let stat = ProcStat.read(record.pid) else { return .stale }
         guard stat.startTime == record.startTime, stat.state != "Z", stat.state != "X" else { return .stale }
-        guard ProcStat.commandLine(record.pid).contains(record.identity) else { return .stale }
+        // An empty command line means exec is still finishing; the start time already matched.
+        let commandLine = ProcStat.commandLine(record.pid)
+        guard commandLine.isEmpty || commandLine.contains(record.identity) else { return .stale }
         return stat.state == "T" || stat.state == "t" ? .paused : .running
     }
 
@@ -109,8 +116,8 @@ public struct ProcStat: Equatable {
     public var startTime: UInt64
 
     public static func read(_ pid: Int32) -> ProcStat? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
-        return parse(text)
+        guard let bytes = readProcFile("/proc/\(pid)/stat") else { return nil }
+        return parse(String(decoding: bytes, as: UTF8.self))
     }
 
     /// Parses the text after the last ')' (the command name may contain spaces and parentheses).
@@ -123,8 +130,24 @@ public struct ProcStat: Equatable {
     }
 
     public static func commandLine(_ pid: Int32) -> String {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return "" }
-        return String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+        guard let bytes = readProcFile("/proc/\(pid)/cmdline") else { return "" }
+        return String(decoding: bytes.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+    }
+
+    /// /proc files report size 0; read them with read(2) until end of file.
+    static func readProcFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while out.count < 1 << 20 {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 4096) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            out += buffer[0..<n]
+        }
+        return out
     }
 }
 

@@ -72,6 +72,8 @@ public struct NodeRenderModel: Equatable, Sendable {
     public var fourLetterWordWhitelist: String
     public var standalone: Bool
     public var ensemble: Bool
+    /// Membership in `zoo.cfg.dynamic`, referenced by `dynamicConfigFile` (ready for reconfig).
+    public var dynamicConfig: Bool
     public var servers: [ServerLine]
     public var confDir: String
     public var dataDir: String
@@ -82,6 +84,7 @@ public struct NodeRenderModel: Equatable, Sendable {
     public var dynamicConfigFile: String
     public var connectString: String
     public var ensembleSize: Int
+    public var superDigest: String? = nil
 }
 
 /// One file zkctl writes, relative to the node's root directory.
@@ -127,11 +130,12 @@ public enum RenderModel {
             autopurgePurgeInterval: c.autopurgePurgeIntervalHours,
             fourLetterWordWhitelist: c.fourLetterWordWhitelist.joined(separator: ","),
             standalone: standalone, ensemble: !standalone,
+            dynamicConfig: !standalone,
             servers: standalone ? [] : inventory.nodes.map { .init(line: serverLine($0)) },
             confDir: layout.confDir, dataDir: layout.dataDir, dataLogDir: layout.dataLogDir,
             logDir: layout.logDir, logFile: layout.logFile, zooCfg: layout.zooCfg,
             dynamicConfigFile: layout.dynamicCfg, connectString: inventory.connectString,
-            ensembleSize: inventory.nodes.count)
+            ensembleSize: inventory.nodes.count, superDigest: c.superDigest)
     }
 
     /// The server files of one node: (path relative to the node root, template name, included?).
@@ -139,7 +143,7 @@ public enum RenderModel {
         var files: [(String, String)] = [
             ("conf/zoo.cfg", "server/zoo.cfg"),
         ]
-        if model.ensemble { files.append(("conf/zoo.cfg.dynamic", "server/zoo.cfg.dynamic")) }
+        if model.dynamicConfig { files.append(("conf/zoo.cfg.dynamic", "server/zoo.cfg.dynamic")) }
         files.append(("data/myid", "server/myid"))
         files.append(("conf/node.env", "server/node.env"))
         if model.isApache { files.append(("conf/log4j.properties", "server/log4j.properties")) }

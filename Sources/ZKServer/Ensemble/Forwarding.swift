@@ -9,8 +9,8 @@ enum ForwardMessage: Equatable {
     case createSession(sessionId: Int64, timeoutMs: Int32, passwd: [UInt8])
     case closeSession(sessionId: Int64, cxid: Int32)
     case touch([Int64])
-    case failed(sessionId: Int64, cxid: Int32, err: Int32)
-    case multiFailed(sessionId: Int64, cxid: Int32, errs: [Int32])
+    case failed(sessionId: Int64, cxid: Int32, err: Int32, barrier: Int64)
+    case multiFailed(sessionId: Int64, cxid: Int32, errs: [Int32], barrier: Int64)
 
     func encode() -> [UInt8] {
         var b = ByteBufferAllocator().buffer(capacity: 64)
@@ -25,10 +25,10 @@ enum ForwardMessage: Equatable {
             b.writeInteger(UInt8(3)); b.writeJuteLong(s); b.writeJuteInt(c)
         case .touch(let ids):
             b.writeInteger(UInt8(4)); b.writeJuteInt(Int32(ids.count)); for i in ids { b.writeJuteLong(i) }
-        case .failed(let s, let c, let e):
-            b.writeInteger(UInt8(5)); b.writeJuteLong(s); b.writeJuteInt(c); b.writeJuteInt(e)
-        case .multiFailed(let s, let c, let errs):
-            b.writeInteger(UInt8(6)); b.writeJuteLong(s); b.writeJuteInt(c)
+        case .failed(let s, let c, let e, let z):
+            b.writeInteger(UInt8(5)); b.writeJuteLong(s); b.writeJuteInt(c); b.writeJuteInt(e); b.writeJuteLong(z)
+        case .multiFailed(let s, let c, let errs, let z):
+            b.writeInteger(UInt8(6)); b.writeJuteLong(s); b.writeJuteInt(c); b.writeJuteLong(z)
             b.writeJuteInt(Int32(errs.count)); for e in errs { b.writeJuteInt(e) }
         }
         return Array(b.readableBytesView)
@@ -52,14 +52,14 @@ enum ForwardMessage: Equatable {
             var ids: [Int64] = []
             for _ in 0..<n { ids.append(try r.readLong()) }
             return .touch(ids)
-        case 5: return .failed(sessionId: try r.readLong(), cxid: try r.readInt(), err: try r.readInt())
+        case 5: return .failed(sessionId: try r.readLong(), cxid: try r.readInt(), err: try r.readInt(), barrier: try r.readLong())
         case 6:
-            let s = try r.readLong(), c = try r.readInt()
+            let s = try r.readLong(), c = try r.readInt(), z = try r.readLong()
             let n = try r.readInt()
             guard n >= 0 && n < 1_000_000 else { throw JuteError("bad result count") }
             var errs: [Int32] = []
             for _ in 0..<n { errs.append(try r.readInt()) }
-            return .multiFailed(sessionId: s, cxid: c, errs: errs)
+            return .multiFailed(sessionId: s, cxid: c, errs: errs, barrier: z)
         case let t: throw JuteError("unknown forward message \(t)")
         }
     }

@@ -29,6 +29,15 @@ final class PeerTransport {
     /// Delivered on the event loop.
     var onMessage: (ServerID, PeerMessage) -> Void = { _, _ in }
     var connectedInbound: Set<ServerID> = []
+    /// When a rejection was last logged per reason, so a retrying peer does not flood the log.
+    var lastRejectionLog: [String: NIODeadline] = [:]
+
+    func logRejection(_ message: String, key: String) {
+        let now = NIODeadline.now()
+        if let last = lastRejectionLog[key], now - last < .seconds(30) { return }
+        lastRejectionLog[key] = now
+        logger.warning("\(message) (repeats of this are logged every 30 s at most)")
+    }
 
     init(myId: ServerID, clusterName: String, peers: [Peer], loop: EventLoop, logger: Logger, purpose: String) {
         self.myId = myId
@@ -55,6 +64,18 @@ final class PeerTransport {
         for p in peers.values where p.id != myId {
             links[p.id] = OutboundLink(transport: self, peer: p)
         }
+    }
+
+    /// Follows a membership change: links to new members, drops links to removed ones.
+    func updatePeers(_ new: [Peer]) {
+        let wanted = Dictionary(uniqueKeysWithValues: new.filter { $0.id != myId }.map { ($0.id, $0) })
+        for (id, link) in links where wanted[id] == nil || wanted[id]!.host != link.peer.host || wanted[id]!.port != link.peer.port {
+            link.stop()
+            links[id] = nil
+        }
+        peers = wanted
+        guard listener != nil else { return }
+        for p in wanted.values where links[p.id] == nil { links[p.id] = OutboundLink(transport: self, peer: p) }
     }
 
     func send(_ m: PeerMessage, to id: ServerID) {
@@ -222,15 +243,16 @@ final class InboundPeerHandler: ChannelInboundHandler {
             return nil
         }
         guard transport.peers[id] != nil, id != transport.myId else {
-            reject(context, "server id \(id) is not a member of this ensemble's config (or is this server's own id)")
+            reject(context, "server id \(id) is not a member of this ensemble's config (or is this server's own id); "
+                + "a joining server is accepted once a reconfig adds it", key: "unknown-\(id)")
             return nil
         }
         return id
     }
 
-    func reject(_ context: ChannelHandlerContext, _ why: String) {
+    func reject(_ context: ChannelHandlerContext, _ why: String, key: String? = nil) {
         let remote = context.channel.remoteAddress.map { "\($0)" } ?? "?"
-        transport.logger.warning("closing \(transport.purpose) connection from \(remote): \(why)")
+        transport.logRejection("closing \(transport.purpose) connection from \(remote): \(why)", key: key ?? why)
         cumulation?.clear()
         context.close(promise: nil)
     }

@@ -25,6 +25,7 @@ final class QuorumPeer {
     var inputs: [() -> Void] = []
     var drainScheduled = false
     var inReady = false
+    var needsPeerRefresh = false
 
     var serving = false
     var servingEpoch: UInt32 = 0
@@ -34,12 +35,23 @@ final class QuorumPeer {
 
     var pendingConnects: [Int64: (ClientConnection, ConnectResponse)] = [:]
     var pendingSyncs: [UInt64: (ClientConnection, ReplySlot, String)] = [:]
+    /// Work waiting for a read barrier (id -> continuation), e.g. judging a session this member has not seen yet.
+    var barrierWaiters: [UInt64: () -> Void] = [:]
     var readySyncs: [(zxid: Zxid, id: UInt64)] = []
     var nextSyncId: UInt64 = 1
     var touched: Set<Int64> = []
     var appliedSinceSnapshot = 0
     var tasks: [RepeatedTask] = []
     let replicaTickMs: Int64
+    /// Addresses of every member ever seen (from zoo.cfg, /zookeeper/config and config entries).
+    var knownSpecs: [Int64: ServerSpec] = [:]
+    /// The membership in force, with addresses, as the replication core sees it.
+    var members: [ServerSpec] {
+        guard let r = replica else { return server.config.servers }
+        return r.cluster.members.compactMap { m in
+            knownSpecs[Int64(m.id)].map { var s = $0; s.role = m.role == .observer ? .observer : .participant; return s }
+        }
+    }
 
     init(server: ZooKeeperServer, me: ServerSpec, logger: Logger) throws {
         self.server = server
@@ -55,12 +67,30 @@ final class QuorumPeer {
                                           peers: others.map { .init(id: UInt64($0.id), host: $0.host, port: $0.electionPort) },
                                           loop: server.loop, logger: logger, purpose: "election")
         replicaTickMs = Int64(max(10, min(100, c.tickTime / 40)))
+        for s in c.servers { knownSpecs[s.id] = s }
     }
 
-    var cluster: ClusterConfig {
+    /// The configured membership (zoo.cfg), used until the data says otherwise.
+    var configuredCluster: ClusterConfig {
         (try? ClusterConfig(members: server.config.servers.map {
             ClusterConfig.Member(id: UInt64($0.id), role: $0.role == .observer ? .observer : .participant)
         })) ?? (try! ClusterConfig(voters: [UInt64(me.id)]))
+    }
+    var cluster: ClusterConfig { replica?.cluster ?? configuredCluster }
+
+    /// Learns addresses from `server.N=` lines (a /zookeeper/config value or a config entry).
+    func learnSpecs(from text: String) {
+        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "," }) {
+            let l = line.trimmingCharacters(in: .whitespaces)
+            guard l.hasPrefix("server."), let eq = l.firstIndex(of: "="), let id = Int64(l[l.index(l.startIndex, offsetBy: 7)..<eq]) else { continue }
+            if case .success(let spec) = ServerSpec.parse(id: id, String(l[l.index(after: eq)...])) { knownSpecs[id] = spec }
+        }
+    }
+
+    func refreshPeers() {
+        let ms = members
+        quorumTransport.updatePeers(ms.map { .init(id: UInt64($0.id), host: $0.host, port: $0.quorumPort) })
+        electionTransport.updatePeers(ms.map { .init(id: UInt64($0.id), host: $0.host, port: $0.electionPort) })
     }
 
     /// Loads snapshot + log; the core hands out committed entries after the snapshot.
@@ -74,7 +104,15 @@ final class QuorumPeer {
         persistedHard = rec.hardState
         let cfg = try ReplicaConfig(id: UInt64(me.id), electionTimeoutTicks: 10, heartbeatIntervalTicks: 1,
                                     maxEntriesPerMessage: 1024)
-        replica = Replica(config: cfg, cluster: cluster, store: store, hardState: rec.hardState,
+        learnSpecsFromTree()
+        var cur = store.snapshotMeta.zxid
+        while cur < store.lastZxid {
+            let batch = store.entries(after: cur, limit: 4096)
+            guard let last = batch.last else { break }
+            for e in batch where e.kind == .config { learnConfigEntry(e) }
+            cur = last.zxid
+        }
+        replica = Replica(config: cfg, cluster: configuredCluster, store: store, hardState: rec.hardState,
                           applied: rec.snapshot?.zxid, seed: UInt64.random(in: 0...UInt64.max))
         let ms = Double(ZooKeeperServer.monotonicNanos() - start) / 1e6
         return "recovered \(server.tree.nodeCount) znodes from snapshot \(rec.snapshot.map { "\($0.zxid)" } ?? "none") "
@@ -83,14 +121,25 @@ final class QuorumPeer {
     }
 
     func start() throws {
+        if !Self.unsafeFault.isEmpty { logger.critical("ZKSERVER_UNSAFE_FAULT=\(Self.unsafeFault): test-only fault injection is on") }
         quorumTransport.onMessage = { [unowned self] from, m in input { self.replica.step(m, from: from) } }
         electionTransport.onMessage = quorumTransport.onMessage
         let bindHost = server.config.quorumListenOnAllIPs ? "0.0.0.0" : me.host
         try quorumTransport.start(host: bindHost, port: me.quorumPort)
         try electionTransport.start(host: bindHost, port: me.electionPort)
+        refreshPeers()
         server.loop.execute { [self] in
-            tasks.append(server.loop.scheduleRepeatedTask(initialDelay: .milliseconds(replicaTickMs),
-                                                          delay: .milliseconds(replicaTickMs)) { [unowned self] _ in
+            // The core's clock: one tick per replicaTickMs while serving. A member without a leader ticks
+            // every 10 ms, so a first election (or the one after a detected failure) is over quickly;
+            // detecting a lost leader still takes the normal election timeout.
+            let fastTickMs: Int64 = 10
+            let ratio = max(1, Int(replicaTickMs / fastTickMs))
+            var count = 0
+            tasks.append(server.loop.scheduleRepeatedTask(initialDelay: .milliseconds(fastTickMs),
+                                                          delay: .milliseconds(fastTickMs)) { [unowned self] _ in
+                count += 1
+                if serving && count < ratio { return }
+                count = 0
                 input { self.replica.tick() }
             })
             let sessionReport = Int64(max(50, server.config.tickTime / 2))
@@ -121,6 +170,9 @@ final class QuorumPeer {
         }
     }
 
+    /// Drives the core: queued inputs, then each Ready as persist -> send -> apply -> advance. Writing and
+    /// fsyncing run on the disk thread; meanwhile the loop keeps reading and queueing inputs, which become
+    /// the next batch (so one fsync covers everything that arrived during the previous one).
     func processReady() {
         guard !inReady else { return }
         while true {
@@ -132,37 +184,80 @@ final class QuorumPeer {
             guard replica.hasReady else { break }
             inReady = true
             let rd = replica.takeReady()
-            do {
-                if let h = rd.hardState, h.epoch != persistedHard.epoch || h.votedFor != persistedHard.votedFor {
-                    try store.saveHardState(h)
-                    persistedHard = h
-                }
-                if let z = rd.truncateAfter { try store.truncate(after: z) }
-                if let s = rd.snapshotToInstall { try installSnapshot(s) }
-                try store.append(rd.entriesToAppend)
-                if rd.mustSync || !rd.entriesToAppend.isEmpty {
-                    if server.config.forceSync {
-                        let t0 = ZooKeeperServer.monotonicNanos()
-                        try store.sync()
-                        server.stats.fsyncCount += 1
-                        server.stats.fsyncTotalNanos += ZooKeeperServer.monotonicNanos() - t0
-                    }
-                }
-            } catch {
-                // Acknowledging without durable storage would break the protocol's promises: stop this member.
-                logger.critical("cannot persist replication state: \(error). Stopping this server; the rest of the ensemble keeps serving.")
-                exit(3)
+            // A leader may send its entries before its own fsync (it counts itself toward a quorum only
+            // after `advance`), so its disk and the followers' work in parallel. Everyone else persists
+            // first: a vote or an acknowledgement must never get ahead of the state it promises.
+            let hardChanged = rd.hardState.map { $0.epoch != persistedHard.epoch || $0.votedFor != persistedHard.votedFor } ?? false
+            let sendFirst = replica.role == .leader && !hardChanged
+            if sendFirst { for o in rd.messages { route(o) } }
+            let needsDisk = hardChanged || rd.truncateAfter != nil || rd.snapshotToInstall != nil || !rd.entriesToAppend.isEmpty || rd.mustSync
+            if !needsDisk {
+                finish(rd, sent: sendFirst, installed: nil)
+                continue
             }
-            for o in rd.messages { route(o) }
-            for e in rd.committed { apply(e) }
-            for s in rd.syncsReady { readySyncs.append((s.zxid, s.id)) }
-            checkSyncs()
-            replica.advance()
-            inReady = false
-            for a in rd.appMessages { handleApp(from: a.from, a.bytes) }
-            checkRole()
+            let store = self.store
+            let sync = server.config.forceSync
+            server.diskPool.runIfActive(eventLoop: server.loop) { () -> (UInt64, DataTree?) in
+                if let h = rd.hardState, hardChanged { try store.saveHardState(h) }
+                if let z = rd.truncateAfter { try store.truncate(after: z) }
+                var installed: DataTree?
+                if let s = rd.snapshotToInstall {
+                    var r = JuteReader(ByteBuffer(bytes: s.data), maxLength: Int(Int32.max))
+                    installed = try DataTree.deserialize(&r)
+                    try store.install(s)
+                }
+                try store.append(rd.entriesToAppend)
+                var nanos: UInt64 = 0
+                if sync && (rd.mustSync || !rd.entriesToAppend.isEmpty) {
+                    let t0 = ZooKeeperServer.monotonicNanos()
+                    try store.sync()
+                    nanos = ZooKeeperServer.monotonicNanos() - t0
+                }
+                return (nanos, installed)
+            }.whenComplete { [self] result in
+                switch result {
+                case .success(let (nanos, installed)):
+                    if let h = rd.hardState, hardChanged { persistedHard = h }
+                    if nanos > 0 {
+                        server.stats.fsyncCount += 1
+                        server.stats.fsyncTotalNanos += nanos
+                    }
+                    finish(rd, sent: sendFirst, installed: installed)
+                    processReady()
+                case .failure(let error):
+                    // Acknowledging without durable storage would break the protocol's promises: stop this member.
+                    logger.critical("cannot persist replication state: \(error). Stopping this server; the rest of the ensemble keeps serving.")
+                    exit(3)
+                }
+            }
+            server.flushDirty()
+            return
         }
-        maybeSnapshot()
+        if !inReady { maybeSnapshot() }
+        server.flushDirty()
+    }
+
+    /// The rest of a Ready once it is durable: send, apply, advance, then what the core handed out.
+    func finish(_ rd: Ready, sent: Bool, installed: DataTree?) {
+        if let tree = installed, let s = rd.snapshotToInstall { adoptSnapshot(tree, at: s.zxid) }
+        if rd.entriesToAppend.contains(where: { $0.kind == .config }) || rd.truncateAfter != nil || rd.snapshotToInstall != nil {
+            for e in rd.entriesToAppend where e.kind == .config { learnConfigEntry(e) }
+            needsPeerRefresh = true
+        }
+        if !sent { for o in rd.messages { route(o) } }
+        if Self.slowFollower && !isLeader && (!delayedCommits.isEmpty || !rd.committed.isEmpty) {
+            delayCommits(rd.committed)
+        } else {
+            for e in rd.committed { apply(e) }
+            if !rd.committed.isEmpty { server.releaseBarriers() }
+        }
+        for s in rd.syncsReady { readySyncs.append((s.zxid, s.id)) }
+        checkSyncs()
+        replica.advance()
+        inReady = false
+        if needsPeerRefresh { needsPeerRefresh = false; refreshPeers() }
+        for a in rd.appMessages { handleApp(from: a.from, a.bytes) }
+        checkRole()
         server.flushDirty()
     }
 
@@ -173,26 +268,45 @@ final class QuorumPeer {
         }
     }
 
-    func installSnapshot(_ s: Snapshot) throws {
-        var r = JuteReader(ByteBuffer(bytes: s.data), maxLength: Int(Int32.max))
-        let tree = try DataTree.deserialize(&r)
-        try store.install(s)
+    /// A snapshot from the leader is durable: the tree replaces ours.
+    func adoptSnapshot(_ tree: DataTree, at zxid: Zxid) {
         server.tree.replace(with: tree)
         server.preparer.reset()
-        logger.info("installed a snapshot at \(s.zxid) from the leader (\(tree.nodeCount) znodes)")
+        learnSpecsFromTree()
+        logger.info("installed a snapshot at \(zxid) from the leader (\(tree.nodeCount) znodes)")
         // Watches registered against the old state are stale: clients reconnect and re-register them.
         stopServing("installed a snapshot from the leader")
     }
 
+    func learnSpecsFromTree() {
+        if let data = server.tree.node(DataTree.configPath)?.data, !data.isEmpty {
+            learnSpecs(from: String(decoding: data, as: UTF8.self))
+        }
+    }
+
     // MARK: - Applying committed entries
+
+    func learnConfigEntry(_ e: Entry) {
+        guard let (_, app) = try? ConfigCodec.decode(e.payload), let entry = try? TxnEntry.decode(app),
+              case .setConfig(let data) = entry.txn else { return }
+        learnSpecs(from: String(decoding: data, as: UTF8.self))
+    }
 
     func apply(_ e: Entry) {
         var triggers: [WatchTrigger] = []
         let tree = server.tree
         appliedSinceSnapshot += 1
+        if e.kind == .config {
+            applyConfig(e)
+            return
+        }
         guard e.kind == .txn, var entry = try? TxnEntry.decode(e.payload) else {
             if e.kind == .txn { logger.error("committed entry \(e.zxid) cannot be decoded; skipping it on every member alike") }
-            tree.apply(TxnEntry(header: TxnHeader(sessionId: 0, cxid: 0, zxid: e.zxid.raw, time: 0), txn: .noop), triggers: &triggers)
+            // The first leader's first entry publishes the membership in /zookeeper/config, as Apache ZooKeeper does.
+            let txn: Txn = tree.node(DataTree.configPath)?.data?.isEmpty ?? true
+                ? .setConfig(data: Array(configString(version: e.zxid.raw).utf8)) : .noop
+            tree.apply(TxnEntry(header: TxnHeader(sessionId: 0, cxid: 0, zxid: e.zxid.raw, time: 0), txn: txn),
+                       triggers: &triggers)
             return
         }
         entry.header.zxid = e.zxid.raw
@@ -221,6 +335,116 @@ final class QuorumPeer {
             if let c = server.sessionOwner[h.sessionId], let slot = c.waitingSlot(xid: h.cxid) {
                 server.completed(origin: .request(c, slot), sessionId: h.sessionId, result: result, zxid: h.zxid)
             }
+        }
+    }
+
+    /// `server.N=...` lines sorted by id, then `version=<hex>`, with no trailing newline.
+    func configString(version: Int64) -> String {
+        (members.sorted { $0.id < $1.id }.map(\.description) + ["version=\(String(version, radix: 16))"])
+            .joined(separator: "\n")
+    }
+
+    /// A committed membership change: /zookeeper/config gets the new list (watchers fire), the requester
+    /// gets its reply, and the dynamic config file is rewritten when one is in use.
+    func applyConfig(_ e: Entry) {
+        var triggers: [WatchTrigger] = []
+        guard let (_, app) = try? ConfigCodec.decode(e.payload), var entry = try? TxnEntry.decode(app),
+              case .setConfig(let lines) = entry.txn else {
+            server.tree.apply(TxnEntry(header: TxnHeader(sessionId: 0, cxid: 0, zxid: e.zxid.raw, time: 0), txn: .noop), triggers: &triggers)
+            return
+        }
+        learnSpecs(from: String(decoding: lines, as: UTF8.self))
+        let text = String(decoding: lines, as: UTF8.self) + "\nversion=" + String(e.zxid.raw, radix: 16)
+        entry.header.zxid = e.zxid.raw
+        entry.txn = .setConfig(data: Array(text.utf8))
+        let result = server.tree.apply(entry, triggers: &triggers)
+        for (w, event) in server.watches.trigger(triggers) {
+            if let c = server.connections[w] { server.sendNotification(c, event) }
+        }
+        logger.info("membership changed at \(e.zxid): \(members.map { "\($0.id)/\($0.role.rawValue)" }.joined(separator: " "))")
+        writeDynamicConfig(lines: String(decoding: lines, as: UTF8.self), version: e.zxid.raw)
+        let h = entry.header
+        if let c = server.sessionOwner[h.sessionId], let slot = c.waitingSlot(xid: h.cxid) {
+            server.completed(origin: .request(c, slot), sessionId: h.sessionId, result: result, zxid: h.zxid)
+        }
+    }
+
+    /// With `dynamicConfigFile` in use, writes `zoo.cfg.dynamic.<version>` and points zoo.cfg at it.
+    func writeDynamicConfig(lines: String, version: Int64) {
+        guard let dyn = server.config.dynamicConfigFile, !server.config.sourcePath.isEmpty,
+              server.config.sourcePath != "(flags)" else { return }
+        let cfgPath = server.config.sourcePath
+        let dir = (cfgPath as NSString).deletingLastPathComponent
+        let name = "zoo.cfg.dynamic.\(String(version, radix: 16))"
+        let newPath = (dir.isEmpty ? "." : dir) + "/" + name
+        do {
+            try (lines + "\n").write(toFile: newPath, atomically: true, encoding: .utf8)
+            let text = try String(contentsOfFile: cfgPath, encoding: .utf8)
+            let rewritten = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+                line.hasPrefix("dynamicConfigFile") ? "dynamicConfigFile=" + (dyn.hasPrefix("/") ? newPath : name) : String(line)
+            }.joined(separator: "\n")
+            try rewritten.write(toFile: cfgPath, atomically: true, encoding: .utf8)
+        } catch {
+            logger.warning("cannot write the new dynamic config \(newPath): \(error)")
+        }
+    }
+
+    /// Leader: validates a reconfig request (Apache ZooKeeper's checks, in its order) and proposes the change.
+    func prepareReconfig(_ r: ReconfigRequest, _ ctx: RequestContext) -> ErrorCode? {
+        guard server.config.reconfigEnabled else { return .reconfigDisabled }
+        if replica.configChangePending { return .reconfigInProgress }
+        let current = server.tree.node(DataTree.configPath)
+        let text = current.flatMap { $0.data }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let version = text.split(separator: "\n").last.flatMap { $0.hasPrefix("version=") ? Int64($0.dropFirst(8), radix: 16) : nil } ?? 0
+        if r.curConfigId != -1 && r.curConfigId != version { return .badVersion }
+        var specs: [Int64: ServerSpec] = Dictionary(uniqueKeysWithValues: members.map { ($0.id, $0) })
+        func parseSpecs(_ list: String) -> [ServerSpec]? {
+            var out: [ServerSpec] = []
+            for item in list.split(whereSeparator: { $0 == "," || $0 == "\n" }) {
+                var l = item.trimmingCharacters(in: .whitespaces)
+                if l.isEmpty { continue }
+                if l.hasPrefix("server.") { l = String(l.dropFirst(7)) }
+                guard let eq = l.firstIndex(of: "="), let id = Int64(l[..<eq]), id > 0,
+                      case .success(let s) = ServerSpec.parse(id: id, String(l[l.index(after: eq)...])) else { return nil }
+                out.append(s)
+            }
+            return out
+        }
+        if let nm = r.newMembers, !nm.isEmpty {
+            guard let list = parseSpecs(nm), !list.isEmpty else { return .badArguments }
+            specs = Dictionary(uniqueKeysWithValues: list.map { ($0.id, $0) })
+        } else {
+            if let leaving = r.leavingServers, !leaving.isEmpty {
+                for item in leaving.split(separator: ",") {
+                    guard let id = Int64(item.trimmingCharacters(in: .whitespaces)) else { return .badArguments }
+                    specs[id] = nil
+                }
+            }
+            if let joining = r.joiningServers, !joining.isEmpty {
+                guard let list = parseSpecs(joining) else { return .badArguments }
+                for s in list { specs[s.id] = s }
+            }
+        }
+        let voters = specs.values.filter { $0.role == .participant }
+        if voters.count < (server.config.standaloneEnabled ? 2 : 1) { return .badArguments }
+        guard let newCluster = try? ClusterConfig(members: specs.values.sorted { $0.id < $1.id }.map {
+            ClusterConfig.Member(id: UInt64($0.id), role: $0.role == .observer ? .observer : .participant)
+        }) else { return .badArguments }
+        let synced = replica.syncedMembers
+        let newVoters = Set(newCluster.voters)
+        if !newCluster.quorum.isQuorum(newVoters.intersection(synced)) { return .newConfigNoQuorum }
+        if let node = current, !ACLPolicy.allows(node.acl, .write, ctx.auth, skipACL: server.config.skipACL) { return .noAuth }
+        for s in specs.values { knownSpecs[s.id] = s }
+        let lines = specs.values.sorted { $0.id < $1.id }.map(\.description).joined(separator: "\n")
+        let app = TxnEntry(header: TxnHeader(sessionId: ctx.sessionId, cxid: ctx.cxid, zxid: 0, time: ctx.time),
+                           txn: .setConfig(data: Array(lines.utf8))).encoded()
+        switch replica.proposeConfig(newCluster, appBytes: app) {
+        case .accepted: return nil
+        case .inProgress: return .reconfigInProgress
+        case .rejected(let why):
+            logger.info("reconfig rejected: \(why)")
+            return .badArguments
+        case .notLeader: return .connectionLoss
         }
     }
 
@@ -280,9 +504,39 @@ final class QuorumPeer {
         }
     }
 
+    /// Test-only fault injection (`ZKSERVER_UNSAFE_FAULT=stale-sync`): answer `sync` at once without the
+    /// read barrier. It exists so the reliability suite can prove its linearizability checker catches a
+    /// server that breaks ZooKeeper's guarantees; never set it in production.
+    static let unsafeFault = ProcessInfo.processInfo.environment["ZKSERVER_UNSAFE_FAULT"] ?? ""
+    static let unsafeStaleSync = unsafeFault == "stale-sync"
+    /// `slow-follower` (or `stale-sync`): followers apply commits late, as a lagging replica would.
+    static let slowFollower = unsafeFault == "stale-sync" || unsafeFault == "slow-follower"
+    /// With the fault on, followers also apply commits 150 ms late (a lagging replica), which a correct
+    /// `sync` would wait out.
+    var delayedCommits: [Entry] = []
+
+    func delayCommits(_ entries: [Entry]) {
+        let first = delayedCommits.isEmpty
+        delayedCommits += entries
+        guard first else { return }
+        server.loop.scheduleTask(in: .milliseconds(150)) { [self] in
+            let batch = delayedCommits
+            delayedCommits = []
+            for e in batch { apply(e) }
+            server.releaseBarriers()
+            checkSyncs()
+            server.flushDirty()
+        }
+    }
+
     func sync(_ conn: ClientConnection, _ header: RequestHeader, path: String, start: UInt64) {
         let slot = ReplySlot(xid: header.xid, request: .sync(PathRequest(path: path)), state: .waiting, startNanos: start)
         conn.enqueue(slot)
+        if Self.unsafeStaleSync {
+            slot.state = .ready(server.replyBuffer(conn, xid: slot.xid, zxid: server.tree.lastZxid, err: .ok, .path(path)))
+            server.drain(conn)
+            return
+        }
         let id = nextSyncId
         nextSyncId += 1
         pendingSyncs[id] = (conn, slot, path)
@@ -294,12 +548,23 @@ final class QuorumPeer {
         }
     }
 
+    /// Runs `body` once this member has applied everything the leader had committed when it was asked.
+    func afterBarrier(_ body: @escaping () -> Void) {
+        let id = nextSyncId
+        nextSyncId += 1
+        barrierWaiters[id] = body
+        input { [self] in
+            if replica.requestSync(id: id) == .noLeader, let b = barrierWaiters.removeValue(forKey: id) { b() }
+        }
+    }
+
     func checkSyncs() {
         guard !readySyncs.isEmpty else { return }
         let applied = server.tree.lastZxid
         var rest: [(zxid: Zxid, id: UInt64)] = []
         for s in readySyncs {
             guard s.zxid.raw <= applied else { rest.append(s); continue }
+            if let waiter = barrierWaiters.removeValue(forKey: s.id) { waiter(); continue }
             guard let (conn, slot, path) = pendingSyncs.removeValue(forKey: s.id), conn.isOpen else { continue }
             slot.state = .ready(server.replyBuffer(conn, xid: slot.xid, zxid: applied, err: .ok, .path(path)))
             server.drain(conn)
@@ -309,24 +574,33 @@ final class QuorumPeer {
 
     /// Leader: validate against the tree plus in-flight changes, then replicate; failures are answered at once.
     func prepareAndPropose(_ request: Request, _ ctx: RequestContext, local: (ClientConnection, ReplySlot)?, remote: ServerID?) {
-        switch server.preparer.prepare(request, ctx) {
+        let outcome: PrepOutcome
+        if case .reconfig(let r) = request {
+            if let code = prepareReconfig(r, ctx) { outcome = .failed(code) } else { return }
+        } else {
+            outcome = server.preparer.prepare(request, ctx)
+        }
+        switch outcome {
         case .txn(let txn, let changes):
             propose(txn, sessionId: ctx.sessionId, cxid: ctx.cxid, changes: changes)
         case .failed(let code):
+            let barrier = replica.lastZxid.raw
             if let (c, slot) = local {
-                slot.state = .ready(server.replyBuffer(c, xid: slot.xid, zxid: server.tree.lastZxid, err: code))
+                slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: code))
                 server.drain(c)
             } else if let remote {
-                replica.sendApp(to: remote, bytes: ForwardMessage.failed(sessionId: ctx.sessionId, cxid: ctx.cxid, err: code.rawValue).encode())
+                replica.sendApp(to: remote, bytes: ForwardMessage.failed(sessionId: ctx.sessionId, cxid: ctx.cxid, err: code.rawValue,
+                                                                         barrier: barrier).encode())
             }
         case .multiFailed(let results):
+            let barrier = replica.lastZxid.raw
             let codes: [ErrorCode] = results.map { if case .error(let e) = $0 { return e }; return .ok }
             if let (c, slot) = local {
-                slot.state = .ready(server.replyBuffer(c, xid: slot.xid, zxid: server.tree.lastZxid, err: .ok, .multi(codes.map { .error($0) })))
+                slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: .ok, .multi(codes.map { .error($0) })))
                 server.drain(c)
             } else if let remote {
                 replica.sendApp(to: remote, bytes: ForwardMessage.multiFailed(sessionId: ctx.sessionId, cxid: ctx.cxid,
-                                                                              errs: codes.map(\.rawValue)).encode())
+                                                                              errs: codes.map(\.rawValue), barrier: barrier).encode())
             }
         }
     }
@@ -368,7 +642,7 @@ final class QuorumPeer {
             server.tracker.touch(sid, now: ZooKeeperServer.monotonicMs())
             var r = JuteReader(ByteBuffer(bytes: body), maxLength: server.config.juteMaxBuffer)
             guard let request = try? Request.decode(type: op, body: &r) else {
-                replica.sendApp(to: from, bytes: ForwardMessage.failed(sessionId: sid, cxid: cxid, err: ErrorCode.marshallingError.rawValue).encode())
+                replica.sendApp(to: from, bytes: ForwardMessage.failed(sessionId: sid, cxid: cxid, err: ErrorCode.marshallingError.rawValue, barrier: 0).encode())
                 return
             }
             let ctx = RequestContext(sessionId: sid, cxid: cxid, auth: AuthInfo(ids: auth), time: ZooKeeperServer.wallMs())
@@ -386,14 +660,14 @@ final class QuorumPeer {
             guard isLeader else { return }
             let now = ZooKeeperServer.monotonicMs()
             for id in ids { server.tracker.touch(id, now: now) }
-        case .failed(let sid, let cxid, let err):
+        case .failed(let sid, let cxid, let err, let barrier):
             guard let c = server.sessionOwner[sid], let slot = c.waitingSlot(xid: cxid) else { return }
-            slot.state = .ready(server.replyBuffer(c, xid: slot.xid, zxid: server.tree.lastZxid, err: ErrorCode(err)))
+            slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: ErrorCode(err)))
             server.drain(c)
-        case .multiFailed(let sid, let cxid, let errs):
+        case .multiFailed(let sid, let cxid, let errs, let barrier):
             guard let c = server.sessionOwner[sid], let slot = c.waitingSlot(xid: cxid) else { return }
-            slot.state = .ready(server.replyBuffer(c, xid: slot.xid, zxid: server.tree.lastZxid, err: .ok,
-                                                   .multi(errs.map { .error(ErrorCode($0)) })))
+            slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: .ok,
+                                                                 .multi(errs.map { .error(ErrorCode($0)) })))
             server.drain(c)
         }
     }
@@ -436,6 +710,7 @@ final class QuorumPeer {
         pendingConnects = [:]
         pendingSyncs = [:]
         readySyncs = []
+        barrierWaiters = [:]
         server.preparer.reset()
     }
 
@@ -482,7 +757,7 @@ final class QuorumPeer {
         let t0 = ZooKeeperServer.monotonicNanos()
         let buf = server.tree.serialized()
         do {
-            try store.compact(at: zxid, config: cluster, data: Array(buf.readableBytesView))
+            try store.compact(at: zxid, config: replica.cluster(at: zxid), data: Array(buf.readableBytesView))
             server.stats.snapshotsTaken += 1
             server.stats.lastSnapshotZxid = zxid.raw
             logger.info("snapshot \(zxid) written (\(server.tree.nodeCount) znodes, \(buf.readableBytes) bytes, \((ZooKeeperServer.monotonicNanos() - t0) / 1_000_000) ms)")

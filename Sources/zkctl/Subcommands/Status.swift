@@ -9,6 +9,7 @@ let healthExitCodes = """
       2  usage error
       3  degraded: the ensemble serves writes but a node is down, paused or in the wrong role
       4  down: no quorum (no leader, too few voters serving, or the test write failed)
+      130  interrupted (Ctrl-C)
     """
 
 struct Status: AsyncParsableCommand {
@@ -51,6 +52,7 @@ struct Health: AsyncParsableCommand {
             Examples:
               zkctl health --timeout 30 && ./run-integration-tests.sh
               zkctl health --timeout 0      # check once
+              zkctl health -o json | jq .state
 
             \(healthExitCodes)
             """)
@@ -63,6 +65,9 @@ struct Health: AsyncParsableCommand {
 
     @Flag(name: .shortAndLong, help: "Print nothing; only the exit code tells.")
     var quiet = false
+
+    @Option(name: .shortAndLong, help: "Output format of the final verdict: text or json.")
+    var output: OutputFormat = .text
 
     mutating func run() async throws {
         let orchestrator = try global.orchestrator()
@@ -80,7 +85,12 @@ struct Health: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(250))
             health = await orchestrator.health(inventory)
         }
-        if !quiet { printOut("\(name): \(health.summary)") }
+        if !quiet {
+            switch output {
+            case .text: printOut("\(name): \(health.summary)")
+            case .json: printOut(Report.encode(Report.json(inventory, health)))
+            }
+        }
         if health.state != .healthy { throw ExitCode(health.state.exitCode) }
     }
 }

@@ -1,0 +1,94 @@
+"""Limits hold on a standalone zkserver: hundreds of sessions and 100k watches are served with bounded
+memory, released when the clients go, and the server keeps answering other clients quickly."""
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "interop"))
+import jute  # noqa: E402
+from zkcluster import four_letter, free_ports, zkserver_bin  # noqa: E402
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def frame(b):
+    return struct.pack(">i", len(b)) + b
+
+
+def read_frame(s):
+    def n(k):
+        b = b""
+        while len(b) < k:
+            d = s.recv(k - len(b))
+            if not d:
+                raise EOFError
+            b += d
+        return b
+    return n(struct.unpack(">i", n(4))[0])
+
+
+def test_many_sessions_and_watches_stay_bounded(tmp_path):
+    (port,) = free_ports(1)
+    cfg = tmp_path / "zoo.cfg"
+    cfg.write_text(f"tickTime=2000\ndataDir={tmp_path}/data\nclientPort={port}\nclientPortAddress=127.0.0.1\n"
+                   f"maxClientCnxns=0\n4lw.commands.whitelist=*\n")
+    log = open(tmp_path / "server.log", "a")
+    proc = subprocess.Popen([zkserver_bin(), str(cfg)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    socks = []
+    try:
+        for _ in range(100):
+            if four_letter(port, "ruok") == "imok":
+                break
+            time.sleep(0.1)
+        base_rss = rss_kb(proc.pid)
+        sessions = 400
+        for i in range(sessions):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(frame(jute.connect_body(timeout_ms=30000)))
+            read_frame(s)
+            socks.append(s)
+        # One connection sets 100k exists-watches on missing paths, pipelined in chunks.
+        w = socks[0]
+        total, xid = 100_000, 0
+        for start in range(0, total, 1000):
+            batch = b""
+            for k in range(start, start + 1000):
+                xid += 1
+                batch += frame(struct.pack(">ii", xid, 3) + jute.path_body(f"/watched/n{k}", True))
+            w.sendall(batch)
+            for _ in range(1000):
+                read_frame(w)
+        wchs = four_letter(port, "wchs")
+        assert f"Total watches:{total}" in wchs, wchs
+        peak_rss = rss_kb(proc.pid)
+        # Another client is still served promptly.
+        t0 = time.monotonic()
+        assert four_letter(port, "ruok") == "imok"
+        latency = time.monotonic() - t0
+        for s in socks:
+            s.close()
+        socks = []
+        deadline = time.time() + 10
+        while time.time() < deadline and "Total watches:0" not in four_letter(port, "wchs"):
+            time.sleep(0.2)
+        assert "Total watches:0" in four_letter(port, "wchs")
+        grown_mb = (peak_rss - base_rss) / 1024
+        print(f"\nLIMITS: {sessions} sessions + {total} watches: RSS {base_rss // 1024} MB -> {peak_rss // 1024} MB "
+              f"(+{grown_mb:.1f} MB), ruok under load {latency * 1000:.1f} ms, watches released on disconnect")
+        assert grown_mb < 200, f"RSS grew by {grown_mb:.1f} MB"
+        assert latency < 1.0
+    finally:
+        for s in socks:
+            s.close()
+        proc.terminate()
+        proc.wait(timeout=10)
