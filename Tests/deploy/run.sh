@@ -9,13 +9,19 @@
 #      must pass, rolling_restart.yml runs under a kazoo write probe (0 failed writes allowed),
 #      backup.yml fetches an archive; then everything this script started is stopped.
 # Docker is not available here: the Dockerfile is checked statically only.
-# Env: ZKSERVER_BIN / ZKCTL_BIN (default .build/debug/...), K8S_VERSION, KEEP_WORK=1.
+# Env: ZKSERVER_BIN / ZKCTL_BIN (default: the newer of .build/release and .build/debug), K8S_VERSION, KEEP_WORK=1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$PWD"
 K8S_VERSION="${K8S_VERSION:-1.34.0}"
-ZKCTL="${ZKCTL_BIN:-$ROOT/.build/debug/zkctl}"
-ZKSERVER="${ZKSERVER_BIN:-$ROOT/.build/debug/zkserver}"
+# The newest build of each binary (.ci/run builds zkserver in release after the debug build).
+pick() {
+  local found
+  found="$(ls -t "$ROOT/.build/release/$1" "$ROOT/.build/debug/$1" 2>/dev/null | head -1)"
+  echo "${found:-$ROOT/.build/debug/$1}"
+}
+ZKCTL="${ZKCTL_BIN:-$(pick zkctl)}"
+ZKSERVER="${ZKSERVER_BIN:-$(pick zkserver)}"
 START=$(date +%s)
 passed=0
 failed=0
