@@ -17,7 +17,7 @@ struct K8s: ParsableCommand {
             Examples:
               zkctl k8s restart -i inventory/production-3.yaml -n zk
               zkctl k8s upgrade -i inventory/production-3.yaml --image zookeeper:3.9.4 --dry-run
-              zkctl k8s scale -i inventory/production-5.yaml -k k8s/ --from 3
+              zkctl k8s scale -i inventory/production-3.yaml -k k8s/ --from 1
             """,
         subcommands: [K8sRestart.self, K8sUpgrade.self, K8sScale.self])
 }
