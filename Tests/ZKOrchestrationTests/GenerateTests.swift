@@ -167,3 +167,69 @@ import Yams
         #expect(zooCfg.contains("tickTime={{ zk_tick_time }}\n"))
     }
 }
+
+@Suite struct KubernetesRolloutTests {
+    static func model(_ name: String = "production-3") throws -> KubernetesModel {
+        KubernetesModel.derive(try InventoryLoader.load(path: "\(Paths.inventories)/\(name).yaml"))
+    }
+
+    static func deletedPods(_ steps: [KubernetesRollout.Step]) -> [String] {
+        steps.compactMap { step -> String? in
+            if case .kubectl(let argv) = step.kind, let i = argv.firstIndex(of: "delete") { return argv[i + 2] }
+            return nil
+        }
+    }
+
+    @Test func restartIsDownFirstFollowersThenLeaderLast() throws {
+        let m = try Self.model()
+        let modes = ["prod-zk-0": "follower", "prod-zk-1": "leader", "prod-zk-2": "follower"]
+        #expect(KubernetesRollout.restartOrder(m, modes: modes) == ["prod-zk-2", "prod-zk-0", "prod-zk-1"])
+        let broken = ["prod-zk-0": "leader", "prod-zk-1": "down", "prod-zk-2": "follower"]
+        #expect(KubernetesRollout.restartOrder(m, modes: broken) == ["prod-zk-1", "prod-zk-2", "prod-zk-0"])
+        let steps = KubernetesRollout.plan(m, operation: .restart, modes: modes, target: .init(namespace: "zk"))
+        #expect(Self.deletedPods(steps) == ["prod-zk-2", "prod-zk-0", "prod-zk-1"])
+        // Every replacement is followed by a gate on that pod over the whole ensemble.
+        for (i, step) in steps.enumerated() {
+            if case .kubectl(let argv) = step.kind, argv.contains("delete") {
+                #expect(steps[i + 1].kind == .gate(pod: argv[argv.firstIndex(of: "delete")! + 2], pods: ["prod-zk-0", "prod-zk-1", "prod-zk-2"]))
+                #expect(Array(argv.prefix(3)) == ["kubectl", "-n", "zk"])
+            }
+        }
+    }
+
+    @Test func upgradeSetsTheImageBeforeAnyPodGoes() throws {
+        let m = try Self.model()
+        let steps = KubernetesRollout.plan(m, operation: .upgrade(image: "zookeeper:3.9.4"),
+                                           modes: ["prod-zk-0": "leader", "prod-zk-1": "follower", "prod-zk-2": "follower"])
+        guard case .kubectl(let first) = steps[0].kind else { Issue.record("first step is not kubectl"); return }
+        #expect(first == ["kubectl", "set", "image", "statefulset/prod-zk", "zookeeper=zookeeper:3.9.4", "bootstrap=zookeeper:3.9.4"])
+        #expect(Self.deletedPods(steps).last == "prod-zk-0")
+    }
+
+    @Test func scaleOutAddsOneServerPerStep() throws {
+        let m = try Self.model("local-5-observer")
+        let steps = KubernetesRollout.plan(m, operation: .scale(from: 3), modes: [:], manifests: "k8s")
+        let scales = steps.compactMap { s -> String? in
+            if case .kubectl(let argv) = s.kind, argv.contains("scale") { return argv.last }
+            return nil
+        }
+        #expect(scales == ["--replicas=4", "--replicas=5"])
+        let adds = steps.compactMap { s -> String? in
+            if case .kubectl(let argv) = s.kind, let i = argv.firstIndex(of: "-add") { return argv[i + 1] }
+            return nil
+        }
+        #expect(adds == m.members[3...].map(\.serverLine))
+        let shrink = KubernetesRollout.plan(m, operation: .scale(from: 7), modes: [:], manifests: "k8s")
+        #expect(shrink.compactMap { s -> String? in
+            if case .kubectl(let argv) = s.kind, argv.contains("scale") { return argv.last }
+            return nil
+        } == ["--replicas=6", "--replicas=5"])
+        #expect(KubernetesRollout.plan(m, operation: .scale(from: 5), modes: [:]).count == 1)
+    }
+
+    @Test func srvrParsingAndQuoting() {
+        #expect(KubernetesRollout.mode(fromSrvr: "Zookeeper version: x\nMode: follower\nNode count: 4\n") == "follower")
+        #expect(KubernetesRollout.mode(fromSrvr: "This ZooKeeper instance is not currently serving requests\n") == "down")
+        #expect(KubernetesRollout.shellQuote(["kubectl", "exec", "a b", "it's"]) == "kubectl exec 'a b' 'it'\\''s'")
+    }
+}

@@ -1,0 +1,322 @@
+#!/usr/bin/env bash
+# Deployment checks for `zkctl generate`:
+#   1. Kubernetes: every shipped inventory, both engines -> kubernetes-validate (strict, pinned
+#      Kubernetes version, offline schemas), yamllint, and `kubectl kustomize` when kubectl exists.
+#   2. Ansible: ansible-lint (production profile) and ansible-playbook --syntax-check.
+#   3. A real deployment: the generated site.yml installs a 3-server ensemble of the bundled
+#      zkserver on 127.0.0.1 (ports and directories in a temp dir, the pid-file service manager),
+#      health_check.yml must report quorum, a second site.yml must change nothing, --check --diff
+#      must pass, rolling_restart.yml runs under a kazoo write probe (0 failed writes allowed),
+#      backup.yml fetches an archive; then everything this script started is stopped.
+# Docker is not available here: the Dockerfile is checked statically only.
+# Env: ZKSERVER_BIN / ZKCTL_BIN (default: the newer of .build/release and .build/debug), K8S_VERSION, KEEP_WORK=1.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT="$PWD"
+K8S_VERSION="${K8S_VERSION:-1.34.0}"
+# The newest build of each binary (.ci/run builds zkserver in release after the debug build).
+pick() {
+  local found
+  found="$(ls -t "$ROOT/.build/release/$1" "$ROOT/.build/debug/$1" 2>/dev/null | head -1)"
+  echo "${found:-$ROOT/.build/debug/$1}"
+}
+ZKCTL="${ZKCTL_BIN:-$(pick zkctl)}"
+ZKSERVER="${ZKSERVER_BIN:-$(pick zkserver)}"
+START=$(date +%s)
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok: $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+step() { echo; echo "== $* ($(( $(date +%s) - START ))s)"; }
+
+pip_install() {
+  python3 -m pip install -q --disable-pip-version-check "$@" 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check --break-system-packages "$@"
+}
+need=()
+command -v kubernetes-validate >/dev/null || need+=(kubernetes-validate)
+command -v yamllint >/dev/null || need+=(yamllint)
+command -v ansible-playbook >/dev/null || need+=(ansible-core)
+command -v ansible-lint >/dev/null || need+=(ansible-lint)
+python3 -c 'import kazoo' 2>/dev/null || need+=(kazoo)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}"
+  pip_install "${need[@]}"
+fi
+if [ ! -x "$ZKCTL" ] || [ ! -x "$ZKSERVER" ]; then
+  swift build --product zkctl
+  swift build --product zkserver
+fi
+
+WORK="$(mktemp -d /tmp/zkctl-deploy.XXXXXX)"
+PROBE_PID=""
+cleanup() {
+  if [ -n "$PROBE_PID" ] && kill -0 "$PROBE_PID" 2>/dev/null; then kill "$PROBE_PID" 2>/dev/null || true; fi
+  # Stop only the servers this run started, through their own pid-file scripts.
+  for s in "$WORK"/opt/run/*/zk-service.sh; do
+    [ -x "$s" ] && "$s" stop >/dev/null 2>&1 || true
+  done
+  if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------------------------------------
+step "Kubernetes manifests (kubernetes-validate $K8S_VERSION, yamllint)"
+for inv in inventory/*.yaml; do
+  name="$(basename "$inv" .yaml)"
+  for engine in apache bundled; do
+    out="$WORK/k8s/$name-$engine"
+    "$ZKCTL" generate kubernetes -i "$inv" --engine "$engine" --service-monitor -o "$out" 2>/dev/null
+    # Kustomization and ServiceMonitor are not core kinds: kubernetes-validate warns, it does not fail.
+    if report="$(kubernetes-validate -k "$K8S_VERSION" --strict --quiet "$out"/*.yaml 2>&1)"; then
+      ok "kubernetes-validate $name ($engine): $(ls "$out"/*.yaml | wc -l) files"
+    else
+      fail "kubernetes-validate $name ($engine)"; echo "$report" >&2
+    fi
+    if yamllint -s -c Tests/deploy/yamllint.yml "$out"; then ok "yamllint $name ($engine)"; else fail "yamllint $name ($engine)"; fi
+    if command -v kubectl >/dev/null; then
+      if kubectl kustomize "$out" >"$out.all.yaml" 2>"$out.err"; then
+        ok "kubectl kustomize $name ($engine): $(grep -c '^kind:' "$out.all.yaml") objects"
+      else
+        fail "kubectl kustomize $name ($engine)"; cat "$out.err" >&2
+      fi
+    fi
+  done
+done
+# The stdout form is one stream of the same objects.
+"$ZKCTL" generate kubernetes -i inventory/production-3.yaml >"$WORK/stream.yaml"
+if kubernetes-validate -k "$K8S_VERSION" --strict --quiet "$WORK/stream.yaml"; then ok "stdout stream validates"; else fail "stdout stream"; fi
+
+# ---------------------------------------------------------------------------------------------
+step "Ansible output (ansible-lint production profile, --syntax-check)"
+# The role and playbooks differ between inventories only in the generated defaults and members,
+# so lint one remote (Apache) and one loopback (bundled) inventory; syntax-check all of them.
+for inv in inventory/*.yaml; do
+  name="$(basename "$inv" .yaml)"
+  out="$WORK/ansible/$name"
+  "$ZKCTL" generate ansible -i "$inv" -o "$out" 2>/dev/null
+  if [ "$name" = local-5-observer ]; then
+    :
+  elif (cd "$out" && ansible-lint -q --offline --profile production . >"$WORK/lint-$name.log" 2>&1); then
+    ok "ansible-lint production $name"
+  else
+    fail "ansible-lint $name"; cat "$WORK/lint-$name.log" >&2
+  fi
+  playbooks=()
+  for pb in site rolling_restart upgrade scale_out scale_in health_check backup; do playbooks+=("$out/$pb.yml"); done
+  if ANSIBLE_CONFIG="$out/ansible.cfg" ansible-playbook -i "$inv" --syntax-check "${playbooks[@]}" >"$WORK/syntax.log" 2>&1; then
+    ok "ansible-playbook --syntax-check $name: ${#playbooks[@]} playbooks"
+  else
+    fail "syntax-check $name"; cat "$WORK/syntax.log" >&2
+  fi
+done
+
+# ---------------------------------------------------------------------------------------------
+step "Real deployment: 3 bundled servers on 127.0.0.1 with the generated playbooks"
+BASE="$(python3 - <<'EOF'
+import socket
+for base in range(24181, 30000, 37):
+    try:
+        socks = []
+        for port in [base + i for i in (0, 1, 2, 100, 101, 102, 200, 201, 202)]:
+            s = socket.socket(); s.bind(("127.0.0.1", port)); socks.append(s)
+        for s in socks: s.close()
+        print(base); break
+    except OSError:
+        for s in socks: s.close()
+EOF
+)"
+PY="$(command -v python3)"
+cat >"$WORK/inventory.yaml" <<EOF
+# Loopback test ensemble for Tests/deploy/run.sh (also read by zkctl).
+all:
+  children:
+    zookeeper:
+      vars:
+        zk_cluster: deploytest
+        zk_engine: bundled
+        zk_tick_time: 500
+        zk_client_port: $BASE
+        zk_quorum_port: $((BASE + 100))
+        zk_election_port: $((BASE + 200))
+        zk_data_dir: $WORK/srv/data
+        zk_conf_dir: $WORK/srv/conf
+        zk_log_dir: $WORK/srv/log
+        zk_4lw_whitelist: [ruok, srvr, stat, mntr, conf]
+        ansible_connection: local
+        ansible_python_interpreter: $PY
+      hosts:
+        zk1: {zk_id: 1}
+        zk2: {zk_id: 2}
+        zk3: {zk_id: 3}
+EOF
+cat >"$WORK/vars.yml" <<EOF
+zk_service_manager: script
+zk_install_dir: $WORK/opt
+zk_manage_user: false
+zk_user: $(id -un)
+zk_group: $(id -gn)
+zk_install_owner: $(id -un)
+zk_install_group: $(id -gn)
+zk_zkserver_src: $ZKSERVER
+zk_health_delay: 1
+zk_report_dir: $WORK/reports
+zk_backup_dir: $WORK/backups
+EOF
+PLAY="$WORK/play"
+"$ZKCTL" generate ansible -i "$WORK/inventory.yaml" -o "$PLAY" 2>/dev/null
+export ANSIBLE_CONFIG="$PLAY/ansible.cfg" ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+# Every playbook run is bounded; the recap lines are kept for the checks below.
+run_playbook() {
+  local label="$1"; shift
+  local log="$WORK/$label.log"
+  if timeout 240 ansible-playbook -i "$WORK/inventory.yaml" -e "@$WORK/vars.yml" "$@" >"$log" 2>&1; then
+    echo "-- $label recap:"; sed -n '/PLAY RECAP/,$p' "$log" | grep -E '^[a-z0-9_-]+ +:' | sed 's/^/   /'
+    return 0
+  fi
+  echo "-- $label failed; last lines:" >&2; tail -40 "$log" >&2
+  return 1
+}
+recap_sum() { # sum of one recap counter over hosts
+  sed -n '/PLAY RECAP/,$p' "$WORK/$1.log" | grep -oE "(^| )$2=[0-9]+" | cut -d= -f2 | awk '{s += $1} END {print s + 0}'
+}
+
+if run_playbook preview "$PLAY/site.yml" --check --diff; then
+  if [ ! -e "$WORK/srv" ] && [ ! -e "$WORK/opt" ]; then
+    ok "site.yml --check --diff on fresh hosts: $(recap_sum preview changed) changes previewed, nothing written"
+  else
+    fail "site.yml --check wrote files"
+  fi
+else
+  fail "site.yml --check --diff on fresh hosts"
+fi
+
+if run_playbook site-1 "$PLAY/site.yml"; then ok "site.yml deployed $(recap_sum site-1 changed) changes"; else fail "site.yml"; fi
+
+if run_playbook health "$PLAY/health_check.yml"; then
+  modes="$(cd "$WORK/reports" && for f in zk1 zk2 zk3; do python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mode"])' "$f.json"; done | sort | tr '\n' ' ')"
+  if [ "$modes" = "follower follower leader " ]; then ok "health_check.yml: quorum ($modes)"; else fail "health_check.yml modes: $modes"; fi
+else
+  fail "health_check.yml"
+fi
+
+if run_playbook site-2 "$PLAY/site.yml"; then
+  changed="$(recap_sum site-2 changed)"
+  if [ "$changed" = 0 ]; then ok "second site.yml: changed=0 on every host"; else fail "second site.yml changed $changed"; fi
+else
+  fail "second site.yml"
+fi
+
+if run_playbook check-diff "$PLAY/site.yml" --check --diff; then
+  changed="$(recap_sum check-diff changed)"
+  if [ "$changed" = 0 ]; then ok "site.yml --check --diff: no differences"; else fail "--check --diff reports $changed changes"; fi
+else
+  fail "site.yml --check --diff"
+fi
+
+step "Rolling restart, upgrade and a config change under a write probe"
+CONNECT="127.0.0.1:$BASE,127.0.0.1:$((BASE + 1)),127.0.0.1:$((BASE + 2))"
+python3 Tests/deploy/probe.py --connect "$CONNECT" --stop-file "$WORK/probe.stop" --out "$WORK/probe.json" --max-seconds 200 \
+  >"$WORK/probe.log" 2>&1 &
+PROBE_PID=$!
+sleep 2
+pids_before="$(cat "$WORK"/opt/run/*/zookeeper.pid | sort | tr '\n' ' ')"
+if run_playbook rolling "$PLAY/rolling_restart.yml"; then
+  order="$(awk '/TASK \[zk : Restart with the start\/stop script\]/ {getline; print $2}' "$WORK/rolling.log" | tr -d '[]' | tr '\n' ' ')"
+  ok "rolling_restart.yml completed (restart order: $order)"
+else
+  fail "rolling_restart.yml"
+fi
+# An upgrade with the same binary under a new version: staged everywhere, then switched in the
+# same rolling order, still under the write probe.
+if run_playbook upgrade "$PLAY/upgrade.yml" -e zk_version=0.1.1; then
+  target="$(readlink "$WORK/opt/bundled-current")"
+  if [ "$target" = "$WORK/opt/bundled-0.1.1" ]; then ok "upgrade.yml switched every server to 0.1.1"; else fail "upgrade.yml: current -> $target"; fi
+else
+  fail "upgrade.yml"
+fi
+# A configuration change: the handlers only flag it, and site.yml restarts the flagged servers in
+# the rolling order at its end (still under the probe).
+pids_upgraded="$(cat "$WORK"/opt/run/*/zookeeper.pid | sort | tr '\n' ' ')"
+sed -i 's/^        zk_tick_time: 500$/        zk_tick_time: 500\n        zk_version: "0.1.1"\n        zk_max_client_cnxns: 100/' "$WORK/inventory.yaml"
+"$ZKCTL" generate ansible -i "$WORK/inventory.yaml" -o "$PLAY" 2>/dev/null
+if run_playbook site-3 "$PLAY/site.yml"; then
+  pids_changed="$(cat "$WORK"/opt/run/*/zookeeper.pid | sort | tr '\n' ' ')"
+  if [ "$(grep -l '^maxClientCnxns=100$' "$WORK"/srv/conf/deploytest-*/zoo.cfg | wc -l)" = 3 ] && [ "$pids_changed" != "$pids_upgraded" ] &&
+    grep -q 'Restart the leader last' "$WORK/site-3.log"; then
+    ok "config change: site.yml rewrote zoo.cfg and restarted the servers in the rolling order"
+  else
+    fail "config change was not rolled out ($pids_upgraded -> $pids_changed)"
+  fi
+else
+  fail "site.yml after a config change"
+fi
+sleep 2
+touch "$WORK/probe.stop"
+for _ in $(seq 1 60); do kill -0 "$PROBE_PID" 2>/dev/null || break; sleep 0.5; done
+wait "$PROBE_PID" 2>/dev/null || true
+PROBE_PID=""
+pids_after="$(cat "$WORK"/opt/run/*/zookeeper.pid | sort | tr '\n' ' ')"
+if [ -s "$WORK/probe.json" ]; then
+  echo "-- probe: $(cat "$WORK/probe.json")"
+  probe_failures="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["failures"])' "$WORK/probe.json")"
+  probe_writes="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["writes"])' "$WORK/probe.json")"
+  if [ "$probe_failures" = 0 ] && [ "$probe_writes" -gt 0 ]; then
+    ok "quorum kept during rolling restart, upgrade and config roll-out: $probe_writes writes, 0 failures"
+  else
+    fail "probe: $probe_failures failed writes of $probe_writes"
+  fi
+else
+  fail "probe produced no summary"; cat "$WORK/probe.log" >&2
+fi
+if [ "$pids_before" != "$pids_after" ] && [ -n "$pids_after" ]; then ok "every server got a new process"; else fail "servers were not restarted ($pids_before -> $pids_after)"; fi
+leader_line="$(grep -n 'Restart the leader last' "$WORK/rolling.log" | head -1 | cut -d: -f1)"
+last_restart="$(grep -n 'TASK \[zk : Restart with the start/stop script\]' "$WORK/rolling.log" | tail -1 | cut -d: -f1)"
+if [ -n "$leader_line" ] && [ -n "$last_restart" ] && [ "$last_restart" -gt "$leader_line" ]; then ok "the leader was restarted last"; else fail "leader not restarted last"; fi
+
+if run_playbook backup "$PLAY/backup.yml"; then
+  if ls "$WORK"/backups/*.tar.gz >/dev/null 2>&1; then ok "backup.yml fetched $(basename "$(ls "$WORK"/backups/*.tar.gz | head -1)")"; else fail "backup.yml wrote no archive"; fi
+else
+  fail "backup.yml"
+fi
+
+step "zkctl k8s rolling order against a stand-in kubectl"
+FK="$WORK/fake-kubectl"
+mkdir -p "$FK/bin"
+cp Tests/deploy/fake-kubectl "$FK/bin/kubectl"
+echo prod-zk-0 >"$FK/leader"
+if PATH="$FK/bin:$PATH" FAKE_KUBECTL_STATE="$FK" "$ZKCTL" k8s upgrade -i inventory/production-3.yaml -n zk --image zookeeper:3.9.4 \
+  >"$WORK/k8s-upgrade.log" 2>&1; then
+  order="$(awk '$1 == "delete" {print $3}' "$FK/calls.log" | tr '\n' ' ')"
+  first="$(head -1 "$FK/calls.log")"
+  if [ "$order" = "prod-zk-2 prod-zk-1 prod-zk-0 " ] && [ "${first#set image}" != "$first" ]; then
+    ok "k8s upgrade: image set first, then $order(leader prod-zk-0 last)"
+  else
+    fail "k8s upgrade order: $order"; cat "$FK/calls.log" >&2
+  fi
+else
+  fail "zkctl k8s upgrade"; cat "$WORK/k8s-upgrade.log" >&2
+fi
+: >"$FK/calls.log"
+echo prod-zk-2 >"$FK/leader"
+touch "$FK/down-prod-zk-0"   # a pod that never serves again: the gate must stop the restart
+if PATH="$FK/bin:$PATH" FAKE_KUBECTL_STATE="$FK" "$ZKCTL" k8s restart -i inventory/production-3.yaml --gate-timeout 3 \
+  >"$WORK/k8s-restart.log" 2>&1; then
+  fail "k8s restart went on past a failed gate"
+else
+  deleted="$(awk '$1 == "delete" {print $3}' "$FK/calls.log" | tr '\n' ' ')"
+  if [ "$deleted" = "prod-zk-0 " ]; then ok "k8s restart: down pod first, stopped at its failed gate"; else fail "k8s restart deleted: $deleted"; fi
+fi
+
+step "Static checks of the Dockerfile (no Docker daemon here)"
+if [ -f Dockerfile ] && grep -q '^FROM .* AS build' Dockerfile && grep -q '^USER ' Dockerfile &&
+  [ "$(grep -c '^FROM ' Dockerfile)" -ge 2 ]; then
+  ok "Dockerfile: multi-stage, non-root"
+else
+  fail "Dockerfile missing, single-stage or running as root"
+fi
+
+echo
+echo "deploy checks took $(( $(date +%s) - START ))s"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
