@@ -2,6 +2,17 @@
 // regression seeds.
 //
 // Problems the simulator found, and their fixes:
+//  0. Core: message storm / livelock under reordering (profile `five+observer` with long
+//     pauses, seeds 30, 79, 80, 106: the run stopped making progress in simulated time while
+//     the queue grew without bound). The leader reacted to every append answer, including
+//     duplicates and late answers that showed no progress, by sending more appends; after a
+//     rejection it started a new stream while the old appends were still in flight, and a
+//     heartbeat sent from the optimistic `next` point was itself rejected whenever it
+//     overtook an append. Fixed in Replica: answers that show no progress change nothing;
+//     appends in flight per follower are bounded (`maxInflightMessages`); heartbeats go out
+//     at the acknowledged point; a follower that makes no progress for three heartbeats is
+//     probed again. The simulator now fails a run with more than `maxMessagesInFlight`
+//     queued events instead of hanging.
 //  1. Liveness phase never converged with 5 nodes, 40% loss and delays up to 10 ticks
 //     (profile `lossy`, seeds 144, 186, 216): after "heal everything" the network kept its
 //     huge delays, so a round trip could exceed the election timeout and elections kept
@@ -88,6 +99,16 @@ func boundedSweep(_ p: Profile) {
     o.crashRate = 0.03
     let s = sweep(seeds: 1...40, base: o)
     #expect(s.failures.count > 0)
+}
+
+/// Seeds that once hung in a message storm (bug 0 at the top).
+@Test(arguments: [UInt64(30), 79, 80, 106])
+func regressionNoMessageStormUnderReordering(_ seed: UInt64) {
+    var o = SimOptions(seed: seed)
+    o.voters = 5; o.observers = 1; o.crashRate = 0.03; o.partitionRate = 0.04
+    o.maxEntriesPerMessage = 2; o.compactEvery = 5; o.maxDowntimeTicks = 10; o.pauseRate = 0.03
+    let r = runSimulation(o)
+    #expect(r.ok, "\(r.failure ?? "")")
 }
 
 /// Seeds that once failed (see the list at the top); they must keep passing.
