@@ -21,6 +21,10 @@
 /// - Commit: the leader commits a zxid when a quorum of voters of the current config has it
 ///   durably, and only zxids of its own epoch are committed by counting (older entries commit
 ///   indirectly). Observers receive entries and commits but never vote or count.
+/// - Flow control: a follower is probed one append at a time until it matches, then streamed
+///   with at most `maxInflightMessages` appends in flight (each at most `maxEntriesPerMessage`
+///   entries and `maxBytesPerMessage` bytes); answers that show no progress change nothing;
+///   heartbeats go at the acknowledged point; three heartbeats without progress re-probe.
 /// - Read barrier (`requestSync`): the leader answers with its commit zxid once a quorum has
 ///   acknowledged a heartbeat sent after the request and an entry of its epoch is committed.
 ///
