@@ -609,6 +609,19 @@ public struct Replica {
             releaseSyncs()
             fillPipeline(to: from)
         } else {
+            if r.rejectedPrev == p.match && r.hint < p.match {
+                // The follower no longer has what it acknowledged (its data was wiped, or its
+                // disk lied): forget the match and sync it again from what it has.
+                p.match = greatest(atOrBelow: r.hint)
+                p.next = p.match
+                p.replicating = false
+                p.probeSent = false
+                p.inflight = []
+                p.stalledHeartbeats = 0
+                progress[from] = p
+                sendAppend(to: from, heartbeat: true)
+                return
+            }
             // Ignore stale rejections (for a prev we already moved away from).
             if r.rejectedPrev <= p.match || (!p.replicating && r.rejectedPrev != p.next) {
                 progress[from] = p

@@ -512,3 +512,20 @@ func lateFollowerGetsASnapshot(chunk: Int) throws {
     let appends = rd.messages.filter { if case .append(let a) = $0.message { return !a.entries.isEmpty }; return false }
     #expect(appends.count == 4)
 }
+
+@Test func aFollowerWhoseDataWasWipedIsSyncedAgain() throws {
+    let c = try TestCluster(voters: [1, 2, 3])
+    c.elect(1)
+    for i in 0..<3 { _ = c.propose(1, [UInt8(i)]) }
+    c.deliverAll()
+    c.tickAll(2)
+    c.deliverAll()
+    #expect(c.stores[3]!.lastZxid == z(1, 3))
+    // The operator wipes node 3's data directory and restarts it.
+    c.stores[3] = MemoryLogStore()
+    c.hards[3] = .initial
+    try c.restart(3)
+    for _ in 0..<8 { c.tickAll(1); c.deliverAll() }
+    #expect(c.stores[3]!.lastZxid == z(1, 3))
+    #expect(c.applied[3]!.map(\.zxid) == (0...3).map { z(1, $0) })
+}
