@@ -13,6 +13,11 @@
 //     at the acknowledged point; a follower that makes no progress for three heartbeats is
 //     probed again. The simulator now fails a run with more than `maxMessagesInFlight`
 //     queued events instead of hanging.
+//  0b. Core: a follower that lost entries it had acknowledged (seen with `skipFsync`, seed 3;
+//     the same as an operator wiping a follower's data directory) was never synced again:
+//     the leader took its rejections at the acknowledged point for stale ones. Fixed: a
+//     rejection at exactly the match point with a lower hint resets the match and re-probes
+//     (covered by `aFollowerWhoseDataWasWipedIsSyncedAgain`).
 //  1. Liveness phase never converged with 5 nodes, 40% loss and delays up to 10 ticks
 //     (profile `lossy`, seeds 105, 144, 156): after "heal everything" the network kept its
 //     huge delays, so a round trip could exceed the election timeout and elections kept
