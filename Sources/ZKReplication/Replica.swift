@@ -21,6 +21,10 @@
 /// - Commit: the leader commits a zxid when a quorum of voters of the current config has it
 ///   durably, and only zxids of its own epoch are committed by counting (older entries commit
 ///   indirectly). Observers receive entries and commits but never vote or count.
+/// - Flow control: a follower is probed one append at a time until it matches, then streamed
+///   with at most `maxInflightMessages` appends in flight (each at most `maxEntriesPerMessage`
+///   entries and `maxBytesPerMessage` bytes); answers that show no progress change nothing;
+///   heartbeats go at the acknowledged point; three heartbeats without progress re-probe.
 /// - Read barrier (`requestSync`): the leader answers with its commit zxid once a quorum has
 ///   acknowledged a heartbeat sent after the request and an entry of its epoch is committed.
 ///
@@ -42,8 +46,10 @@
 ///     //    answer rd.syncsReady once the state machine has applied up to their zxid
 ///     replica.advance()
 ///
-/// No other call may be made between `takeReady()` and `advance()`. The `LogStore` given at
-/// init must reflect step 1 when `advance()` is called. Because messages are sent only after
+/// Call `advance()` exactly once per `takeReady()`. Inputs may arrive between the two (for
+/// example a proposal made while applying): they are not part of the Ready being handled and
+/// come out in the next one. The `LogStore` given at init must reflect step 1 when
+/// `advance()` is called. Because messages are sent only after
 /// persistence, an acknowledgement (vote or append response) never leaves before the state it
 /// promises is durable. The shell may compact the store (replace an applied prefix by a
 /// snapshot) between cycles.
@@ -94,6 +100,19 @@ public struct Replica {
     /// it is in the log (committed or not); truncating it away reverts to the one before.
     private var configHistory: [(zxid: Zxid, config: ClusterConfig)] = []
     private var mustSync = false
+    /// Bumped whenever the log view is rebased (truncation below the unstable part or a
+    /// snapshot install), so `advance()` knows whether the handed-out entries still lead it.
+    private var viewGeneration: UInt64 = 0
+    /// What the last `takeReady()` handed out, until `advance()`.
+    private var handed: Handed?
+
+    private struct Handed {
+        var entries: [Entry]
+        var generation: UInt64
+        var hard: HardState
+        var commit: Zxid
+        var snapshot: Bool
+    }
     /// Proposals since the last Ready: appends go out once per Ready, batching them.
     private var proposalsPending = false
 
@@ -110,6 +129,10 @@ public struct Replica {
         var probeSent = false
         var recentActive = false
         var ackedRound: UInt64 = 0
+        /// Last zxid of each append in flight while replicating (flow control).
+        var inflight: [Zxid] = []
+        /// Heartbeats since `match` last moved while the follower is behind.
+        var stalledHeartbeats = 0
         /// Snapshot being streamed to this follower and the offset of the next chunk.
         var snapshotZxid: Zxid = .zero
         var snapshotOffset = 0
@@ -398,23 +421,37 @@ public struct Replica {
         }
         rd.appMessages = appInbox
         rd.syncsReady = syncsReady
+        handed = Handed(entries: unstable, generation: viewGeneration, hard: hard, commit: hard.commit,
+                        snapshot: pendingSnapshot != nil)
+        mustSync = false
         outbox = []
         appInbox = []
         syncsReady = []
         return rd
     }
 
-    /// Acknowledges that the last `Ready` was persisted, sent and applied.
+    /// Acknowledges that the last `Ready` was persisted, sent and applied. Inputs that
+    /// arrived between `takeReady()` and `advance()` are kept for the next Ready.
     public mutating func advance() {
-        lastReadyHard = hard
-        pendingTruncate = nil
-        pendingSnapshot = nil
-        unstable = []
-        mustSync = false
-        unstableAfter = store.lastZxid
-        appliedZxid = max(appliedZxid, hard.commit)
+        guard let h = handed else { return }
+        handed = nil
+        lastReadyHard = h.hard
+        appliedZxid = max(appliedZxid, h.commit)
+        if viewGeneration == h.generation {
+            if h.snapshot { pendingSnapshot = nil }
+            // The handed entries that still lead the unstable part are durable now.
+            var k = 0
+            while k < h.entries.count && k < unstable.count && unstable[k].zxid == h.entries[k].zxid { k += 1 }
+            if k > 0 {
+                unstableAfter = unstable[k - 1].zxid
+                unstable.removeFirst(k)
+            }
+        }
+        // Whatever the store holds beyond the view (entries handed out and since replaced)
+        // is dropped by the next Ready.
+        pendingTruncate = pendingSnapshot == nil && store.lastZxid > unstableAfter ? unstableAfter : nil
         if role == .leader {
-            selfMatch = store.lastZxid
+            selfMatch = pendingSnapshot == nil ? unstableAfter : .zero
             maybeCommit()
             releaseSyncs()
         }
@@ -523,14 +560,38 @@ public struct Replica {
     // MARK: - leader side
 
     private mutating func broadcastAppend() {
-        for k in progress.keys.sorted() { sendAppend(to: k, heartbeat: false) }
+        for k in progress.keys.sorted() { fillPipeline(to: k) }
+    }
+
+    /// Sends appends to `k` while there is something to send and flow control allows.
+    private mutating func fillPipeline(to k: ServerID) {
+        for _ in 0..<config.maxInflightMessages {
+            let before = outbox.count
+            sendAppend(to: k, heartbeat: false)
+            if outbox.count == before || progress[k]?.replicating != true { break }
+        }
     }
 
     private mutating func broadcastHeartbeat() {
         round += 1
+        let last = lastZxid
         for k in progress.keys.sorted() {
-            progress[k]!.probeSent = false
+            var p = progress[k]!
+            p.probeSent = false
+            if p.replicating && p.match < last {
+                p.stalledHeartbeats += 1
+                if p.stalledHeartbeats >= Self.stalledHeartbeatLimit {
+                    // Nothing acknowledged for a while: assume losses, probe from the match.
+                    p.replicating = false
+                    p.next = p.match
+                    p.inflight = []
+                    p.stalledHeartbeats = 0
+                }
+            }
+            progress[k] = p
             sendAppend(to: k, heartbeat: true)
+            // A streaming follower that is behind also gets whatever flow control allows.
+            fillPipeline(to: k)
         }
     }
 
@@ -539,9 +600,17 @@ public struct Replica {
     /// follower is not being probed with a message in flight.
     private mutating func sendAppend(to k: ServerID, heartbeat: Bool) {
         guard var p = progress[k] else { return }
+        if heartbeat && p.replicating {
+            // A heartbeat at the acknowledged point: carries the commit, never conflicts
+            // with appends in flight.
+            send(to: k, .append(AppendRequest(term: hard.epoch, prev: p.match, commit: min(hard.commit, p.match),
+                                              round: round, entries: [])))
+            return
+        }
         if !heartbeat {
             if p.next >= lastZxid { return }
             if !p.replicating && p.probeSent { return }
+            if p.replicating && p.inflight.count >= config.maxInflightMessages { return }
         }
         let snapZ = logSnapshotZxid
         if p.next < snapZ || !logContains(p.next) {
@@ -559,24 +628,51 @@ public struct Replica {
             progress[k] = p
             return
         }
-        let ents = entries(after: p.next, limit: config.maxEntriesPerMessage)
+        var ents = entries(after: p.next, limit: config.maxEntriesPerMessage)
+        // Bound the message size too (at least one entry goes, whatever its size).
+        var bytes = 0
+        for (i, e) in ents.enumerated() {
+            bytes += e.payload.count + 16
+            if bytes > config.maxBytesPerMessage && i > 0 {
+                ents.removeSubrange(i...)
+                break
+            }
+        }
         let lastInMsg = ents.last?.zxid ?? p.next
         send(to: k, .append(AppendRequest(term: hard.epoch, prev: p.next, commit: min(hard.commit, lastInMsg),
                                           round: round, entries: ents)))
         if p.replicating {
-            p.next = lastInMsg
+            if !ents.isEmpty {
+                p.next = lastInMsg
+                p.inflight.append(lastInMsg)
+            }
         } else {
             p.probeSent = true
         }
         progress[k] = p
     }
 
+    /// Heartbeats without progress before a replicating follower is probed again.
+    static let stalledHeartbeatLimit = 3
+
     private mutating func handleAppendResponse(_ r: AppendResponse, from: ServerID) {
         guard var p = progress[from] else { return }
         p.recentActive = true
         p.ackedRound = max(p.ackedRound, r.round)
         if r.success {
-            if r.match > p.match { p.match = r.match }
+            let progressed = r.match > p.match
+            // A duplicate or late answer that shows no progress changes nothing (reacting to
+            // it would multiply the appends in flight).
+            guard progressed || (!p.replicating && r.match >= p.next) else {
+                progress[from] = p
+                releaseSyncs()
+                return
+            }
+            if progressed {
+                p.match = r.match
+                p.stalledHeartbeats = 0
+                p.inflight.removeAll { $0 <= r.match }
+            }
             if p.next < p.match { p.next = p.match }
             p.snapshotOffset = 0
             p.replicating = true
@@ -584,8 +680,21 @@ public struct Replica {
             progress[from] = p
             if cluster.isVoter(from) { maybeCommit() }
             releaseSyncs()
-            sendAppend(to: from, heartbeat: false)
+            fillPipeline(to: from)
         } else {
+            if r.rejectedPrev == p.match && r.hint < p.match {
+                // The follower no longer has what it acknowledged (its data was wiped, or its
+                // disk lied): forget the match and sync it again from what it has.
+                p.match = greatest(atOrBelow: r.hint)
+                p.next = p.match
+                p.replicating = false
+                p.probeSent = false
+                p.inflight = []
+                p.stalledHeartbeats = 0
+                progress[from] = p
+                sendAppend(to: from, heartbeat: true)
+                return
+            }
             // Ignore stale rejections (for a prev we already moved away from).
             if r.rejectedPrev <= p.match || (!p.replicating && r.rejectedPrev != p.next) {
                 progress[from] = p
@@ -596,6 +705,8 @@ public struct Replica {
             p.next = max(p.match, back < r.rejectedPrev ? back : p.match)
             p.replicating = false
             p.probeSent = false
+            // Appends beyond the new starting point are lost causes.
+            p.inflight.removeAll { $0 > p.next }
             progress[from] = p
             releaseSyncs()
             sendAppend(to: from, heartbeat: false)
@@ -756,6 +867,7 @@ public struct Replica {
         pendingTruncate = nil
         unstable = []
         unstableAfter = s.zxid
+        viewGeneration &+= 1
         hard.commit = s.zxid
         appliedZxid = s.zxid
         if let c = s.meta.config {
@@ -789,6 +901,7 @@ public struct Replica {
             unstable = []
             unstableAfter = z
             pendingTruncate = min(pendingTruncate ?? z, z)
+            viewGeneration &+= 1
         }
         if configHistory.contains(where: { $0.zxid > z }) {
             configHistory.removeAll { $0.zxid > z }
@@ -890,6 +1003,10 @@ public struct ReplicaConfig: Sendable {
     public var electionTimeoutTicks: Int
     public var heartbeatIntervalTicks: Int
     public var maxEntriesPerMessage: Int
+    /// Appends in flight per follower while streaming (flow control).
+    public var maxInflightMessages: Int
+    /// Appends carry at most this many payload bytes (but always at least one entry).
+    public var maxBytesPerMessage: Int
     /// Snapshots are streamed to followers in chunks of at most this many bytes.
     public var snapshotChunkBytes: Int
     public var preVote: Bool
@@ -901,18 +1018,23 @@ public struct ReplicaConfig: Sendable {
     }
 
     public init(id: ServerID, electionTimeoutTicks: Int = 10, heartbeatIntervalTicks: Int = 2,
-                maxEntriesPerMessage: Int = 64, snapshotChunkBytes: Int = 1 << 20,
+                maxEntriesPerMessage: Int = 64, maxBytesPerMessage: Int = 4 << 20, maxInflightMessages: Int = 64,
+                snapshotChunkBytes: Int = 1 << 20,
                 preVote: Bool = true, checkQuorum: Bool = true) throws {
         guard electionTimeoutTicks > 0 else { throw ValidationError.nonPositive("electionTimeoutTicks") }
         guard heartbeatIntervalTicks > 0 else { throw ValidationError.nonPositive("heartbeatIntervalTicks") }
         guard maxEntriesPerMessage > 0 else { throw ValidationError.nonPositive("maxEntriesPerMessage") }
         guard snapshotChunkBytes > 0 else { throw ValidationError.nonPositive("snapshotChunkBytes") }
+        guard maxBytesPerMessage > 0 else { throw ValidationError.nonPositive("maxBytesPerMessage") }
+        guard maxInflightMessages > 0 else { throw ValidationError.nonPositive("maxInflightMessages") }
         guard heartbeatIntervalTicks < electionTimeoutTicks else { throw ValidationError.heartbeatNotBelowElection }
         self.id = id
         self.electionTimeoutTicks = electionTimeoutTicks
         self.heartbeatIntervalTicks = heartbeatIntervalTicks
         self.maxEntriesPerMessage = maxEntriesPerMessage
         self.snapshotChunkBytes = snapshotChunkBytes
+        self.maxBytesPerMessage = maxBytesPerMessage
+        self.maxInflightMessages = maxInflightMessages
         self.preVote = preVote
         self.checkQuorum = checkQuorum
     }

@@ -32,6 +32,11 @@ public struct SimOptions: Sendable {
     /// At a crash, probability that the disk had already flushed some unsynced writes (a
     /// random prefix of them survives).
     public var partialFlushRate = 0.3
+    /// Probability that an input reaches a node while it is handling a Ready (between
+    /// takeReady and advance).
+    public var interleaveRate = 0.2
+    /// More queued events than this is a failure (a message storm), not a slow run.
+    public var maxMessagesInFlight = 20_000
     /// A crashed node restarts after 1...maxDowntimeTicks ticks.
     public var maxDowntimeTicks = 40
     public var partitionRate = 0.01
@@ -249,6 +254,9 @@ public final class Simulation<SM: SimStateMachine> {
         var budget = 50_000_000 // hard bound on events
         while let q = heap.first, q.time < end, budget > 0 {
             budget -= 1
+            if heap.count > options.maxMessagesInFlight {
+                throw SafetyViolation(message: "message storm: \(heap.count) events queued")
+            }
             _ = pop()
             now = q.time
             try handle(q.event)
@@ -292,6 +300,56 @@ public final class Simulation<SM: SimStateMachine> {
         try drain(to)
     }
 
+    /// One input delivered between takeReady and advance: the next message due for the
+    /// node, a tick, or a client write.
+    func interleave(_ id: ServerID, _ r: inout Replica) throws {
+        switch rng.next(below: 3) {
+        case 0:
+            var best: Int?
+            for (i, q) in heap.enumerated() {
+                if case .deliver(_, let to, _) = q.event, to == id, best.map({ less(q, heap[$0]) }) ?? true { best = i }
+            }
+            guard let i = best, case .deliver(let from, _, let bytes) = heap[i].event else { return }
+            heap.swapAt(i, heap.count - 1)
+            heap.removeLast()
+            heapify()
+            if blocked.contains([from, id]) { return }
+            let m = try PeerCodec.decode(bytes)
+            stats.messagesDelivered += 1
+            trace("n\(id) <- n\(from) \(m) (during ready)")
+            r.step(m, from: from)
+        case 1:
+            trace("n\(id) tick (during ready)")
+            r.tick()
+        default:
+            guard r.role == .leader else { return }
+            nextPayload += 1
+            let payload: [UInt8] = [UInt8(truncatingIfNeeded: rng.next(below: 8)), UInt8(truncatingIfNeeded: nextPayload)]
+            stats.proposals += 1
+            if case .accepted(let z) = r.propose(payload) {
+                pendingWrites[id, default: [:]][z] = payload
+                trace("n\(id) propose \(z) (during ready)")
+            }
+        }
+    }
+
+    func heapify() {
+        var i = heap.count / 2
+        while i > 0 {
+            i -= 1
+            var j = i
+            while true {
+                let l = 2 * j + 1, rr = l + 1
+                var m = j
+                if l < heap.count && less(heap[l], heap[m]) { m = l }
+                if rr < heap.count && less(heap[rr], heap[m]) { m = rr }
+                if m == j { break }
+                heap.swapAt(j, m)
+                j = m
+            }
+        }
+    }
+
     func pause(_ id: ServerID) {
         stats.pauses += 1
         nodes[id]!.pausedUntil = now + Self.timeUnitsPerTick * rng.int(in: 1...max(1, options.maxPauseTicks))
@@ -320,6 +378,7 @@ public final class Simulation<SM: SimStateMachine> {
 
     func drain(_ id: ServerID) throws {
         var guardCount = 0
+        var interleaved = false
         while nodes[id]!.replica!.hasReady {
             guardCount += 1
             if guardCount > 1000 { throw SafetyViolation(message: "n\(id) never runs out of Ready") }
@@ -368,10 +427,17 @@ public final class Simulation<SM: SimStateMachine> {
                 stats.syncsAnswered += 1
                 trace("n\(id) sync \(sid) answered at \(applied)")
             }
+            // Inputs that arrive while the Ready is being handled (allowed by the contract).
+            // (At most one per drain, so the extra inputs cannot feed on each other.)
+            if !interleaved && rng.chance(options.interleaveRate) {
+                interleaved = true
+                try interleave(id, &r)
+            }
             r.advance()
             n.replica = r
-            if n.appliedSinceCompact >= options.compactEvery && r.appliedZxid > n.disk.written.snapshotMeta.zxid {
-                n.disk.compact(Snapshot(meta: SnapshotMeta(zxid: r.appliedZxid, config: cluster), data: n.sm.snapshot()))
+            let smApplied = appliedAt[id]!
+            if !r.hasReady && n.appliedSinceCompact >= options.compactEvery && smApplied > n.disk.written.snapshotMeta.zxid {
+                n.disk.compact(Snapshot(meta: SnapshotMeta(zxid: smApplied, config: cluster), data: n.sm.snapshot()))
                 n.appliedSinceCompact = 0
             }
             nodes[id] = n

@@ -252,10 +252,8 @@ private func z(_ e: UInt32, _ c: UInt32) -> Zxid { Zxid(epoch: e, counter: c) }
     #expect(c.stores[4]!.lastZxid == z(1, 1), "observer has the entry")
     #expect(c.replicas[1]!.commitZxid == z(1, 0), "leader + observer is not a quorum")
     c.down = []
-    c.tickAll(2)
-    c.deliverAll()
-    c.tickAll(2)
-    c.deliverAll()
+    // The lost appends are sent again once the leader sees no progress for a few heartbeats.
+    for _ in 0..<12 { c.tickAll(1); c.deliverAll() }
     #expect(c.applied[4]!.map(\.zxid) == [z(1, 0), z(1, 1)])
 }
 
@@ -285,7 +283,8 @@ func lateFollowerGetsASnapshot(chunk: Int) throws {
     c.deliverAll()
     c.tickAll(2)
     c.deliverAll()
-    #expect(c.applied[3]!.map(\.zxid) == [z(1, 6)])
+    // Node 3 applied nothing between the noop and the snapshot: it jumped over 1:1...1:5.
+    #expect(c.applied[3]!.map(\.zxid).filter { $0 != z(1, 0) } == [z(1, 6)])
 }
 
 @Test func syncBarrierAnswersWithTheLeaderCommit() throws {
@@ -390,4 +389,143 @@ func lateFollowerGetsASnapshot(chunk: Int) throws {
     store.install(rd.snapshotToInstall!)
     r.advance()
     #expect(r.commitZxid == z(3, 9) && r.appliedZxid == z(3, 9) && r.lastZxid == z(3, 9))
+}
+
+@Test func appendsAreBoundedInBytes() throws {
+    let store = MemoryLogStore()
+    var r = Replica(config: try ReplicaConfig(id: 1, maxEntriesPerMessage: 100, maxBytesPerMessage: 2500),
+                    cluster: try ClusterConfig(voters: [1]), store: store, hardState: .initial, seed: 1)
+    for _ in 0..<30 where r.role != .leader { r.tick() }
+    #expect(r.role == .leader)
+    var rd = r.takeReady()
+    store.append(rd.entriesToAppend)
+    r.advance()
+    // Observer added later would be the usual case; here check the slicing helper through a
+    // two-voter cluster instead.
+    let s2 = MemoryLogStore()
+    var l = Replica(config: try ReplicaConfig(id: 1, maxEntriesPerMessage: 100, maxBytesPerMessage: 2500),
+                    cluster: try ClusterConfig(voters: [1, 2]), store: s2, hardState: .initial, seed: 1)
+    for _ in 0..<30 where l.role != .leader {
+        l.tick()
+        for o in l.takeReady().messages {
+            if case .preVote(let v) = o.message { l.step(.preVoteResponse(VoteResponse(term: v.term, granted: true)), from: 2) }
+            if case .vote(let v) = o.message { l.step(.voteResponse(VoteResponse(term: v.term, granted: true)), from: 2) }
+        }
+        l.advance()
+    }
+    #expect(l.role == .leader)
+    rd = l.takeReady()
+    s2.append(rd.entriesToAppend)
+    l.advance()
+    l.step(.appendResponse(AppendResponse(term: l.epoch, success: true, match: z(l.epoch, 0), rejectedPrev: .zero, hint: .zero, round: 0)), from: 2)
+    rd = l.takeReady(); s2.append(rd.entriesToAppend); l.advance()
+    for _ in 0..<5 { _ = l.propose([UInt8](repeating: 7, count: 1000)) }
+    rd = l.takeReady()
+    let sizes = rd.messages.compactMap { o -> Int? in
+        if case .append(let a) = o.message { return a.entries.count }
+        return nil
+    }
+    #expect(sizes == [2, 2, 1])
+    // One entry bigger than the bound still goes alone.
+    s2.append(rd.entriesToAppend)
+    l.advance()
+    _ = l.propose([UInt8](repeating: 1, count: 10_000))
+    l.step(.appendResponse(AppendResponse(term: l.epoch, success: true, match: z(l.epoch, 5), rejectedPrev: .zero, hint: .zero, round: 0)), from: 2)
+    rd = l.takeReady()
+    let big = rd.messages.compactMap { o -> Int? in
+        if case .append(let a) = o.message { return a.entries.count }
+        return nil
+    }
+    #expect(big == [1])
+}
+
+@Test func aProposalWhileHandlingAReadyIsKeptForTheNextOne() throws {
+    let c = try TestCluster(voters: [1])
+    c.elect(1)
+    var r = c.replicas[1]!
+    _ = r.propose([1])
+    let rd = r.takeReady()
+    c.stores[1]!.append(rd.entriesToAppend)
+    // While applying, the shell proposes again.
+    #expect(r.propose([2]) == .accepted(z(1, 2)))
+    r.advance()
+    #expect(r.hasReady)
+    let rd2 = r.takeReady()
+    #expect(rd2.entriesToAppend.map(\.zxid) == [z(1, 2)])
+    c.stores[1]!.append(rd2.entriesToAppend)
+    r.advance()
+    #expect(r.commitZxid == z(1, 2))
+}
+
+@Test func aTruncationWhileHandlingAReadyIsPersistedNext() throws {
+    let store = MemoryLogStore()
+    store.append([entry(1, 0, .noop)])
+    var r = Replica(config: try ReplicaConfig(id: 2), cluster: try ClusterConfig(voters: [1, 2, 3]),
+                    store: store, hardState: HardState(epoch: 1, votedFor: nil, commit: z(1, 0)), seed: 1)
+    r.step(.append(AppendRequest(term: 1, prev: z(1, 0), commit: z(1, 0), round: 1, entries: [entry(1, 1), entry(1, 2)])), from: 1)
+    let rd = r.takeReady()
+    store.append(rd.entriesToAppend)
+    // Before advance, a new leader replaces 1:2.
+    r.step(.append(AppendRequest(term: 2, prev: z(1, 1), commit: z(1, 1), round: 1, entries: [entry(2, 0, .noop)])), from: 3)
+    r.advance()
+    let rd2 = r.takeReady()
+    #expect(rd2.truncateAfter == z(1, 1))
+    #expect(rd2.entriesToAppend.map(\.zxid) == [z(2, 0)])
+    store.truncate(after: rd2.truncateAfter!)
+    store.append(rd2.entriesToAppend)
+    r.advance()
+    #expect(store.entries(after: .zero, limit: 10).map(\.zxid) == [z(1, 0), z(1, 1), z(2, 0)])
+    #expect(!r.hasReady)
+}
+
+@Test func duplicateAnswersDoNotMultiplyAppends() throws {
+    let c = try TestCluster(voters: [1, 2, 3])
+    c.elect(1)
+    c.tickAll(2)
+    c.deliverAll()
+    for i in 0..<3 { _ = c.propose(1, [UInt8(i)]) }
+    c.queue.removeAll()
+    let ok = PeerMessage.appendResponse(AppendResponse(term: 1, success: true, match: z(1, 0), rejectedPrev: .zero, hint: .zero, round: 0))
+    for _ in 0..<5 { c.replicas[1]!.step(ok, from: 2) }
+    #expect(c.replicas[1]!.takeReady().messages.isEmpty)
+}
+
+@Test func appendsInFlightAreBounded() throws {
+    let store = MemoryLogStore()
+    var l = Replica(config: try ReplicaConfig(id: 1, maxEntriesPerMessage: 1, maxInflightMessages: 4),
+                    cluster: try ClusterConfig(voters: [1, 2]), store: store, hardState: .initial, seed: 1)
+    for _ in 0..<30 where l.role != .leader {
+        l.tick()
+        let rd = l.takeReady()
+        store.append(rd.entriesToAppend)
+        l.advance()
+        for o in rd.messages {
+            if case .preVote(let v) = o.message { l.step(.preVoteResponse(VoteResponse(term: v.term, granted: true)), from: 2) }
+            if case .vote(let v) = o.message { l.step(.voteResponse(VoteResponse(term: v.term, granted: true)), from: 2) }
+        }
+    }
+    var rd = l.takeReady(); store.append(rd.entriesToAppend); l.advance()
+    l.step(.appendResponse(AppendResponse(term: l.epoch, success: true, match: z(l.epoch, 0), rejectedPrev: .zero, hint: .zero, round: 0)), from: 2)
+    rd = l.takeReady(); store.append(rd.entriesToAppend); l.advance()
+    for i in 0..<20 { _ = l.propose([UInt8(i)]) }
+    rd = l.takeReady()
+    let appends = rd.messages.filter { if case .append(let a) = $0.message { return !a.entries.isEmpty }; return false }
+    #expect(appends.count == 4)
+}
+
+@Test func aFollowerWhoseDataWasWipedIsSyncedAgain() throws {
+    let c = try TestCluster(voters: [1, 2, 3])
+    c.elect(1)
+    for i in 0..<3 { _ = c.propose(1, [UInt8(i)]) }
+    c.deliverAll()
+    c.tickAll(2)
+    c.deliverAll()
+    #expect(c.stores[3]!.lastZxid == z(1, 3))
+    // The operator wipes node 3's data directory and restarts it.
+    c.stores[3] = MemoryLogStore()
+    c.hards[3] = .initial
+    try c.restart(3)
+    for _ in 0..<8 { c.tickAll(1); c.deliverAll() }
+    #expect(c.stores[3]!.lastZxid == z(1, 3))
+    #expect(c.applied[3]!.map(\.zxid) == (0...3).map { z(1, $0) })
 }
