@@ -46,7 +46,8 @@ public protocol LogStore: AnyObject {
 public final class MemoryLogStore: LogStore {
     public private(set) var snapshotMeta: SnapshotMeta = .empty
     private var snapshotData: [UInt8] = []
-    public private(set) var log: [Entry] = []
+    private var index = EntryIndex()
+    public var log: [Entry] { index.entries }
 
     public init() {}
 
@@ -55,47 +56,18 @@ public final class MemoryLogStore: LogStore {
             snapshotMeta = s.meta
             snapshotData = s.data
         }
-        log = entries
+        index = EntryIndex(entries)
     }
 
     public func clone() -> MemoryLogStore {
         MemoryLogStore(snapshot: snapshot(), entries: log)
     }
 
-    public var lastZxid: Zxid { log.last?.zxid ?? snapshotMeta.zxid }
-
-    /// Index of the first entry with zxid > `zxid`.
-    private func upperBound(_ zxid: Zxid) -> Int {
-        var lo = 0, hi = log.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if log[mid].zxid <= zxid { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
-    }
-
-    public func contains(_ zxid: Zxid) -> Bool {
-        if zxid == snapshotMeta.zxid { return true }
-        let i = upperBound(zxid)
-        return i > 0 && log[i - 1].zxid == zxid
-    }
-
-    public func greatest(atOrBelow zxid: Zxid) -> Zxid {
-        if zxid < snapshotMeta.zxid { return .zero }
-        let i = upperBound(zxid)
-        return i > 0 ? log[i - 1].zxid : snapshotMeta.zxid
-    }
-
-    public func entries(after zxid: Zxid, limit: Int) -> [Entry] {
-        let start = upperBound(zxid)
-        let end = min(log.count, start + max(0, limit))
-        return start < end ? Array(log[start..<end]) : []
-    }
-
-    public func entry(at zxid: Zxid) -> Entry? {
-        let i = upperBound(zxid)
-        return i > 0 && log[i - 1].zxid == zxid ? log[i - 1] : nil
-    }
+    public var lastZxid: Zxid { index.last?.zxid ?? snapshotMeta.zxid }
+    public func contains(_ zxid: Zxid) -> Bool { index.contains(zxid, base: snapshotMeta.zxid) }
+    public func greatest(atOrBelow zxid: Zxid) -> Zxid { index.greatest(atOrBelow: zxid, base: snapshotMeta.zxid) }
+    public func entries(after zxid: Zxid, limit: Int) -> [Entry] { index.entries(after: zxid, limit: limit) }
+    public func entry(at zxid: Zxid) -> Entry? { index.entry(at: zxid) }
 
     public func snapshot() -> Snapshot? {
         snapshotMeta.zxid == .zero && snapshotMeta.config == nil && snapshotData.isEmpty
@@ -105,15 +77,13 @@ public final class MemoryLogStore: LogStore {
     // MARK: writes (done by the shell)
 
     /// Drops every entry after `zxid`.
-    public func truncate(after zxid: Zxid) {
-        log.removeSubrange(upperBound(zxid)...)
-    }
+    public func truncate(after zxid: Zxid) { index.truncate(after: zxid) }
 
     /// Appends entries; they must follow the current last zxid.
     public func append(_ entries: [Entry]) {
         for e in entries {
             precondition(e.zxid > lastZxid, "append out of order: \(e.zxid) after \(lastZxid)")
-            log.append(e)
+            index.append([e])
         }
     }
 
@@ -121,14 +91,14 @@ public final class MemoryLogStore: LogStore {
     public func install(_ snapshot: Snapshot) {
         snapshotMeta = snapshot.meta
         snapshotData = snapshot.data
-        log.removeAll()
+        index.removeAll()
     }
 
     /// Replaces the prefix up to `snapshot.zxid` (which must be in the log) by a snapshot
     /// taken locally. Entries after it are kept.
     public func compact(_ snapshot: Snapshot) {
         guard snapshot.zxid > snapshotMeta.zxid else { return }
-        log.removeSubrange(..<upperBound(snapshot.zxid))
+        index.dropPrefix(through: snapshot.zxid)
         snapshotMeta = snapshot.meta
         snapshotData = snapshot.data
     }
