@@ -304,7 +304,9 @@ class Ensemble:
         seen = set()
         for n in nodes or self.running():
             z = n.zxid()
-            d = n.mntr().get("zk_digest")
+            m = n.mntr()
+            # Apache's mntr has no digest: the znode count is the (weaker) stand-in there
+            d = m.get("zk_digest") or (m.get("zk_znode_count") and "znodes=" + m["zk_znode_count"])
             if z is None or d is None:
                 return None
             seen.add((z, d))
