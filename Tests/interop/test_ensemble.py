@@ -116,7 +116,8 @@ def assert_converged(ens, clients, timeout=30.0):
 
 @pytest.mark.parametrize("size", [3, 5])
 def test_faults_under_write_load(request, ensembles, clients, size):
-    ens = ensembles(voters=size)
+    # frequent snapshots, so restarted members may have to be sent one
+    ens = ensembles(voters=size, extra_cfg={"snapCount": "200"})
     leader = ens.wait_stable(timeout=60)
     log(f"{size} members up, leader {leader.sid}: {ens.modes()}")
 
@@ -344,6 +345,32 @@ def test_whole_ensemble_kill9_and_restart(ensembles, clients):
         if stat.version == last_version:
             assert data == last_data
         log(f"{w.base}: {len(w.acked_creates)} acknowledged creates all present")
+
+
+def test_follower_with_wiped_data_rejoins(ensembles, clients):
+    """A follower whose dataDir was emptied (only myid kept) rejoins and gets the whole tree."""
+    ens = ensembles(voters=3, extra_cfg={"snapCount": "200"})
+    leader = ens.wait_stable(timeout=60)
+    k = clients(ens.hosts)
+    tag = uuid.uuid4().hex[:8]
+    k.create_async(f"/wiped-{tag}", b"").get(timeout=10)
+    pending = [k.create_async(f"/wiped-{tag}/n{i}", str(i).encode()) for i in range(500)]
+    for p in pending:
+        p.get(timeout=30)
+    follower = next(n for n in ens.nodes if n is not leader)
+    follower.kill9()
+    for entry in follower.data_dir.iterdir():
+        if entry.name != "myid":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    for i in range(500, 600):
+        k.create_async(f"/wiped-{tag}/n{i}", str(i).encode()).get(timeout=10)
+    follower.start()
+    ens.wait_stable(timeout=30)
+    assert ens.stable() is leader
+    assert_converged(ens, clients)
+    f = clients(follower.hosts)
+    children = f.get_children_async(f"/wiped-{tag}").get(timeout=10)
+    assert len(children) == 600, f"the wiped follower has {len(children)} of 600 children"
 
 
 def test_paused_leader_acknowledges_nothing_lost(ensembles, clients):
