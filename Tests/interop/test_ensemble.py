@@ -347,14 +347,19 @@ def test_whole_ensemble_kill9_and_restart(ensembles, clients):
         log(f"{w.base}: {len(w.acked_creates)} acknowledged creates all present")
 
 
+@pytest.mark.xfail(ENGINE == "zkserver", strict=True, reason=(
+    "zkserver bug: the leader ignores the wiped follower's rejections (rejectedPrev <= its old "
+    "match) and keeps counting it as synced, so the follower never gets entries or a snapshot "
+    "unless the leader's log was compacted past the follower's old position"))
 def test_follower_with_wiped_data_rejoins(ensembles, clients):
-    """A follower whose dataDir was emptied (only myid kept) rejoins and gets the whole tree."""
-    ens = ensembles(voters=3, extra_cfg={"snapCount": "200"})
+    """A follower whose dataDir was emptied (only myid kept, as after a disk replacement)
+    rejoins and gets the whole tree from the leader."""
+    ens = ensembles(voters=3)
     leader = ens.wait_stable(timeout=60)
     k = clients(ens.hosts)
     tag = uuid.uuid4().hex[:8]
     k.create_async(f"/wiped-{tag}", b"").get(timeout=10)
-    pending = [k.create_async(f"/wiped-{tag}/n{i}", str(i).encode()) for i in range(500)]
+    pending = [k.create_async(f"/wiped-{tag}/n{i}", str(i).encode()) for i in range(200)]
     for p in pending:
         p.get(timeout=30)
     follower = next(n for n in ens.nodes if n is not leader)
@@ -362,15 +367,21 @@ def test_follower_with_wiped_data_rejoins(ensembles, clients):
     for entry in follower.data_dir.iterdir():
         if entry.name != "myid":
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-    for i in range(500, 600):
+    for i in range(200, 250):
         k.create_async(f"/wiped-{tag}/n{i}", str(i).encode()).get(timeout=10)
     follower.start()
-    ens.wait_stable(timeout=30)
+    try:
+        ens.wait_stable(timeout=20)
+    except TimeoutError:
+        raise AssertionError(
+            f"the wiped server {follower.sid} did not rejoin within 20 s: modes {ens.modes()}, "
+            f"leader {leader.sid} mntr zk_synced_followers="
+            f"{leader.mntr().get('zk_synced_followers')}\n{ens.tails(8)}") from None
     assert ens.stable() is leader
     assert_converged(ens, clients)
     f = clients(follower.hosts)
     children = f.get_children_async(f"/wiped-{tag}").get(timeout=10)
-    assert len(children) == 600, f"the wiped follower has {len(children)} of 600 children"
+    assert len(children) == 250, f"the wiped follower has {len(children)} of 250 children"
 
 
 def test_paused_leader_acknowledges_nothing_lost(ensembles, clients):
