@@ -195,6 +195,9 @@ def test_faults_under_write_load(request, ensembles, clients, size):
         for w in writers:
             w.wait_progress(20, timeout=30)
         assert ens.stable() is leader, f"killing a follower changed the leader: {ens.modes()}"
+        voters_up = sum(1 for n in ens.running() if n.role == "participant")
+        wait_for(lambda: leader.mntr().get("zk_synced_followers") == str(voters_up - 1), 10,
+                 what=f"the leader counting {voters_up - 1} synced followers")
 
         # (d) restart the killed members on their dataDir
         for n in down:
