@@ -214,7 +214,7 @@ def test_faults_under_write_load(request, ensembles, clients, size):
         log(f"SIGSTOP server {paused.sid}")
         for w in writers:
             w.wait_progress(20, timeout=30)
-        time.sleep(max(0.0, 4.0))
+        time.sleep(4.0)
         paused.cont()
         log(f"SIGCONT server {paused.sid}")
         ens.wait_stable(timeout=30)
