@@ -12,6 +12,7 @@ import struct
 import threading
 import time
 import uuid
+import warnings
 
 import pytest
 from kazoo.recipe.watchers import DataWatch
@@ -43,7 +44,10 @@ def ensembles(tmp_path_factory):
 
     yield make
     for ens in made:
-        ens.close()
+        for sid, path, rc in ens.close():
+            # reported, not failed: the test's own checks are about the running ensemble
+            warnings.warn(f"server {sid} did not stop cleanly on SIGTERM (status {rc}); "
+                          f"see {path}")
 
 
 @pytest.fixture
@@ -570,7 +574,9 @@ def test_failover_time_vs_apache(ensembles):
         ens.wait_stable(timeout=120)
         for fault in faults:
             results[kind, fault] = measure_failovers(ens, runs, bound=60.0, fault=fault)
-        ens.close()
+        for sid, path, rc in ens.close():
+            warnings.warn(f"{kind} server {sid} did not stop cleanly on SIGTERM (status {rc}); "
+                          f"see {path}")
     label = {"kill": "kill -9 leader", "stop": "SIGSTOP leader"}
     lines = []
     for fault in faults:
