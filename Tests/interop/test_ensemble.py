@@ -174,7 +174,9 @@ def test_faults_under_write_load(request, ensembles, clients, size):
         for w in writers:
             w.wait_progress(20, timeout=30)
 
-        # the long session survived the leader's death, with its ephemeral node
+        # the long session survived the leader's death, with its ephemeral node (client_id is
+        # None while kazoo is between connections)
+        wait_for(lambda: long.connected and long.client_id, 20, what="the long session to reconnect")
         assert long.client_id[0] == session_id
         stat = long.exists_async(eph).get(timeout=10)
         assert stat is not None and stat.ephemeralOwner == session_id
@@ -294,6 +296,7 @@ def test_faults_under_write_load(request, ensembles, clients, size):
 
     # the sessions are the same ones, their ephemerals are there, and the watches armed before
     # the leader's death fire on a later change
+    wait_for(lambda: long.connected and long.client_id, 20, what="the long session to reconnect")
     assert long.client_id[0] == session_id
     assert "LOST" not in [str(s) for s in states], f"session was lost: {states}"
     stat = reader.exists_async(eph).get(timeout=10)
