@@ -174,15 +174,18 @@ class Node:
         self.stopped_by_signal = False
 
     def stop(self, timeout=10.0):
+        """SIGTERM, then SIGKILL after `timeout`. Returns the exit status of a process that was
+        running (None if it was not), negative for a signal."""
         if not self.running():
-            return
+            return None
         self.cont()
         os.kill(self.proc.pid, signal.SIGTERM)
         try:
-            self.proc.wait(timeout=timeout)
+            return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+            return "killed after SIGTERM timeout"
 
     # probes
     def four(self, cmd, timeout=2.0):
@@ -260,11 +263,19 @@ class Ensemble:
         return self
 
     def close(self):
+        """Stop every process; returns [(server id, log path, status)] of those that did not
+        exit cleanly (status 0) on SIGTERM."""
+        unclean = []
         for n in self.nodes + self.extra_nodes:
             try:
-                n.stop(timeout=5.0)
-            except Exception:
-                pass
+                rc = n.stop(timeout=5.0)
+            except Exception as exc:
+                rc = repr(exc)
+            if rc not in (None, 0) and n.kind == "zkserver":
+                unclean.append((n.sid, str(n.log_path), rc))
+            elif n.kind == "apache" and rc not in (None, 0, 143):
+                unclean.append((n.sid, str(n.log_path), rc))
+        return unclean
 
     def running(self):
         return [n for n in self.nodes if n.running()]
@@ -304,7 +315,9 @@ class Ensemble:
         seen = set()
         for n in nodes or self.running():
             z = n.zxid()
-            d = n.mntr().get("zk_digest")
+            m = n.mntr()
+            # Apache's mntr has no digest: the znode count is the (weaker) stand-in there
+            d = m.get("zk_digest") or (m.get("zk_znode_count") and "znodes=" + m["zk_znode_count"])
             if z is None or d is None:
                 return None
             seen.add((z, d))

@@ -12,6 +12,7 @@ import struct
 import threading
 import time
 import uuid
+import warnings
 
 import pytest
 from kazoo.recipe.watchers import DataWatch
@@ -23,6 +24,10 @@ from ensemble_session import RawSession
 import jute
 
 SESSION_TIMEOUT = 15.0
+# the engine under test for every test but the failover comparison (which runs both)
+ENGINE = os.environ.get("ENSEMBLE_KIND", "zkserver")
+zkserver_only = pytest.mark.skipif(ENGINE != "zkserver",
+                                   reason="checks zkserver's own peer protocol, logs or keys")
 
 
 @pytest.fixture
@@ -30,7 +35,7 @@ def ensembles(tmp_path_factory):
     """Make ensembles for this test; every process they started is stopped afterwards."""
     made = []
 
-    def make(kind="zkserver", start=True, **kw):
+    def make(kind=ENGINE, start=True, **kw):
         ens = Ensemble(kind, tmp_path_factory.mktemp(f"ens-{kind}"), **kw)
         made.append(ens)
         if start:
@@ -39,7 +44,10 @@ def ensembles(tmp_path_factory):
 
     yield make
     for ens in made:
-        ens.close()
+        for sid, path, rc in ens.close():
+            # reported, not failed: the test's own checks are about the running ensemble
+            warnings.warn(f"server {sid} did not stop cleanly on SIGTERM (status {rc}); "
+                          f"see {path}")
 
 
 @pytest.fixture
@@ -65,6 +73,15 @@ def clients():
             c.close()
         except Exception:
             pass
+
+
+def epoch_of(node):
+    """The member's epoch: zkserver's mntr zk_epoch, else the epoch half of its zxid."""
+    e = node.mntr().get("zk_epoch")
+    if e is not None:
+        return int(e)
+    z = node.zxid()
+    return None if z is None else z >> 32
 
 
 def log(msg):
@@ -103,7 +120,8 @@ def assert_converged(ens, clients, timeout=30.0):
 
 @pytest.mark.parametrize("size", [3, 5])
 def test_faults_under_write_load(request, ensembles, clients, size):
-    ens = ensembles(voters=size)
+    # frequent snapshots, so restarted members may have to be sent one
+    ens = ensembles(voters=size, extra_cfg={"snapCount": "200"})
     leader = ens.wait_stable(timeout=60)
     log(f"{size} members up, leader {leader.sid}: {ens.modes()}")
 
@@ -156,7 +174,9 @@ def test_faults_under_write_load(request, ensembles, clients, size):
         for w in writers:
             w.wait_progress(20, timeout=30)
 
-        # the long session survived the leader's death, with its ephemeral node
+        # the long session survived the leader's death, with its ephemeral node (client_id is
+        # None while kazoo is between connections)
+        wait_for(lambda: long.connected and long.client_id, 20, what="the long session to reconnect")
         assert long.client_id[0] == session_id
         stat = long.exists_async(eph).get(timeout=10)
         assert stat is not None and stat.ephemeralOwner == session_id
@@ -181,6 +201,9 @@ def test_faults_under_write_load(request, ensembles, clients, size):
         for w in writers:
             w.wait_progress(20, timeout=30)
         assert ens.stable() is leader, f"killing a follower changed the leader: {ens.modes()}"
+        voters_up = sum(1 for n in ens.running() if n.role == "participant")
+        wait_for(lambda: leader.mntr().get("zk_synced_followers") == str(voters_up - 1), 10,
+                 what=f"the leader counting {voters_up - 1} synced followers")
 
         # (d) restart the killed members on their dataDir
         for n in down:
@@ -197,7 +220,7 @@ def test_faults_under_write_load(request, ensembles, clients, size):
         log(f"SIGSTOP server {paused.sid}")
         for w in writers:
             w.wait_progress(20, timeout=30)
-        time.sleep(max(0.0, 4.0))
+        time.sleep(4.0)
         paused.cont()
         log(f"SIGCONT server {paused.sid}")
         ens.wait_stable(timeout=30)
@@ -273,6 +296,7 @@ def test_faults_under_write_load(request, ensembles, clients, size):
 
     # the sessions are the same ones, their ephemerals are there, and the watches armed before
     # the leader's death fire on a later change
+    wait_for(lambda: long.connected and long.client_id, 20, what="the long session to reconnect")
     assert long.client_id[0] == session_id
     assert "LOST" not in [str(s) for s in states], f"session was lost: {states}"
     stat = reader.exists_async(eph).get(timeout=10)
@@ -331,6 +355,43 @@ def test_whole_ensemble_kill9_and_restart(ensembles, clients):
         if stat.version == last_version:
             assert data == last_data
         log(f"{w.base}: {len(w.acked_creates)} acknowledged creates all present")
+
+
+@pytest.mark.xfail(ENGINE == "zkserver", strict=True, reason=(
+    "zkserver bug: the leader ignores the wiped follower's rejections (rejectedPrev <= its old "
+    "match) and keeps counting it as synced, so the follower never gets entries or a snapshot "
+    "unless the leader's log was compacted past the follower's old position"))
+def test_follower_with_wiped_data_rejoins(ensembles, clients):
+    """A follower whose dataDir was emptied (only myid kept, as after a disk replacement)
+    rejoins and gets the whole tree from the leader."""
+    ens = ensembles(voters=3)
+    leader = ens.wait_stable(timeout=60)
+    k = clients(ens.hosts)
+    tag = uuid.uuid4().hex[:8]
+    k.create_async(f"/wiped-{tag}", b"").get(timeout=10)
+    pending = [k.create_async(f"/wiped-{tag}/n{i}", str(i).encode()) for i in range(200)]
+    for p in pending:
+        p.get(timeout=30)
+    follower = next(n for n in ens.nodes if n is not leader)
+    follower.kill9()
+    for entry in follower.data_dir.iterdir():
+        if entry.name != "myid":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    for i in range(200, 250):
+        k.create_async(f"/wiped-{tag}/n{i}", str(i).encode()).get(timeout=10)
+    follower.start()
+    try:
+        ens.wait_stable(timeout=20)
+    except TimeoutError:
+        raise AssertionError(
+            f"the wiped server {follower.sid} did not rejoin within 20 s: modes {ens.modes()}, "
+            f"leader {leader.sid} mntr zk_synced_followers="
+            f"{leader.mntr().get('zk_synced_followers')}\n{ens.tails(8)}") from None
+    assert ens.stable() is leader
+    assert_converged(ens, clients)
+    f = clients(follower.hosts)
+    children = f.get_children_async(f"/wiped-{tag}").get(timeout=10)
+    assert len(children) == 250, f"the wiped follower has {len(children)} of 250 children"
 
 
 def test_paused_leader_acknowledges_nothing_lost(ensembles, clients):
@@ -413,7 +474,7 @@ def test_observer(ensembles, clients):
     assert observer.mode() == "observer"
     wait_for(lambda: leader.mntr().get("zk_synced_observers") == "1", 15,
              what="the leader counting one synced observer")
-    epoch = leader.mntr().get("zk_epoch")
+    epoch = epoch_of(leader)
 
     # reads and (forwarded) writes through the observer alone
     obs = clients(observer.hosts)
@@ -432,7 +493,7 @@ def test_observer(ensembles, clients):
     while time.monotonic() < deadline:
         assert ens.stable() is leader, f"modes changed after the observer died: {ens.modes()}"
         time.sleep(0.2)
-    assert leader.mntr().get("zk_epoch") == epoch
+    assert epoch_of(leader) == epoch
     for n in ens.running():
         check_write(ens, n, clients, f"after-observer-{n.sid}")
 
@@ -440,7 +501,7 @@ def test_observer(ensembles, clients):
     observer.start()
     ens.wait_stable(timeout=30)
     assert observer.mode() == "observer"
-    assert leader.mntr().get("zk_epoch") == epoch
+    assert epoch_of(leader) == epoch
     assert_converged(ens, clients)
 
     # it follows a new leader after the leader's death, and still takes writes
@@ -516,7 +577,9 @@ def test_failover_time_vs_apache(ensembles):
         ens.wait_stable(timeout=120)
         for fault in faults:
             results[kind, fault] = measure_failovers(ens, runs, bound=60.0, fault=fault)
-        ens.close()
+        for sid, path, rc in ens.close():
+            warnings.warn(f"{kind} server {sid} did not stop cleanly on SIGTERM (status {rc}); "
+                          f"see {path}")
     label = {"kill": "kill -9 leader", "stop": "SIGSTOP leader"}
     lines = []
     for fault in faults:
@@ -565,10 +628,11 @@ def send_bytes(port, data):
             pass
 
 
+@zkserver_only
 def test_garbage_on_peer_ports(bad_ens, clients):
     ens = bad_ens
     leader = ens.stable()
-    epoch = leader.mntr().get("zk_epoch")
+    epoch = epoch_of(leader)
     for n in ens.nodes:
         for port in (n.quorum_port, n.election_port):
             send_bytes(port, garbage())
@@ -595,7 +659,7 @@ def test_garbage_on_peer_ports(bad_ens, clients):
                     what="a log line for the oversized frame")
     time.sleep(1.0)
     assert ens.wait_stable(timeout=10) is leader, f"leader changed: {ens.modes()}"
-    assert leader.mntr().get("zk_epoch") == epoch
+    assert epoch_of(leader) == epoch
     wait_for(lambda: leader.mntr().get("zk_synced_followers") == "2", 10,
              what="both followers synced after the garbage")
     for n in ens.nodes:
@@ -622,6 +686,7 @@ def wait_exit(node, timeout=20.0):
                              f"log:\n{node.log_tail()}") from None
 
 
+@zkserver_only
 def test_myid_not_in_config(bad_ens):
     ens = bad_ens
     n = stray_node(ens, 9, "stray9")
@@ -635,10 +700,11 @@ def test_myid_not_in_config(bad_ens):
     assert ens.stable() is not None
 
 
+@zkserver_only
 def test_duplicate_server_id(bad_ens, clients):
     ens = bad_ens
     leader = ens.stable()
-    epoch = leader.mntr().get("zk_epoch")
+    epoch = epoch_of(leader)
     original = ens.node(1)
     dup = stray_node(ens, 1, "dup1", like=original)
     dup.start()
@@ -648,17 +714,18 @@ def test_duplicate_server_id(bad_ens, clients):
     assert "cannot listen" in text, text
     log(f"duplicate exit {rc}: " + next(x for x in text.splitlines() if "cannot listen" in x).strip())
     assert ens.wait_stable(timeout=10) is leader
-    assert leader.mntr().get("zk_epoch") == epoch
+    assert epoch_of(leader) == epoch
     for n in ens.nodes:
         check_write(ens, n, clients, f"dup-{n.sid}")
 
 
+@zkserver_only
 def test_duplicate_server_id_own_ports(bad_ens, clients):
     """A second process claiming the leader's id from other ports can bind, but must neither
     serve nor disturb the ensemble."""
     ens = bad_ens
     leader = ens.stable()
-    epoch = leader.mntr().get("zk_epoch")
+    epoch = epoch_of(leader)
     impostor = stray_node(ens, leader.sid, "impostor")
     # its config names its own ports for the leader's id; the other lines are the ensemble's
     idx = ens.nodes.index(leader)
@@ -674,7 +741,7 @@ def test_duplicate_server_id_own_ports(bad_ens, clients):
         assert impostor.running() is False or impostor.srvr().get("serving") is not True
         assert ens.stable(ens.nodes) is leader, f"modes changed: {ens.modes(ens.nodes)}"
         time.sleep(0.3)
-    assert leader.mntr().get("zk_epoch") == epoch
+    assert epoch_of(leader) == epoch
     wait_for(lambda: leader.mntr().get("zk_synced_followers") == "2", 10,
              what="both real followers synced")
     for n in ens.nodes:
@@ -682,6 +749,7 @@ def test_duplicate_server_id_own_ports(bad_ens, clients):
     log(f"impostor of server {leader.sid}: running={impostor.running()}, srvr={impostor.srvr()}")
 
 
+@zkserver_only
 def test_member_of_another_cluster(ensembles, clients):
     ens = ensembles(voters=3, start=False, extra_cfg={"clusterName": "alpha"})
     intruder = ens.node(3)
