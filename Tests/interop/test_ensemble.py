@@ -357,10 +357,6 @@ def test_whole_ensemble_kill9_and_restart(ensembles, clients):
         log(f"{w.base}: {len(w.acked_creates)} acknowledged creates all present")
 
 
-@pytest.mark.xfail(ENGINE == "zkserver", strict=True, reason=(
-    "zkserver bug: the leader ignores the wiped follower's rejections (rejectedPrev <= its old "
-    "match) and keeps counting it as synced, so the follower never gets entries or a snapshot "
-    "unless the leader's log was compacted past the follower's old position"))
 def test_follower_with_wiped_data_rejoins(ensembles, clients):
     """A follower whose dataDir was emptied (only myid kept, as after a disk replacement)
     rejoins and gets the whole tree from the leader."""

@@ -102,7 +102,7 @@ final class PeerTransport {
 
 /// One outbound connection to a peer, with its bounded queue and reconnect backoff.
 final class OutboundLink {
-    unowned let transport: PeerTransport
+    let transport: PeerTransport   // strong: channels may outlive a stopped transport until they close
     let peer: PeerTransport.Peer
     var channel: Channel?
     var connecting = false
@@ -189,7 +189,7 @@ final class OutboundLink {
 /// Reads the handshake, then frames, from a peer's outbound connection.
 final class InboundPeerHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    unowned let transport: PeerTransport
+    let transport: PeerTransport   // strong: channels may outlive a stopped transport until they close
     var cumulation: ByteBuffer?
     var sender: ServerID?
 

@@ -13,7 +13,7 @@ import ZKStorage
 /// All state lives on the server's event loop. Inputs to the core (peer messages, ticks, proposals)
 /// are queued and handled together once per loop turn, so one fsync covers everything that arrived.
 final class QuorumPeer {
-    unowned let server: ZooKeeperServer
+    let server: ZooKeeperServer   // strong: event-loop callbacks may run after shutdown began
     let me: ServerSpec
     var replica: Replica!
     let store: DurableLogStore
@@ -122,7 +122,7 @@ final class QuorumPeer {
 
     func start() throws {
         if !Self.unsafeFault.isEmpty { logger.critical("ZKSERVER_UNSAFE_FAULT=\(Self.unsafeFault): test-only fault injection is on") }
-        quorumTransport.onMessage = { [unowned self] from, m in input { self.replica.step(m, from: from) } }
+        quorumTransport.onMessage = { [weak self] from, m in self?.input { self?.replica.step(m, from: from) } }
         electionTransport.onMessage = quorumTransport.onMessage
         let bindHost = server.config.quorumListenOnAllIPs ? "0.0.0.0" : me.host
         try quorumTransport.start(host: bindHost, port: me.quorumPort)
@@ -136,7 +136,8 @@ final class QuorumPeer {
             let ratio = max(1, Int(replicaTickMs / fastTickMs))
             var count = 0
             tasks.append(server.loop.scheduleRepeatedTask(initialDelay: .milliseconds(fastTickMs),
-                                                          delay: .milliseconds(fastTickMs)) { [unowned self] _ in
+                                                          delay: .milliseconds(fastTickMs)) { [weak self] _ in
+                guard let self else { return }
                 count += 1
                 if serving && count < ratio { return }
                 count = 0
@@ -144,7 +145,8 @@ final class QuorumPeer {
             })
             let sessionReport = Int64(max(50, server.config.tickTime / 2))
             tasks.append(server.loop.scheduleRepeatedTask(initialDelay: .milliseconds(sessionReport),
-                                                          delay: .milliseconds(sessionReport)) { [unowned self] _ in
+                                                          delay: .milliseconds(sessionReport)) { [weak self] _ in
+                guard let self else { return }
                 reportSessions()
             })
             processReady()
