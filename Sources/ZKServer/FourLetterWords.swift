@@ -1,4 +1,9 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ZKProtocol
 import ZKStateMachine
 
@@ -57,7 +62,7 @@ enum FourLetterWords {
         let st = s.stats
         let minL = st.latencyCount == 0 ? 0 : st.minLatencyMs
         let avg = st.latencyCount == 0 ? 0 : Double(st.totalLatencyMs) / Double(st.latencyCount)
-        return "\(minL)/\(String(format: "%.4f", avg))/\(st.maxLatencyMs)"
+        return "\(minL)/\(fixed(avg, 4))/\(st.maxLatencyMs)"
     }
 
     static func serverStats(_ s: ZooKeeperServer, withClients: Bool, requester: ClientConnection) -> String {
@@ -84,7 +89,7 @@ enum FourLetterWords {
             ("zk_server_state", s.modeName),
             ("zk_ephemerals_count", "\(s.tree.ephemerals.values.reduce(0) { $0 + $1.count })"),
             ("zk_num_alive_connections", "\(s.connections.count + 1)"),
-            ("zk_avg_latency", String(format: "%.4f", avg)),
+            ("zk_avg_latency", fixed(avg, 4)),
             ("zk_min_latency", "\(st.latencyCount == 0 ? 0 : st.minLatencyMs)"),
             ("zk_max_latency", "\(st.maxLatencyMs)"),
             ("zk_outstanding_requests", "\(s.outstandingWrites)"),
@@ -104,7 +109,7 @@ enum FourLetterWords {
             ("zk_snap_count", "\(st.snapshotsTaken)"),
             ("zk_last_proposal_size", "-1"),
             ("zk_fsync_count", "\(st.fsyncCount)"),
-            ("zk_avg_fsynctime", String(format: "%.4f", st.fsyncCount == 0 ? 0 : Double(st.fsyncTotalNanos) / Double(st.fsyncCount) / 1e6)),
+            ("zk_avg_fsynctime", fixed(st.fsyncCount == 0 ? 0 : Double(st.fsyncTotalNanos) / Double(st.fsyncCount) / 1e6, 4)),
             ("zk_digest", "\(s.tree.digest)"),
         ]
         lines.append(contentsOf: s.roleMonitorLines())
