@@ -136,9 +136,9 @@ final class QuorumPeer {
         refreshPeers()
         server.loop.execute { [self] in
             // The core's clock: one tick per replicaTickMs while serving. A member without a leader ticks
-            // every 10 ms, so a first election (or the one after a detected failure) is over quickly;
+            // every 3 ms, so a first election (or the one after a detected failure) is over in tens of ms;
             // detecting a lost leader still takes the normal election timeout.
-            let fastTickMs: Int64 = 10
+            let fastTickMs: Int64 = 3
             let ratio = max(1, Int(replicaTickMs / fastTickMs))
             var count = 0
             tasks.append(server.loop.scheduleRepeatedTask(initialDelay: .milliseconds(fastTickMs),
