@@ -136,6 +136,8 @@ public struct Replica {
         /// Snapshot being streamed to this follower and the offset of the next chunk.
         var snapshotZxid: Zxid = .zero
         var snapshotOffset = 0
+        /// The highest commit point sent to this follower (to tell it a new one exactly once).
+        var commitSent: Zxid = .zero
     }
 
     struct PendingSync {
@@ -603,8 +605,10 @@ public struct Replica {
         if heartbeat && p.replicating {
             // A heartbeat at the acknowledged point: carries the commit, never conflicts
             // with appends in flight.
-            send(to: k, .append(AppendRequest(term: hard.epoch, prev: p.match, commit: min(hard.commit, p.match),
+            let commit = min(hard.commit, p.match)
+            send(to: k, .append(AppendRequest(term: hard.epoch, prev: p.match, commit: commit,
                                               round: round, entries: [])))
+            progress[k]!.commitSent = max(p.commitSent, commit)
             return
         }
         if !heartbeat {
@@ -641,6 +645,7 @@ public struct Replica {
         let lastInMsg = ents.last?.zxid ?? p.next
         send(to: k, .append(AppendRequest(term: hard.epoch, prev: p.next, commit: min(hard.commit, lastInMsg),
                                           round: round, entries: ents)))
+        p.commitSent = max(p.commitSent, min(hard.commit, lastInMsg))
         if p.replicating {
             if !ents.isEmpty {
                 p.next = lastInMsg
@@ -681,6 +686,12 @@ public struct Replica {
             if cluster.isVoter(from) { maybeCommit() }
             releaseSyncs()
             fillPipeline(to: from)
+            // A quorum committed these entries before this follower's answer came, so no message told it
+            // the commit: tell it now rather than at the next heartbeat (a client write it forwarded
+            // would otherwise wait for that heartbeat). Once per commit point and follower.
+            if role == .leader, let q = progress[from], q.replicating, min(hard.commit, q.match) > q.commitSent {
+                sendAppend(to: from, heartbeat: true)
+            }
         } else {
             if r.rejectedPrev == p.match && r.hint < p.match {
                 // The follower no longer has what it acknowledged (its data was wiped, or its
