@@ -55,6 +55,7 @@ public enum InventoryLoader {
         "zk_conf_dir", "zk_log_dir",
         "zk_4lw_whitelist", "zk_max_client_cnxns", "zk_autopurge_snap_retain_count",
         "zk_autopurge_purge_interval", "zk_apache_home", "zk_java_heap_mb", "zk_allow_even_voters", "zk_zkserver",
+        "zk_tls", "zk_secure_client_port", "zk_tls_secret",
     ]
     /// Per-host keys (host vars). Ports here override the cluster's base ports.
     public static let hostKeys: [String] = [
@@ -391,6 +392,16 @@ extension InventoryLoader {
             // Set by `zkctl scale --allow-even` (and while a scale passes through an even count).
             settings.allowEvenVoters = vars["zk_allow_even_voters"]?.value.scalar?.string.lowercased() == "true"
             settings.zkserver = string(vars["zk_zkserver"])
+            if let v = vars["zk_tls"] {
+                switch v.value.scalar?.string.lowercased() {
+                case "true", "yes": settings.tls = true
+                case "false", "no": settings.tls = false
+                default: problem(v.path, v.line, "zk_tls must be true or false"); return nil
+                }
+            }
+            settings.secureClientPort = intSetting("zk_secure_client_port", D.secureClientPort, 1...65535)
+            guard ok else { return nil }
+            settings.tlsSecret = string(vars["zk_tls_secret"])
             return settings
         }
 

@@ -111,6 +111,9 @@ public struct Orchestrator: Sendable {
         if !inventory.isStandalone && inventory.isLocal {
             inventory.cluster.superDigest = try store.ensureSuperuserSecret(inventory.cluster.name)
         }
+        if inventory.cluster.tls && inventory.isLocal {
+            try store.ensureTLSMaterial(inventory)
+        }
         let plan = try planUp(inventory)
         if !plan.blockers.isEmpty { throw ZKCtlError(plan.blockers.joined(separator: "\n")) }
         let engine = plan.startedNodes.isEmpty ? nil : try locator.resolve(inventory.cluster.engine, settings: inventory.cluster)
