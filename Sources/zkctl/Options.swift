@@ -83,7 +83,7 @@ struct InventoryOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Ports of a generated ensemble: clients at P+id-1, quorum at P+100+id-1, election at P+200+id-1 (default 2181/2888/3888).", valueName: "P"))
     var basePort: Int?
 
-    @Flag(help: "Generated ensemble: TLS client port (client port + 100) and TLS between members, with certificates from `zkctl tls init` (set zk_tls: true in an inventory).")
+    @Flag(help: "Generated ensemble: TLS clients on 2281+id-1 (P+300+id-1 with --base-port) and TLS between members, with certificates from `zkctl tls init` (zk_tls: true in an inventory).")
     var tls = false
 
     func validate() throws {
@@ -126,7 +126,8 @@ struct InventoryOptions: ParsableArguments {
         }
         if tls {
             inv.cluster.tls = true
-            inv.cluster.secureClientPort = inv.cluster.clientPort + 100
+            // 2281.. by default; with --base-port P, P+300.. (P+100 and P+200 are the quorum and election ports).
+            if let p = basePort { inv.cluster.secureClientPort = p + 300 }
         }
         if !ClusterName.isValid(inv.cluster.name) {
             throw ValidationError("cluster name '\(inv.cluster.name)' must be 1-40 characters of a-z, 0-9, '-' or '_'")

@@ -241,8 +241,12 @@ extension InventoryLoader {
                                     electionPort: port("zk_election_port", settings?.electionPort ?? D.electionPort))
                 nodes.append((spec, h.path, h.line))
             }
+            // With zk_tls, the TLS client port must not collide either (it follows clientPort's offset).
+            let securePort: ((NodeSpec) -> Int)? = settings.flatMap { s in
+                s.tls ? { s.secureClientPort + ($0.clientPort - s.clientPort) } : nil
+            }
             validate(nodes: nodes, hostsPath: join(groupPath, "hosts"), hostsLine: hostsNode.mark?.line,
-                     allowEven: settings?.allowEvenVoters == true)
+                     allowEven: settings?.allowEvenVoters == true, securePort: securePort)
             guard let settings else { return nil }
             return Inventory(cluster: settings, nodes: nodes.map { $0.0 })
         }
@@ -406,7 +410,7 @@ extension InventoryLoader {
         }
 
         mutating func validate(nodes: [(NodeSpec, path: String, line: Int?)], hostsPath: String, hostsLine: Int?,
-                               allowEven: Bool = false) {
+                               allowEven: Bool = false, securePort: ((NodeSpec) -> Int)? = nil) {
             var byId: [Int: String] = [:]
             for (node, path, line) in nodes {
                 if let first = byId[node.id] {
@@ -418,7 +422,9 @@ extension InventoryLoader {
             var byEndpoint: [String: String] = [:]
             // A node with a duplicate id gets derived ports that collide too; report the id only.
             for (node, path, line) in nodes where byId[node.id] == node.name {
-                for (kind, port) in [("client", node.clientPort), ("quorum", node.quorumPort), ("election", node.electionPort)] {
+                var ports = [("client", node.clientPort), ("quorum", node.quorumPort), ("election", node.electionPort)]
+                if let securePort { ports.append(("secure_client", securePort(node))) }
+                for (kind, port) in ports {
                     let key = "\(node.host):\(port)"
                     let me = "\(node.name) \(kind) port"
                     if let first = byEndpoint[key] {
