@@ -269,3 +269,43 @@ def test_member_with_a_certificate_from_another_ca_is_refused(tls_ensemble, cert
         time.sleep(0.5)
     logs = e.node(1).log_text() + e.node(2).log_text()
     assert "TLS handshake failed" in logs, logs[-3000:]
+
+
+def test_zkctl_up_with_tls_serves_clients_over_tls(tmp_path):
+    """`zkctl up --tls`: certificates made on the fly, secureClientPort and sslQuorum rendered."""
+    from ensemble_harness import free_ports
+    from zkharness import port_taken
+    base = None
+    for candidate in free_ports(20):   # a base with P..P+2, P+100.., P+200.., P+300.. all free
+        if 1024 <= candidate <= 65000 and not any(port_taken(candidate + off + i)
+                                                  for off in (0, 100, 200, 300) for i in range(3)):
+            base = candidate
+            break
+    if base is None:
+        pytest.skip("no free block of ports")
+    env = dict(os.environ, ZKCTL_HOME=str(tmp_path / "home"), ZKCTL_ZKSERVER=str(zkserver_binary()))
+    zkctl = [str(zkctl_binary()), "--name", "sectest"]
+    up = subprocess.run([str(zkctl_binary()), "up", "--tls", "--base-port", str(base), "--name", "sectest"],
+                        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180, cwd=REPO_ROOT)
+    try:
+        assert up.returncode == 0, up.stderr[-3000:]
+        tls = tmp_path / "home" / "clusters" / "sectest" / "tls"
+        cfg = (tmp_path / "home" / "clusters" / "sectest" / "nodes" / "2" / "conf" / "zoo.cfg").read_text()
+        assert f"secureClientPort={base + 301}\n" in cfg and "sslQuorum=true\n" in cfg
+        certs = {"dir": tls}
+        zk = kazoo_tls(base + 300, certs)
+        try:
+            zk.create("/via-zkctl-tls", b"ok")
+        finally:
+            zk.stop()
+            zk.close()
+        other = kazoo_tls(base + 302, certs)
+        try:
+            other.sync("/")
+            assert other.get("/via-zkctl-tls")[0] == b"ok"
+        finally:
+            other.stop()
+            other.close()
+    finally:
+        subprocess.run(zkctl[:1] + ["down", "--purge"] + zkctl[1:], env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=120, cwd=REPO_ROOT)
