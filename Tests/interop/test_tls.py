@@ -18,6 +18,7 @@ from cliproc import JAVA_CLASSPATH, ZKCLI_MAIN
 from ensemble_harness import Ensemble, wait_for
 from zkharness import REPO_ROOT, ZKServer, free_port, server_kind, zkserver_binary
 
+# zkserver is started directly (ZK_SERVER=apache does not apply); the zkctl test also runs the apache engine.
 pytestmark = pytest.mark.skipif(server_kind() != "zkserver", reason="TLS tests run against zkserver")
 
 
@@ -138,15 +139,20 @@ def test_client_without_a_trusted_certificate_is_refused(tls_zk, certs):
     assert tls_zk.running()
 
 
-def test_client_auth_none_accepts_a_client_without_certificate(certs, tmp_path):
+@pytest.mark.parametrize("client_auth", ["none", "want"])
+def test_client_auth_none_or_want_accepts_a_client_without_certificate(certs, tmp_path, client_auth):
     port = free_port()
-    srv = ZKServer("zkserver", tmp_path, extra_cfg=tls_cfg(certs, port, client_auth="none"))
+    srv = ZKServer("zkserver", tmp_path, extra_cfg=tls_cfg(certs, port, client_auth=client_auth))
     srv.start()
     try:
         zk = kazoo_tls(port, certs, cert=False)
         zk.create("/no-client-cert", b"x")
         zk.stop()
         zk.close()
+        if client_auth == "want":   # a certificate that is presented must still verify
+            with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+                if handshake_then_read(port, certs, certs["other"]) == b"":
+                    raise ConnectionResetError("closed")
     finally:
         srv.stop()
 
@@ -271,8 +277,10 @@ def test_member_with_a_certificate_from_another_ca_is_refused(tls_ensemble, cert
     assert "TLS handshake failed" in logs, logs[-3000:]
 
 
-def test_zkctl_up_with_tls_serves_clients_over_tls(tmp_path):
-    """`zkctl up --tls`: certificates made on the fly, secureClientPort and sslQuorum rendered."""
+@pytest.mark.parametrize("engine", ["bundled", "apache"])
+def test_zkctl_up_with_tls_serves_clients_over_tls(tmp_path, engine):
+    """`zkctl up --tls`: certificates made on the fly, secureClientPort and sslQuorum rendered; Apache
+    ZooKeeper reads the same keys and certificates."""
     from ensemble_harness import free_ports
     from zkharness import port_taken
     base = None
@@ -285,7 +293,7 @@ def test_zkctl_up_with_tls_serves_clients_over_tls(tmp_path):
         pytest.skip("no free block of ports")
     env = dict(os.environ, ZKCTL_HOME=str(tmp_path / "home"), ZKCTL_ZKSERVER=str(zkserver_binary()))
     zkctl = [str(zkctl_binary()), "--name", "sectest"]
-    up = subprocess.run([str(zkctl_binary()), "up", "--tls", "--base-port", str(base), "--name", "sectest"],
+    up = subprocess.run([str(zkctl_binary()), "up", "--tls", "--engine", engine, "--base-port", str(base), "--name", "sectest"],
                         env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180, cwd=REPO_ROOT)
     try:
         assert up.returncode == 0, up.stderr[-3000:]
