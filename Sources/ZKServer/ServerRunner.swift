@@ -86,6 +86,7 @@ extension ServerRunner {
     /// A client listener; with `tls`, the same protocol handler runs behind a TLS server handler.
     static func listen(group: EventLoopGroup, server: ZooKeeperServer, host: String, port: Int,
                        tls: NIOSSLContext?, key: String) throws -> Channel {
+        let refusals = TLSRefusalLog(logger: server.logger)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -96,6 +97,7 @@ extension ServerRunner {
                 guard let tls else { return channel.pipeline.addHandler(ClientChannelHandler(server: server)) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    try channel.pipeline.syncOperations.addHandler(TLSRefusalHandler(log: refusals))
                     try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(server: server))
                 }
             }

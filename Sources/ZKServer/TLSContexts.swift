@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import NIOCore
 import NIOSSL
 
 /// A certificate or key file that cannot be used; the message names the zoo.cfg key and the path.
@@ -102,5 +104,45 @@ enum TLSContexts {
             throw TLSSetupError(message: "\(prefix)keyStore.location: '\(s.keyStoreLocation ?? "")' cannot be used "
                 + "(does the private key match the first certificate?): \(error)")
         }
+    }
+}
+
+/// Logs why TLS clients are refused on the secure client port (no certificate, an untrusted one,
+/// a plain-text client): at most one line per 10 s, with the count of the others.
+final class TLSRefusalLog: @unchecked Sendable {
+    let logger: Logger
+    private let lock = NSLock()
+    private var lastLogged = NIODeadline.uptimeNanoseconds(0)
+    private var suppressed = 0
+
+    init(logger: Logger) { self.logger = logger }
+
+    func refused(_ remote: String, _ error: Error) {
+        let now = NIODeadline.now()
+        let line: String? = lock.withLock {
+            guard lastLogged == .uptimeNanoseconds(0) || now - lastLogged >= .seconds(10) else { suppressed += 1; return nil }
+            let more = suppressed > 0 ? " (\(suppressed) more since the last line)" : ""
+            lastLogged = now
+            suppressed = 0
+            return "refused TLS client \(remote): \(error)\(more)"
+        }
+        if let line { logger.info("\(line)") }
+    }
+}
+
+/// Sits after the TLS handler: reports handshake failures, then passes the error on.
+final class TLSRefusalHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let log: TLSRefusalLog
+    init(log: TLSRefusalLog) { self.log = log }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A client that hangs up without close_notify is not refused; everything else TLS raises is.
+        var unclean = false
+        if case .uncleanShutdown? = error as? NIOSSLError { unclean = true }
+        if !unclean && (error is NIOSSLError || error is BoringSSLError) {
+            log.refused(context.channel.remoteAddress.map { "\($0)" } ?? "?", error)
+        }
+        context.fireErrorCaught(error)
     }
 }

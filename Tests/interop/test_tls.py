@@ -137,6 +137,8 @@ def test_client_without_a_trusted_certificate_is_refused(tls_zk, certs):
     with pytest.raises(KazooTimeoutError):
         kazoo_tls(tls_zk.secure_port, certs, cert=False, timeout=4)
     assert tls_zk.running()
+    assert "refused TLS client 127.0.0.1" in tls_zk.log_path.read_text() or \
+        "refused TLS client [IPv4]127.0.0.1" in tls_zk.log_path.read_text(), tls_zk.log_tail()
 
 
 @pytest.mark.parametrize("client_auth", ["none", "want"])
