@@ -8,9 +8,9 @@ import PackageDescription
 //   ZKReplication    leader election + atomic broadcast as an event-in/effects-out state machine   (pure)
 //   ZKSimulation     deterministic simulator driving the real replication core and data tree   (pure)
 //   ZKStorage        transaction log + snapshots on disk   (shell: file I/O)
-//   ZKServer         NIO client port, peer transport, four-letter words, config   (shell: network)
+//   ZKServer         NIO client port (plain and TLS), peer transport, four-letter words, config   (shell: network)
 //   ZKClient         async ZooKeeper client used by zkctl health checks and the benchmark   (shell: network)
-//   ZKOrchestration  zkctl: inventory, templates, planners (pure) and process supervision (shell)
+//   ZKOrchestration  zkctl: inventory, templates, planners (pure), certificates, process supervision (shell)
 //   zkserver/zkctl/zksim   executables: flags -> libraries, nothing else
 let nio: [Target.Dependency] = [
     .product(name: "NIOCore", package: "swift-nio"),
@@ -32,6 +32,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.1.0"),
     ],
     targets: [
         .target(name: "ZKProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
@@ -44,6 +47,7 @@ let package = Package(
         .target(name: "ZKServer", dependencies: [
             "ZKProtocol", "ZKStateMachine", "ZKStorage", "ZKReplication",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ] + nio),
         .target(name: "ZKClient", dependencies: [
             "ZKProtocol", .product(name: "Logging", package: "swift-log"),
@@ -53,6 +57,9 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // A release zkserver links the Swift runtime statically: one file to ship (the image, the Ansible
         // role), no toolchain on the hosts, and only the runtime pages it uses in memory.
@@ -80,7 +87,10 @@ let package = Package(
         .testTarget(name: "ZKReplicationTests", dependencies: ["ZKReplication"]),
         .testTarget(name: "ZKSimulationTests", dependencies: ["ZKSimulation"]),
         .testTarget(name: "ZKServerTests", dependencies: ["ZKServer", "ZKClient"]),
-        .testTarget(name: "ZKOrchestrationTests", dependencies: ["ZKOrchestration"], exclude: ["Golden"]),
+        .testTarget(name: "ZKOrchestrationTests", dependencies: [
+            "ZKOrchestration", .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ], exclude: ["Golden"]),
         .testTarget(name: "ZKClientTests", dependencies: ["ZKClient", "ZKProtocol"]),
     ],
     swiftLanguageModes: [.v5]

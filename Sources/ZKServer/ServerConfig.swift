@@ -78,6 +78,14 @@ public struct ServerConfig: Sendable {
     /// Members refuse peers that present another cluster name (zkserver's own key; Apache ZooKeeper ignores it).
     public var clusterName = ""
     public var quorumListenOnAllIPs = false
+    /// The TLS client port (`secureClientPort`), served beside the plain one with the same protocol.
+    public var secureClientPort: Int?
+    public var secureClientPortAddress: String?
+    /// `ssl.*` keys: the secure client port's certificates.
+    public var clientTLS = TLSSettings()
+    /// `sslQuorum=true`: peer connections use TLS with mutual authentication (`ssl.quorum.*` keys).
+    public var sslQuorum = false
+    public var quorumTLS = TLSSettings()
     public var servers: [ServerSpec] = []
     /// Keys this server does not interpret, with their values (kept, and shown by `conf`-style dumps).
     public var unknown: [(key: String, value: String)] = []
@@ -94,6 +102,73 @@ public struct ServerConfig: Sendable {
         cmd == "srvr" || fourLetterWhitelist.contains("*") || fourLetterWhitelist.contains(cmd)
     }
 }
+
+/// The `ssl.*` (or `ssl.quorum.*`) keys, as Apache ZooKeeper names them. Only PEM files are supported.
+public struct TLSSettings: Sendable, Equatable {
+    public enum ClientAuth: String, Sendable { case none, want, need }
+    public enum ProtocolVersion: String, Sendable, CaseIterable { case tls12 = "TLSv1.2", tls13 = "TLSv1.3" }
+    /// PEM file with the private key and the certificate chain.
+    public var keyStoreLocation: String?
+    /// Decrypts an encrypted private key; empty for a plain key.
+    public var keyStorePassword = ""
+    /// PEM file with the trusted CA certificates.
+    public var trustStoreLocation: String?
+    /// Whether (and how strictly) the peer must present a certificate; Apache ZooKeeper's default is need.
+    public var clientAuth = ClientAuth.need
+    /// The protocol versions offered; empty means TLSv1.2 and TLSv1.3.
+    public var enabledProtocols: [ProtocolVersion] = []
+    /// Clients check that the server certificate names the host (or IP) they connect to.
+    public var hostnameVerification = true
+
+    public init() {}
+
+    public var minimumVersion: ProtocolVersion { enabledProtocols.contains(.tls12) || enabledProtocols.isEmpty ? .tls12 : .tls13 }
+    public var maximumVersion: ProtocolVersion { enabledProtocols.contains(.tls13) || enabledProtocols.isEmpty ? .tls13 : .tls12 }
+
+    /// Applies one key, given without its `ssl.`/`ssl.quorum.` prefix: `.bad` with the problem, or
+    /// `.unknownKey` when the key is not one of these.
+    mutating func apply(_ name: String, _ value: String) -> TLSKeyResult {
+        func protocols(_ text: String) -> [ProtocolVersion]? {
+            var out: [ProtocolVersion] = []
+            for p in text.split(separator: ",").map({ $0.trimmingCharacters(in: " ") }) where !p.isEmpty {
+                if p == "TLS" { return [] }
+                guard let v = ProtocolVersion(rawValue: p) else { return nil }
+                out.append(v)
+            }
+            return out
+        }
+        switch name {
+        case "keyStore.location": if value.isEmpty { return .bad("must name a PEM file") }; keyStoreLocation = value
+        case "keyStore.password": keyStorePassword = value
+        case "trustStore.location": if value.isEmpty { return .bad("must name a PEM file") }; trustStoreLocation = value
+        case "trustStore.password": break   // a PEM trust store is not encrypted
+        case "keyStore.type", "trustStore.type":
+            if !value.isEmpty && value.uppercased() != "PEM" { return .bad("must be PEM (zkserver reads PEM files only)") }
+        case "clientAuth":
+            guard let v = ClientAuth(rawValue: value.lowercased()) else { return .bad("must be none, want or need") }
+            clientAuth = v
+        case "protocol":
+            guard let v = protocols(value) else { return .bad("must be TLSv1.2, TLSv1.3 or TLS") }
+            // Like a Java SSLContext: TLSv1.2 offers 1.2 only, TLSv1.3 offers 1.3 and 1.2.
+            if !v.isEmpty && enabledProtocols.isEmpty { enabledProtocols = v.contains(.tls13) ? [.tls12, .tls13] : [.tls12] }
+        case "enabledProtocols":
+            guard let v = protocols(value) else { return .bad("must be a comma-separated list of TLSv1.2, TLSv1.3") }
+            enabledProtocols = v
+        case "hostnameVerification":
+            switch value.lowercased() {
+            case "true", "yes": hostnameVerification = true
+            case "false", "no": hostnameVerification = false
+            default: return .bad("must be true or false")
+            }
+        case "ciphersuites", "handshakeDetectionTimeoutMillis", "crl", "ocsp", "context.supplier.class", "clientHostnameVerification":
+            break   // accepted; BoringSSL's defaults apply
+        default: return .unknownKey
+        }
+        return .ok
+    }
+}
+
+enum TLSKeyResult: Equatable { case ok, bad(String), unknownKey }
 
 /// A problem in a config file, with the line it is on.
 public struct ConfigError: Error, CustomStringConvertible {
@@ -176,7 +251,24 @@ public enum ConfigParser {
             case "dynamicConfigFile": c.dynamicConfigFile = value
             case "clusterName": c.clusterName = value
             case "quorumListenOnAllIPs": if let v = bool() { c.quorumListenOnAllIPs = v }
+            case "secureClientPort": if let v = int(1...65535, "must be a port number 1-65535") { c.secureClientPort = v }
+            case "secureClientPortAddress": c.secureClientPortAddress = value
+            case "sslQuorum": if let v = bool() { c.sslQuorum = v }
+            case "serverCnxnFactory", "zookeeper.serverCnxnFactory":
+                // Apache ZooKeeper needs its Netty factory for TLS; zkserver has one network layer for both.
+                break
             default:
+                let sslKey = key.hasPrefix("zookeeper.ssl.") ? String(key.dropFirst("zookeeper.".count)) : key
+                if sslKey.hasPrefix("ssl.") {
+                    let quorum = sslKey.hasPrefix("ssl.quorum.")
+                    let name = String(sslKey.dropFirst(quorum ? "ssl.quorum.".count : "ssl.".count))
+                    let result = quorum ? c.quorumTLS.apply(name, value) : c.clientTLS.apply(name, value)
+                    switch result {
+                    case .ok: continue
+                    case .bad(let why): bad(why); continue
+                    case .unknownKey: break
+                    }
+                }
                 if key.hasPrefix("server.") {
                     guard let id = Int64(key.dropFirst("server.".count)), id > 0 else {
                         problems.append("\(path):\(lineNo): \(key): the server id must be a positive integer"); continue
@@ -196,6 +288,23 @@ public enum ConfigParser {
         }
         if c.clientPort == nil && c.servers.allSatisfy({ $0.clientPort == nil }) {
             problems.append("\(path): no client port; add clientPort=2181 (or a ;clientPort part on the server.N lines)")
+        }
+        if c.secureClientPort != nil {
+            if c.clientTLS.keyStoreLocation == nil {
+                problems.append("\(path): secureClientPort is set but ssl.keyStore.location is not; add the PEM file with the server's key and certificate")
+            }
+            if c.clientTLS.clientAuth != .none && c.clientTLS.trustStoreLocation == nil {
+                problems.append("\(path): ssl.clientAuth is \(c.clientTLS.clientAuth.rawValue) but ssl.trustStore.location is not set; "
+                    + "add the PEM CA bundle that client certificates are checked against (or set ssl.clientAuth=none)")
+            }
+        }
+        if c.sslQuorum {
+            if c.quorumTLS.keyStoreLocation == nil {
+                problems.append("\(path): sslQuorum=true needs ssl.quorum.keyStore.location (PEM file with this member's key and certificate)")
+            }
+            if c.quorumTLS.trustStoreLocation == nil {
+                problems.append("\(path): sslQuorum=true needs ssl.quorum.trustStore.location (PEM CA bundle the members' certificates are checked against)")
+            }
         }
         var ids = Set<Int64>()
         for s in c.servers where !ids.insert(s.id).inserted {

@@ -8,6 +8,7 @@ import Darwin
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ZKStorage
 
 /// Starts a server from a config: recovery, the client listener, timers, and a graceful stop on SIGTERM/SIGINT.
@@ -30,6 +31,8 @@ public final class ServerRunner {
             try? pool.syncShutdownGracefully()
         }
         let loop = group.next()
+        // Certificates are read before anything else, so a bad file stops the start-up at once.
+        let secureContext = try config.secureClientPort.map { _ in try TLSContexts.server(config.clientTLS, prefix: "ssl.") }
         var me: ServerSpec?
         if config.isEnsemble {
             let id = try Self.readMyid(config)
@@ -55,20 +58,13 @@ public final class ServerRunner {
             throw ConfigError(problems: ["no client port configured"])
         }
         if let quorum = server.quorum { try quorum.start() }
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20))
-            .childChannelInitializer { channel in
-                channel.pipeline.addHandler(ClientChannelHandler(server: server))
-            }
-        let listener: Channel
-        do {
-            listener = try bootstrap.bind(host: host, port: port).wait()
-        } catch {
-            throw ListenError(message: "cannot listen on \(host):\(port): \(error). Is another server using the port? Pick another clientPort or stop it.")
+        let listener = try Self.listen(group: group, server: server, host: host, port: port, tls: nil, key: "clientPort")
+        var secureListener: Channel?
+        if let securePort = config.secureClientPort, let secureContext {
+            let secureHost = config.secureClientPortAddress ?? host
+            secureListener = try Self.listen(group: group, server: server, host: secureHost, port: securePort,
+                                             tls: secureContext, key: "secureClientPort")
+            logger.info("listening for TLS clients on \(secureHost):\(securePort) (ssl.clientAuth=\(config.clientTLS.clientAuth.rawValue))")
         }
         server.startTimers()
         logger.info("listening for clients on \(host):\(port) (\(me.map { "ensemble member \($0.id) of \(config.servers.count)" } ?? "standalone"), dataDir \(config.dataDir), dataLogDir \(config.effectiveDataLogDir))")
@@ -85,6 +81,7 @@ public final class ServerRunner {
         stop.wait()
         logger.info("shutting down: flushing the log and closing connections")
         try? listener.close().wait()
+        try? secureListener?.close().wait()
         try? server.shutdown().wait()
         logger.info("stopped")
         _ = sources
@@ -92,6 +89,31 @@ public final class ServerRunner {
 }
 
 extension ServerRunner {
+    /// A client listener; with `tls`, the same protocol handler runs behind a TLS server handler.
+    static func listen(group: EventLoopGroup, server: ZooKeeperServer, host: String, port: Int,
+                       tls: NIOSSLContext?, key: String) throws -> Channel {
+        let refusals = TLSRefusalLog(logger: server.logger)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20))
+            .childChannelInitializer { channel in
+                guard let tls else { return channel.pipeline.addHandler(ClientChannelHandler(server: server)) }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    try channel.pipeline.syncOperations.addHandler(TLSRefusalHandler(log: refusals))
+                    try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(server: server))
+                }
+            }
+        do {
+            return try bootstrap.bind(host: host, port: port).wait()
+        } catch {
+            throw ListenError(message: "cannot listen on \(host):\(port) (\(key)): \(error). Is another server using the port? Pick another \(key) or stop it.")
+        }
+    }
+
     /// The server id from `<dataDir>/myid`, as Apache ZooKeeper reads it.
     static func readMyid(_ config: ServerConfig) throws -> Int64 {
         let path = config.dataDir + "/myid"

@@ -83,16 +83,19 @@ struct InventoryOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Ports of a generated ensemble: clients at P+id-1, quorum at P+100+id-1, election at P+200+id-1 (default 2181/2888/3888).", valueName: "P"))
     var basePort: Int?
 
+    @Flag(help: "Generated ensemble: TLS clients on 2281+id-1 (P+300+id-1 with --base-port) and TLS between members, with certificates from `zkctl tls init` (zk_tls: true in an inventory).")
+    var tls = false
+
     func validate() throws {
-        if inventory != nil && (nodes != nil || engine != nil || basePort != nil) {
-            throw ValidationError("-i/--inventory cannot be combined with -n, --engine or --base-port; set those in the inventory")
+        if inventory != nil && (nodes != nil || engine != nil || basePort != nil || tls) {
+            throw ValidationError("-i/--inventory cannot be combined with -n, --engine, --base-port or --tls; set those in the inventory")
         }
         if let n = nodes, n < 1 || n > 99 { throw ValidationError("-n must be between 1 and 99") }
         if let n = nodes, n % 2 == 0 { throw ValidationError("-n \(n): an even number of voters tolerates no more failures than \(n - 1); use an odd number") }
         if let p = basePort, p < 1024 || p > 65000 { throw ValidationError("--base-port must be between 1024 and 65000") }
     }
 
-    var generatorFlagsGiven: Bool { nodes != nil || engine != nil || basePort != nil }
+    var generatorFlagsGiven: Bool { nodes != nil || engine != nil || basePort != nil || tls }
 
     /// The inventory and the YAML text to store with the cluster. Without -i/-n/--engine/--base-port,
     /// an existing cluster's stored inventory is used (so `zkctl up` restarts it as it was).
@@ -120,6 +123,11 @@ struct InventoryOptions: ParsableArguments {
                                   clientPort: p, quorumPort: p + 100, electionPort: p + 200)
         } else {
             inv = Inventory.local(name: name ?? "local", engine: engine ?? .bundled, count: count)
+        }
+        if tls {
+            inv.cluster.tls = true
+            // 2281.. by default; with --base-port P, P+300.. (P+100 and P+200 are the quorum and election ports).
+            if let p = basePort { inv.cluster.secureClientPort = p + 300 }
         }
         if !ClusterName.isValid(inv.cluster.name) {
             throw ValidationError("cluster name '\(inv.cluster.name)' must be 1-40 characters of a-z, 0-9, '-' or '_'")

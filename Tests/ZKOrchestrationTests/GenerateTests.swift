@@ -51,6 +51,26 @@ import Yams
         for f in files { assertGolden(f.contents, "generated/kubernetes/\(name)/\(f.path)") }
     }
 
+    /// zk_tls: true renders the TLS keys, the Secret volume and the TLS client port.
+    @Test func kubernetesWithTLSMatchesGolden() throws {
+        var inv = try Self.load("production-3")
+        inv.cluster.tls = true
+        let files = try Self.renderer().renderKubernetes(inv, options: .init(serviceMonitor: true))
+        for f in files { assertGolden(f.contents, "generated/kubernetes/production-3-tls/\(f.path)") }
+        let objects = try Self.objects(files)
+        let sts = try #require(objects["StatefulSet"])
+        let volumes = try #require(Self.dig(sts, "spec", "template", "spec", "volumes") as? [[String: Any]])
+        let secret = try #require(volumes.first { $0["name"] as? String == "tls" })
+        #expect(Self.dig(secret, "secret", "secretName") as? String == "prod-zk-tls")
+        let cfg = try #require(Self.dig(objects["ConfigMap:prod-zk-config"], "data", "zoo.cfg") as? String)
+        for line in ["secureClientPort=2281", "sslQuorum=true", "ssl.keyStore.location=/conf/tls/keystore.pem",
+                     "ssl.trustStore.location=/tls/ca.crt", "ssl.quorum.trustStore.location=/tls/ca.crt"] {
+            #expect(cfg.contains(line + "\n"), "\(line)")
+        }
+        let ports = try #require(Self.dig(objects["Service:prod-zk-client"], "spec", "ports") as? [[String: Any]])
+        #expect(ports.contains { $0["name"] as? String == "tcp-client-tls" && $0["port"] as? Int == 2281 })
+    }
+
     @Test(arguments: ["local", "production-3"])
     func ansibleMatchesGolden(_ name: String) throws {
         let files = try Self.renderer().renderAnsible(try Self.load(name))

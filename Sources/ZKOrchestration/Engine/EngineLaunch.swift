@@ -63,8 +63,11 @@ public struct EngineLocator: Sendable {
         return (exe as NSString).deletingLastPathComponent
     }
 
+    /// zookeeper.jar's manifest brings most of its dependencies; Netty's codec and resolver, which
+    /// the Netty connection factory (TLS) needs, are not in it.
     public static let debianJars = [
         "/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar",
+        "/usr/share/java/netty-codec.jar", "/usr/share/java/netty-resolver.jar",
     ]
 
     public func resolve(_ engine: Engine, settings: ClusterSettings) throws -> ResolvedEngine {

@@ -115,6 +115,11 @@ public struct KubernetesModel: Sendable {
     public var resources: [FileEntry]
     public var command: String
     public var jvmFlags: String
+    /// `zk_tls`: a TLS client port and quorum TLS, with certificates from the Secret `tlsSecret`
+    /// (keys ca.crt, tls.crt, tls.key: the layout cert-manager writes).
+    public var tls = false
+    public var tlsSecret = ""
+    public var secureClientPort = 0
 
     /// Kubernetes object names: DNS-1123 labels.
     public static func objectName(_ cluster: String) -> String {
@@ -166,7 +171,7 @@ public struct KubernetesModel: Sendable {
         if options.networkPolicy { resources.append("networkpolicy.yaml") }
         if serviceMonitor { resources.append("servicemonitor.yaml") }
         let voters = inventory.voters.count
-        return KubernetesModel(
+        var model = KubernetesModel(
             name: name, clusterName: c.name, headlessService: headless, clientService: name + "-client",
             configMap: name + "-config", scriptsConfigMap: name + "-scripts", serviceAccount: name,
             namespace: options.namespace ?? "", hasNamespace: options.namespace != nil,
@@ -192,6 +197,12 @@ public struct KubernetesModel: Sendable {
             resources: resources.map { FileEntry(file: $0) },
             command: isApache ? "zkServer.sh" : "zkserver",
             jvmFlags: "-Xms\(heap)m -Xmx\(heap)m -XX:+ExitOnOutOfMemoryError -Dzookeeper.electionPortBindRetry=0")
+        if c.tls {
+            model.tls = true
+            model.tlsSecret = c.tlsSecret ?? name + "-tls"
+            model.secureClientPort = c.secureClientPort
+        }
+        return model
     }
 
     /// Output files and the templates they come from, in kustomization order.

@@ -71,6 +71,13 @@ public struct ClusterSettings: Equatable, Sendable {
     /// `zk_zkserver`: the zkserver binary of a bundled cluster (set by `zkctl upgrade`); the
     /// --zkserver flag and ZKCTL_ZKSERVER still take precedence.
     public var zkserver: String? = nil
+    /// `zk_tls`: clients may connect with TLS on `secureClientPort`, and members talk to each other
+    /// over mutual TLS (sslQuorum), with certificates from the cluster's CA (`zkctl tls init`).
+    public var tls = false
+    /// `zk_secure_client_port`: the TLS client port (base; shifted like clientPort on shared hosts).
+    public var secureClientPort = Defaults.secureClientPort
+    /// `zk_tls_secret` (Kubernetes): the Secret with ca.crt, tls.crt and tls.key (e.g. from cert-manager).
+    public var tlsSecret: String? = nil
 
     public init(
         name: String, engine: Engine, version: String? = nil,
@@ -112,6 +119,7 @@ public struct ClusterSettings: Equatable, Sendable {
         public static let initLimitTicks = 10
         public static let syncLimitTicks = 5
         public static let clientPort = 2181
+        public static let secureClientPort = 2281
         public static let quorumPort = 2888
         public static let electionPort = 3888
         public static let dataDir = "/var/lib/zookeeper"
@@ -153,6 +161,13 @@ public struct NodeSpec: Equatable, Sendable {
     }
 
     public var clientAddress: String { "\(host):\(clientPort)" }
+}
+
+extension Inventory {
+    /// A node's TLS client port: the cluster's base, shifted as its clientPort is from the base.
+    public func secureClientPort(_ node: NodeSpec) -> Int {
+        cluster.secureClientPort + (node.clientPort - cluster.clientPort)
+    }
 }
 
 extension Inventory {

@@ -55,6 +55,7 @@ public enum InventoryLoader {
         "zk_conf_dir", "zk_log_dir",
         "zk_4lw_whitelist", "zk_max_client_cnxns", "zk_autopurge_snap_retain_count",
         "zk_autopurge_purge_interval", "zk_apache_home", "zk_java_heap_mb", "zk_allow_even_voters", "zk_zkserver",
+        "zk_tls", "zk_secure_client_port", "zk_tls_secret",
     ]
     /// Per-host keys (host vars). Ports here override the cluster's base ports.
     public static let hostKeys: [String] = [
@@ -240,8 +241,12 @@ extension InventoryLoader {
                                     electionPort: port("zk_election_port", settings?.electionPort ?? D.electionPort))
                 nodes.append((spec, h.path, h.line))
             }
+            // With zk_tls, the TLS client port must not collide either (it follows clientPort's offset).
+            let securePort: ((NodeSpec) -> Int)? = settings.flatMap { s in
+                s.tls ? { s.secureClientPort + ($0.clientPort - s.clientPort) } : nil
+            }
             validate(nodes: nodes, hostsPath: join(groupPath, "hosts"), hostsLine: hostsNode.mark?.line,
-                     allowEven: settings?.allowEvenVoters == true)
+                     allowEven: settings?.allowEvenVoters == true, securePort: securePort)
             guard let settings else { return nil }
             return Inventory(cluster: settings, nodes: nodes.map { $0.0 })
         }
@@ -391,11 +396,21 @@ extension InventoryLoader {
             // Set by `zkctl scale --allow-even` (and while a scale passes through an even count).
             settings.allowEvenVoters = vars["zk_allow_even_voters"]?.value.scalar?.string.lowercased() == "true"
             settings.zkserver = string(vars["zk_zkserver"])
+            if let v = vars["zk_tls"] {
+                switch v.value.scalar?.string.lowercased() {
+                case "true", "yes": settings.tls = true
+                case "false", "no": settings.tls = false
+                default: problem(v.path, v.line, "zk_tls must be true or false"); return nil
+                }
+            }
+            settings.secureClientPort = intSetting("zk_secure_client_port", D.secureClientPort, 1...65535)
+            guard ok else { return nil }
+            settings.tlsSecret = string(vars["zk_tls_secret"])
             return settings
         }
 
         mutating func validate(nodes: [(NodeSpec, path: String, line: Int?)], hostsPath: String, hostsLine: Int?,
-                               allowEven: Bool = false) {
+                               allowEven: Bool = false, securePort: ((NodeSpec) -> Int)? = nil) {
             var byId: [Int: String] = [:]
             for (node, path, line) in nodes {
                 if let first = byId[node.id] {
@@ -407,7 +422,9 @@ extension InventoryLoader {
             var byEndpoint: [String: String] = [:]
             // A node with a duplicate id gets derived ports that collide too; report the id only.
             for (node, path, line) in nodes where byId[node.id] == node.name {
-                for (kind, port) in [("client", node.clientPort), ("quorum", node.quorumPort), ("election", node.electionPort)] {
+                var ports = [("client", node.clientPort), ("quorum", node.quorumPort), ("election", node.electionPort)]
+                if let securePort { ports.append(("secure_client", securePort(node))) }
+                for (kind, port) in ports {
                     let key = "\(node.host):\(port)"
                     let me = "\(node.name) \(kind) port"
                     if let first = byEndpoint[key] {

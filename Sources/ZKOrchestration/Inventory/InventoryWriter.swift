@@ -26,6 +26,9 @@ public enum InventoryWriter {
         if c.autopurgePurgeIntervalHours != D.autopurgePurgeIntervalHours { vars.append(("zk_autopurge_purge_interval", "\(c.autopurgePurgeIntervalHours)")) }
         if let h = c.apacheHome { vars.append(("zk_apache_home", h)) }
         if let z = c.zkserver { vars.append(("zk_zkserver", z)) }
+        if c.tls { vars.append(("zk_tls", "true")) }
+        if c.secureClientPort != D.secureClientPort { vars.append(("zk_secure_client_port", "\(c.secureClientPort)")) }
+        if let t = c.tlsSecret { vars.append(("zk_tls_secret", t)) }
         if c.javaHeapMB != D.javaHeapMB { vars.append(("zk_java_heap_mb", "\(c.javaHeapMB)")) }
         if c.allowEvenVoters || inventory.voters.count % 2 == 0 { vars.append(("zk_allow_even_voters", "true")) }
         if inventory.isLocal {

@@ -111,6 +111,9 @@ public struct Orchestrator: Sendable {
         if !inventory.isStandalone && inventory.isLocal {
             inventory.cluster.superDigest = try store.ensureSuperuserSecret(inventory.cluster.name)
         }
+        if inventory.cluster.tls && inventory.isLocal {
+            try store.ensureTLSMaterial(inventory)
+        }
         let plan = try planUp(inventory)
         if !plan.blockers.isEmpty { throw ZKCtlError(plan.blockers.joined(separator: "\n")) }
         let engine = plan.startedNodes.isEmpty ? nil : try locator.resolve(inventory.cluster.engine, settings: inventory.cluster)
@@ -152,7 +155,9 @@ public struct Orchestrator: Sendable {
                 store.removeRecord(layout.node(id))
             case .preflight(let id):
                 guard let node = inventory.node(id: id) else { continue }
-                for (kind, port) in [("client", node.clientPort), ("quorum", node.quorumPort), ("election", node.electionPort)] {
+                var ports = [("client", node.clientPort), ("quorum", node.quorumPort), ("election", node.electionPort)]
+                if inventory.cluster.tls { ports.append(("secure_client", inventory.secureClientPort(node))) }
+                for (kind, port) in ports {
                     if !PortCheck.isFree(host: node.host, port: port) {
                         throw ZKCtlError("port \(node.host):\(port) (\(kind) port of node \(id)) is in use by another program; stop it or choose other ports (zk_\(kind)_port in the inventory, or --base-port)")
                     }

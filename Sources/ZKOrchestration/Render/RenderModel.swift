@@ -6,14 +6,17 @@ public struct NodeLayout: Equatable, Sendable {
     public var dataDir: String
     public var dataLogDir: String
     public var logDir: String
+    /// Where the node's TLS files are (`zk_tls`): the CA bundle and `node-<id>.pem`.
+    public var tlsDir: String
 
     /// A local node: everything under `root`.
-    public init(root: String) {
+    public init(root: String, tlsDir: String? = nil) {
         self.root = root
         self.confDir = root + "/conf"
         self.dataDir = root + "/data"
         self.dataLogDir = root + "/datalog"
         self.logDir = root + "/logs"
+        self.tlsDir = tlsDir ?? root + "/conf/tls"
     }
 
     /// A node on another host: files are written under `root` here, but the config refers to the
@@ -24,6 +27,7 @@ public struct NodeLayout: Equatable, Sendable {
         self.dataDir = dataDir
         self.dataLogDir = dataLogDir
         self.logDir = logDir
+        self.tlsDir = confDir + "/tls"
     }
 
     public var zooCfg: String { confDir + "/zoo.cfg" }
@@ -42,7 +46,8 @@ public struct ClusterLayout: Equatable, Sendable {
     }
 
     public var inventoryFile: String { root + "/inventory.yaml" }
-    public func node(_ id: Int) -> NodeLayout { NodeLayout(root: root + "/nodes/\(id)") }
+    /// Nodes share the cluster's TLS dir (`zkctl tls init` writes it).
+    public func node(_ id: Int) -> NodeLayout { NodeLayout(root: root + "/nodes/\(id)", tlsDir: root + "/tls") }
 }
 
 /// Everything a server template needs for one node, computed in Swift so the templates stay logic-less.
@@ -85,6 +90,11 @@ public struct NodeRenderModel: Equatable, Sendable {
     public var connectString: String
     public var ensembleSize: Int
     public var superDigest: String? = nil
+    /// `zk_tls`: secureClientPort and sslQuorum with the files below.
+    public var tls = false
+    public var secureClientPort = 0
+    public var tlsKeyStore = ""
+    public var tlsTrustStore = ""
 }
 
 /// One file zkctl writes, relative to the node's root directory.
@@ -118,7 +128,7 @@ public enum RenderModel {
     public static func derive(inventory: Inventory, node: NodeSpec, layout: NodeLayout) -> NodeRenderModel {
         let c = inventory.cluster
         let standalone = inventory.isStandalone
-        return NodeRenderModel(
+        var model = NodeRenderModel(
             clusterName: c.name, engine: c.engine.rawValue,
             isApache: c.engine == .apache, isBundled: c.engine == .bundled,
             id: node.id, name: node.name, role: node.role.rawValue, isObserver: node.role == .observer,
@@ -136,6 +146,14 @@ public enum RenderModel {
             logDir: layout.logDir, logFile: layout.logFile, zooCfg: layout.zooCfg,
             dynamicConfigFile: layout.dynamicCfg, connectString: inventory.connectString,
             ensembleSize: inventory.nodes.count, superDigest: c.superDigest)
+        if c.tls {
+            let tls = TLSLayout(dir: layout.tlsDir)
+            model.tls = true
+            model.secureClientPort = inventory.secureClientPort(node)
+            model.tlsKeyStore = tls.nodeKeyStore(node.id)
+            model.tlsTrustStore = tls.caCertificate
+        }
+        return model
     }
 
     /// The server files of one node: (path relative to the node root, template name, included?).

@@ -45,12 +45,7 @@ extension ClusterStore {
         let path = layout(name).superuserSecretFile
         try FileSystem.makeDirectory(layout(name).root)
         let password = Superuser.generatePassword()
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard fd >= 0 else { throw ZKCtlError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        let bytes = Array((password + "\n").utf8)
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        guard n == bytes.count else { throw ZKCtlError("cannot write \(path)") }
+        try Self.writePrivate(password + "\n", to: path)
         return Superuser.digest(password: password)
     }
 }

@@ -1,14 +1,30 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ZKReplication
+
+/// `sslQuorum=true`: both ends of every peer connection present a certificate that the other checks
+/// against its trust store (mutual TLS). Built once at start-up from the `ssl.quorum.*` keys.
+struct PeerTLS {
+    let server: NIOSSLContext
+    let client: NIOSSLContext
+
+    init(_ settings: TLSSettings) throws {
+        var s = settings
+        s.clientAuth = .need
+        server = try TLSContexts.server(s, prefix: "ssl.quorum.")
+        client = try TLSContexts.client(s, prefix: "ssl.quorum.")
+    }
+}
 
 /// Messages between ensemble members over TCP. Each server connects out to every other member and
 /// accepts connections from them: outbound links carry this server's messages, inbound ones the peer's.
 ///
 /// A connection starts with a handshake `ZKPR | u8 version | u64 sender id | u16 len | cluster name`;
 /// then frames `u32 length | PeerCodec bytes`. A handshake from an unknown id, another cluster or
-/// not in this format closes the connection with a log line. Outbound queues are bounded (the
+/// not in this format closes the connection with a log line. With `tls` set, the handshake and frames
+/// travel inside TLS, and a peer whose certificate does not verify is refused with a log line. Outbound queues are bounded (the
 /// replication protocol retries, so dropping under pressure is safe) and links reconnect with backoff.
 final class PeerTransport {
     static let magic: [UInt8] = Array("ZKPR".utf8)
@@ -23,6 +39,7 @@ final class PeerTransport {
     let loop: EventLoop
     var logger: Logger
     let purpose: String
+    let tls: PeerTLS?
     var peers: [ServerID: Peer]
     var links: [ServerID: OutboundLink] = [:]
     var listener: Channel?
@@ -39,7 +56,8 @@ final class PeerTransport {
         logger.warning("\(message) (repeats of this are logged every 30 s at most)")
     }
 
-    init(myId: ServerID, clusterName: String, peers: [Peer], loop: EventLoop, logger: Logger, purpose: String) {
+    init(myId: ServerID, clusterName: String, peers: [Peer], loop: EventLoop, logger: Logger, purpose: String, tls: PeerTLS? = nil) {
+        self.tls = tls
         self.myId = myId
         self.clusterName = clusterName
         self.loop = loop
@@ -54,7 +72,11 @@ final class PeerTransport {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] ch in
-                ch.pipeline.addHandler(InboundPeerHandler(transport: self))
+                guard let tls else { return ch.pipeline.addHandler(InboundPeerHandler(transport: self)) }
+                return ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.server))
+                    try ch.pipeline.syncOperations.addHandler(InboundPeerHandler(transport: self))
+                }
             }
         do {
             listener = try bootstrap.bind(host: host, port: port).wait()
@@ -136,9 +158,16 @@ final class OutboundLink {
         let bootstrap = ClientBootstrap(group: transport.loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(2))
-            .channelInitializer { [weak self] ch in
+            .channelInitializer { [weak self, transport = self.transport, peer = self.peer] ch in
                 ch.closeFuture.whenComplete { _ in self?.closed(ch) }
-                return ch.eventLoop.makeSucceededVoidFuture()
+                guard let tls = transport.tls else { return ch.eventLoop.makeSucceededVoidFuture() }
+                return ch.eventLoop.makeCompletedFuture {
+                    // An IP address is checked against the certificate's IP SANs; a name is sent as SNI too.
+                    let isIP = (try? SocketAddress(ipAddress: peer.host, port: 0)) != nil
+                    let ssl = try NIOSSLClientHandler(context: tls.client, serverHostname: isIP ? nil : peer.host)
+                    try ch.pipeline.syncOperations.addHandler(ssl)
+                    try ch.pipeline.syncOperations.addHandler(OutboundTLSErrorLogger(transport: transport, peer: peer))
+                }
             }
         bootstrap.connect(host: peer.host, port: peer.port).whenComplete { [self] result in
             connecting = false
@@ -257,5 +286,26 @@ final class InboundPeerHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if transport.tls != nil, sender == nil {
+            // Most likely the TLS handshake: no certificate, or one the trust store does not vouch for.
+            reject(context, "TLS handshake failed (peer without a certificate this member trusts?): \(error)", key: "tls-\(error)")
+            return
+        }
+        context.close(promise: nil)
+    }
+}
+
+/// Logs why an outbound TLS link failed (e.g. the peer's certificate is not trusted); the link reconnects.
+final class OutboundTLSErrorLogger: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let transport: PeerTransport
+    let peer: PeerTransport.Peer
+    init(transport: PeerTransport, peer: PeerTransport.Peer) { self.transport = transport; self.peer = peer }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        transport.logRejection("TLS \(transport.purpose) link to server \(peer.id) at \(peer.host):\(peer.port) failed: \(error)",
+                               key: "out-\(peer.id)-\(error)")
+        context.close(promise: nil)
+    }
 }

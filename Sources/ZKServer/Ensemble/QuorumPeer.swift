@@ -66,12 +66,13 @@ final class QuorumPeer {
         let c = server.config
         store = try DurableLogStore(dataDir: c.dataDir, dataLogDir: c.effectiveDataLogDir)
         let others = c.servers.filter { $0.id != me.id }
+        let tls = c.sslQuorum ? try PeerTLS(c.quorumTLS) : nil
         quorumTransport = PeerTransport(myId: UInt64(me.id), clusterName: c.clusterName,
                                         peers: others.map { .init(id: UInt64($0.id), host: $0.host, port: $0.quorumPort) },
-                                        loop: server.loop, logger: logger, purpose: "quorum")
+                                        loop: server.loop, logger: logger, purpose: "quorum", tls: tls)
         electionTransport = PeerTransport(myId: UInt64(me.id), clusterName: c.clusterName,
                                           peers: others.map { .init(id: UInt64($0.id), host: $0.host, port: $0.electionPort) },
-                                          loop: server.loop, logger: logger, purpose: "election")
+                                          loop: server.loop, logger: logger, purpose: "election", tls: tls)
         replicaTickMs = Int64(max(10, min(100, c.tickTime / 40)))
         for s in c.servers { knownSpecs[s.id] = s }
     }
