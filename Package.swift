@@ -48,6 +48,7 @@ let package = Package(
             "ZKProtocol", "ZKStateMachine", "ZKStorage", "ZKReplication",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ] + nio),
         .target(name: "ZKClient", dependencies: [
             "ZKProtocol", .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,10 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOConcurrencyHelpers
 import Logging
 import NIOCore
 import NIOSSL
@@ -57,11 +63,11 @@ enum TLSContexts {
     }
 
     static func checkReadable(_ path: String, key: String) throws {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
             throw TLSSetupError(message: "\(key): '\(path)' does not exist")
         }
-        guard !isDir.boolValue, FileManager.default.isReadableFile(atPath: path) else {
+        guard st.st_mode & S_IFMT != S_IFDIR, access(path, R_OK) == 0 else {
             throw TLSSetupError(message: "\(key): '\(path)' is not a readable file")
         }
     }
@@ -111,7 +117,7 @@ enum TLSContexts {
 /// a plain-text client): at most one line per 10 s, with the count of the others.
 final class TLSRefusalLog: @unchecked Sendable {
     let logger: Logger
-    private let lock = NSLock()
+    private let lock = NIOLock()
     private var lastLogged = NIODeadline.uptimeNanoseconds(0)
     private var suppressed = 0
 
