@@ -64,6 +64,13 @@ public final class ServerRunner {
         } catch {
             throw ListenError(message: "cannot listen on \(host):\(port): \(error). Is another server using the port? Pick another clientPort or stop it.")
         }
+        let httpListeners: [Channel]
+        do {
+            httpListeners = try AdminServer.start(server: server, group: group)
+        } catch {
+            try? listener.close().wait()
+            throw error
+        }
         server.startTimers()
         logger.info("listening for clients on \(host):\(port) (\(me.map { "ensemble member \($0.id) of \(config.servers.count)" } ?? "standalone"), dataDir \(config.dataDir), dataLogDir \(config.effectiveDataLogDir))")
 
@@ -79,6 +86,7 @@ public final class ServerRunner {
         stop.wait()
         logger.info("shutting down: flushing the log and closing connections")
         try? listener.close().wait()
+        for ch in httpListeners { try? ch.close().wait() }
         try? server.shutdown().wait()
         logger.info("stopped")
         _ = sources

@@ -223,6 +223,7 @@ final class QuorumPeer {
                     if nanos > 0 {
                         server.stats.fsyncCount += 1
                         server.stats.fsyncTotalNanos += nanos
+                        server.metrics.fsyncTime.observe(nanos: nanos)
                     }
                     finish(rd, sent: sendFirst, installed: installed)
                     processReady()
