@@ -118,9 +118,10 @@ public struct BackupFile: Sendable, Equatable {
 
     /// Seeds an empty data directory so a server started on it begins with exactly this data.
     /// `ensemble`: the directory belongs to an ensemble member (snapshot in the replicated store's layout).
-    /// Refuses a directory that already holds snapshots or log segments.
-    public func seed(dataDir: String, dataLogDir: String? = nil, ensemble: Bool) throws {
-        _ = try verifiedTree()
+    /// Refuses a directory that already holds snapshots or log segments. `verified`: the caller already
+    /// ran `verifiedTree()` on this value (a large tree is then not loaded again for every node).
+    public func seed(dataDir: String, dataLogDir: String? = nil, ensemble: Bool, verified: Bool = false) throws {
+        if !verified { _ = try verifiedTree() }
         let logDir = (dataLogDir?.isEmpty ?? true) ? dataDir : dataLogDir!
         let snaps = try SnapshotStore(dataDir: dataDir)
         let log = try TxnLog(dataLogDir: logDir)

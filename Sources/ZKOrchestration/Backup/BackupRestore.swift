@@ -80,16 +80,16 @@ public enum BackupRestore {
         }
     }
 
-    /// Seeds one data directory (for a zkserver started by hand).
+    /// Seeds one data directory (for a zkserver started by hand) with a backup that `load` or `fetch` checked.
     public static func seed(_ backup: BackupFile, dataDir: String, dataLogDir: String?, ensemble: Bool) throws {
         do {
-            try backup.seed(dataDir: dataDir, dataLogDir: dataLogDir, ensemble: ensemble)
+            try backup.seed(dataDir: dataDir, dataLogDir: dataLogDir, ensemble: ensemble, verified: true)
         } catch {
             throw ZKCtlError("cannot restore into \(dataDir): \(error)")
         }
     }
 
-    /// Seeds every node of a new cluster so it starts with exactly the backup's data.
+    /// Seeds every node of a new cluster so it starts with exactly the backup's data (a backup from `load`).
     /// Refuses an existing cluster, and Apache ZooKeeper nodes (they cannot read the format).
     public static func seed(_ backup: BackupFile, cluster inventory: Inventory, store: ClusterStore) throws {
         let name = inventory.cluster.name
