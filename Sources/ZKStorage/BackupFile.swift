@@ -1,5 +1,6 @@
 import NIOCore
 import ZKProtocol
+import ZKReplication
 import ZKStateMachine
 
 /// A backup: a readable text header, a blank line, then the data tree serialized at one zxid
@@ -131,7 +132,15 @@ public struct BackupFile: Sendable, Equatable {
         if try FileIO.list(log.dir).contains(where: { $0.hasPrefix("log.") }) {
             throw StorageError(.badFormat, "\(logDir) already holds a transaction log; restore needs an empty data directory")
         }
-        let bytes = ensemble ? DurableLogStore.encodeSnapshotPayload(config: nil, data: payload) : payload
+        guard ensemble else {
+            try payload.withUnsafeBytes { try snaps.write(zxid: header.zxid, payload: $0) }
+            return
+        }
+        // An ensemble member: the replicated store's snapshot layout (no cluster config: the members come
+        // from zoo.cfg), and a hard state at the backup's epoch so the first election moves past it.
+        let bytes = DurableLogStore.encodeSnapshotPayload(config: nil, data: payload)
         try bytes.withUnsafeBytes { try snaps.write(zxid: header.zxid, payload: $0) }
+        let zxid = Zxid(raw: header.zxid)
+        try DurableLogStore(dataDir: dataDir, dataLogDir: logDir).saveHardState(HardState(epoch: zxid.epoch, votedFor: nil, commit: zxid))
     }
 }
