@@ -2,6 +2,7 @@
 `zkctl backup` -> `zkctl restore --data-dir` round trip checked by digest (zkserver only)."""
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.error
@@ -9,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from zkharness import REPO_ROOT, ZKServer, four_letter, free_port
+from zkharness import REPO_ROOT, ZKServer, four_letter, free_port, port_taken, zkserver_binary
 
 pytestmark = pytest.mark.skipif(os.environ.get("ZK_SERVER", "zkserver") != "zkserver",
                                 reason="zkserver's admin server, metrics and backup format")
@@ -124,7 +125,6 @@ def test_unknown_command_is_404_and_post_is_405(admin_zk):
 
 def parse_metrics(text):
     """Prometheus text format -> {(name, frozenset(labels)): value}; checks every line's syntax."""
-    import re
     out = {}
     sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$')
     for line in text.splitlines():
@@ -178,6 +178,57 @@ def test_snapshot_needs_superuser_credentials(admin_zk):
 
 def run_zkctl(*args, timeout=120):
     return subprocess.run([zkctl_binary(), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def free_base_port():
+    """A base port P with P..P+2, P+100..P+102 and P+200..P+202 free (zkctl's generated layout)."""
+    import random
+    for _ in range(50):
+        p = random.randrange(20000, 40000)
+        if not any(port_taken(p + off + i) for off in (0, 100, 200) for i in range(3)):
+            return p
+    pytest.skip("no free port range for a 3-node cluster")
+
+
+@pytest.mark.slow
+def test_restore_a_backup_into_a_new_three_node_cluster(admin_zk, akz, tmp_path):
+    if not os.path.exists(zkctl_binary()):
+        pytest.skip(f"zkctl not built at {zkctl_binary()} (set ZKCTL_BIN)")
+    akz.ensure_path("/ens")
+    for i in range(200):
+        akz.create(f"/ens/n{i}", b"%d" % i)
+    out = tmp_path / "small.backup"
+    p = run_zkctl("backup", "--server", f"127.0.0.1:{admin_zk.admin_port}", "--auth", SUPER_AUTH, "-o", str(out))
+    assert p.returncode == 0, p.stderr
+    env = dict(os.environ, ZKCTL_HOME=str(tmp_path / "home"))
+    base = free_base_port()
+    name = "restored3"
+    try:
+        p = subprocess.run([zkctl_binary(), "restore", str(out), "-c", name, "-n", "3", "--base-port", str(base),
+                            "--timeout", "60", "--zkserver", str(zkserver_binary())],
+                           capture_output=True, text=True, env=env, timeout=120)
+        assert p.returncode == 0, p.stderr
+        from kazoo.client import KazooClient
+        c = KazooClient(hosts=",".join(f"127.0.0.1:{base + i}" for i in range(3)), timeout=10.0)
+        c.start(timeout=15)
+        try:
+            assert len(c.get_children("/ens")) == 200 and c.get("/ens/n42")[0] == b"42"
+            c.create("/ens/after", b"x")   # a new epoch: zxids above the backup's
+            c.sync("/ens")
+        finally:
+            c.stop()
+            c.close()
+        # Every member holds the same data.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            hashes = {four_letter(base + i, "hash").decode().strip() for i in range(3)}
+            if len(hashes) == 1:
+                break
+            time.sleep(0.2)
+        assert len(hashes) == 1, hashes
+        assert re.fullmatch(r"[0-9a-f]+: \d+", hashes.pop())
+    finally:
+        subprocess.run([zkctl_binary(), "down", "-c", name, "--purge"], capture_output=True, env=env, timeout=60)
 
 
 @pytest.mark.slow
