@@ -120,7 +120,7 @@ extension ZooKeeperServer {
     func httpAnswer(_ h: HTTPRequestHead, routes: HTTPRoutes) -> HTTPAnswer {
         let path = String(h.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
         if routes.metrics, path == "/metrics" {
-            guard h.method == .GET || h.method == .HEAD else {
+            guard h.method == .GET else {
                 return .json(AdminCommands.error(405, command: "metrics", "only GET is supported"))
             }
             return HTTPAnswer(status: .ok, contentType: PrometheusText.contentType,
@@ -131,7 +131,7 @@ extension ZooKeeperServer {
                 + (routes.commandURL.map { "; the admin commands are under \($0)" } ?? "; metrics are at /metrics")))
         }
         let name = path == prefix ? "" : String(path.dropFirst(prefix.count + 1))
-        guard h.method == .GET || h.method == .HEAD else {
+        guard h.method == .GET else {
             return .json(AdminCommands.error(405, command: name, "only GET is supported"))
         }
         if name.isEmpty { return .json(AdminCommands.Answer(status: 200, body: AdminCommands.index())) }
