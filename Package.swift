@@ -29,7 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
     ],
@@ -57,9 +57,17 @@ let package = Package(
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // A release zkserver links the Swift runtime statically: one file to ship (the image, the Ansible
+        // role), no toolchain on the hosts, and only the runtime pages it uses in memory.
         .executableTarget(name: "zkserver", dependencies: [
             "ZKServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+        ], linkerSettings: [
+            .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release)),
+            // FoundationEssentials' own static dependencies, which -static-stdlib does not name.
+            .linkedLibrary("_FoundationCShims", .when(platforms: [.linux], configuration: .release)),
+            .linkedLibrary("_FoundationCollections", .when(platforms: [.linux], configuration: .release)),
+            .linkedLibrary("swiftSynchronization", .when(platforms: [.linux], configuration: .release)),
         ]),
         // zkctl depends on the zkserver executable so that `swift run zkctl up` builds it too
         // (zkctl looks for zkserver next to its own executable).

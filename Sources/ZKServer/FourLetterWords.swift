@@ -1,4 +1,9 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ZKProtocol
 import ZKStateMachine
 
@@ -55,7 +60,7 @@ enum FourLetterWords {
     }
 
     static func latency(_ r: ServerReading) -> String {
-        "\(r.latencyMinMs)/\(String(format: "%.4f", r.latencyAvgMs))/\(r.latencyMaxMs)"
+        "\(r.latencyMinMs)/\(fixed(r.latencyAvgMs, 4))/\(r.latencyMaxMs)"
     }
 
     static func serverStats(_ s: ZooKeeperServer, withClients: Bool, requester: ClientConnection) -> String {

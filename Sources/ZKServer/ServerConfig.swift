@@ -61,6 +61,9 @@ public struct ServerConfig: Sendable {
     public var snapRetainCount = 3
     public var purgeIntervalHours = 0
     public var snapCount = 100_000
+    /// A member also snapshots once the log since its last snapshot holds this many KiB (it keeps that
+    /// log in memory to catch followers up), so memory stays bounded under large or many writes.
+    public var snapSizeLimitInKb = 16 * 1024
     public var superDigest: String?
     public var juteMaxBuffer = 0xfffff
     public var extendedTypesEnabled = false
@@ -175,6 +178,7 @@ public enum ConfigParser {
             case "autopurge.snapRetainCount": if let v = int(1...1_000_000) { c.snapRetainCount = max(3, v) }
             case "autopurge.purgeInterval": if let v = int(0...1_000_000, "must be 0 (off) or a number of hours") { c.purgeIntervalHours = v }
             case "snapCount": if let v = int(2...Int(Int32.max), "must be an integer >= 2") { c.snapCount = v }
+            case "snapSizeLimitInKb": if let v = int(1...Int(Int32.max), "must be a positive number of KiB") { c.snapSizeLimitInKb = v }
             case "DigestAuthenticationProvider.superDigest", "zookeeper.DigestAuthenticationProvider.superDigest":
                 guard value.split(separator: ":", omittingEmptySubsequences: false).count == 2 else {
                     bad("must be user:base64digest"); continue
@@ -240,12 +244,3 @@ public enum ConfigParser {
     }
 }
 
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        let chars = Set(set)
-        var s = Substring(self)
-        while let f = s.first, chars.contains(f) { s.removeFirst() }
-        while let l = s.last, chars.contains(l) { s.removeLast() }
-        return String(s)
-    }
-}

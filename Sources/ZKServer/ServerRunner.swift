@@ -1,4 +1,10 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -100,8 +106,8 @@ extension ServerRunner {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ConfigError(problems: ["\(path) is missing: an ensemble member needs its server id there (one line, e.g. 1)"])
         }
-        guard let id = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)), id > 0 else {
-            throw ConfigError(problems: ["\(path) must hold a positive server id, found '\(text.trimmingCharacters(in: .whitespacesAndNewlines))'"])
+        guard let id = Int64(text.trimmed), id > 0 else {
+            throw ConfigError(problems: ["\(path) must hold a positive server id, found '\(text.trimmed)'"])
         }
         return id
     }

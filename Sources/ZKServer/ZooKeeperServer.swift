@@ -1,4 +1,10 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
@@ -125,7 +131,7 @@ public final class ZooKeeperServer {
         public var description: String {
             let snap = snapshotZxid.map { "snapshot 0x\(String($0, radix: 16))" } ?? "no snapshot"
             return "recovered \(znodes) znodes and \(sessions) sessions from \(snap) + \(logRecords) log records "
-                + "(last zxid 0x\(String(lastZxid, radix: 16))) in \(String(format: "%.1f", millis)) ms"
+                + "(last zxid 0x\(String(lastZxid, radix: 16))) in \(fixed(millis, 1)) ms"
                 + (truncatedBytes > 0 ? "; truncated a torn log tail of \(truncatedBytes) bytes" : "")
         }
     }

@@ -1,5 +1,10 @@
 import Crypto
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ZKProtocol
 
 /// The identities a connection holds: its ip, digest users it authenticated as, and `super`.

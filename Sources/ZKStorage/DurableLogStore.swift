@@ -36,7 +36,6 @@ public final class DurableLogStore: LogStore {
             let (config, data) = try Self.decodeSnapshotPayload(payload, path: snapshots.path(zxid))
             snap = Snapshot(meta: SnapshotMeta(zxid: Zxid(raw: zxid), config: config), data: data)
             snapshotMeta = snap!.meta
-            snapshotData = data
         }
         var recovered: [Entry] = []
         let report = try txnLog.recover(after: snapshotMeta.zxid.raw) { r in
@@ -60,11 +59,10 @@ public final class DurableLogStore: LogStore {
     public func entries(after zxid: Zxid, limit: Int) -> [Entry] { log.entries(after: zxid, limit: limit) }
 
     public func snapshot() -> Snapshot? {
-        if snapshotData == nil, snapshotMeta.zxid != .zero || snapshotMeta.config != nil {
-            if let (_, payload) = try? snapshots.loadNewest(warn: { _ in }),
-               let (_, data) = try? Self.decodeSnapshotPayload(payload, path: "") {
-                snapshotData = data
-            }
+        if snapshotData == nil, snapshotMeta.zxid != .zero || snapshotMeta.config != nil,
+           let payload = snapshots.load(zxid: snapshotMeta.zxid.raw),
+           let (_, data) = try? Self.decodeSnapshotPayload(payload, path: snapshots.path(snapshotMeta.zxid.raw)) {
+            snapshotData = data
         }
         guard let d = snapshotData else { return nil }
         return Snapshot(meta: snapshotMeta, data: d)
@@ -118,18 +116,31 @@ public final class DurableLogStore: LogStore {
         try txnLog.reset(after: s.zxid.raw)
         log.removeAll()
         snapshotMeta = s.meta
-        snapshotData = s.data
+        snapshotData = nil  // the file is written; read back if this member leads later
     }
 
     /// After the application took a snapshot of its state at `zxid` (applied, committed): persist it,
     /// start a new log segment, and forget in-memory entries up to it.
     public func compact(at zxid: Zxid, config: ClusterConfig?, data: [UInt8]) throws {
+        try writeSnapshotFile(at: zxid, config: config, data: data)
+        try adoptSnapshot(at: zxid, config: config, data: data)
+    }
+
+    /// Writes a snapshot file (temp file, fsync, rename). Touches nothing else, so it may run on another
+    /// thread while the log is in use.
+    public func writeSnapshotFile(at zxid: Zxid, config: ClusterConfig?, data: [UInt8]) throws {
         let payload = Self.encodeSnapshotPayload(config: config, data: data)
         try payload.withUnsafeBytes { try snapshots.write(zxid: zxid.raw, payload: $0) }
+    }
+
+    /// Once the snapshot file is durable: start a new log segment and forget in-memory entries up to it.
+    /// Call it when nothing else uses the store.
+    public func adoptSnapshot(at zxid: Zxid, config: ClusterConfig?, data: [UInt8]) throws {
+        guard zxid > snapshotMeta.zxid else { return }
         if txnLog.lastZxid >= zxid.raw { try txnLog.roll(firstZxid: txnLog.lastZxid + 1) }
         log.dropPrefix(through: zxid)
         snapshotMeta = SnapshotMeta(zxid: zxid, config: config)
-        snapshotData = data
+        snapshotData = nil  // read back from the file if a follower needs it
     }
 
     static func encodeSnapshotPayload(config: ClusterConfig?, data: [UInt8]) -> [UInt8] {

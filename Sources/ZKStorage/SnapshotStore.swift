@@ -34,22 +34,34 @@ public final class SnapshotStore {
     /// Loads the newest snapshot that passes its checksum; older ones are tried if the newest is damaged.
     public func loadNewest(warn: (String) -> Void) throws -> (zxid: Int64, payload: [UInt8])? {
         for z in try list() {
-            let p = path(z)
-            let bytes = try FileIO.readAll(p)
-            let headerLen = Self.magic.count + 20
-            guard bytes.count >= headerLen, Array(bytes[0..<Self.magic.count]) == Self.magic else {
-                warn("snapshot \(p) has a bad header; trying an older one"); continue
+            switch try read(z) {
+            case .success(let payload): return (z, payload)
+            case .failure(let damage): warn("snapshot \(path(z)) \(damage.reason); trying an older one")
             }
-            func u64(_ o: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(bytes[o + $1]) } }
-            let zxid = Int64(bitPattern: u64(8))
-            let len = Int(u64(16))
-            let crc = UInt32(truncatingIfNeeded: (0..<4).reduce(UInt64(0)) { $0 << 8 | UInt64(bytes[24 + $1]) })
-            guard bytes.count == headerLen + len else { warn("snapshot \(p) is truncated; trying an older one"); continue }
-            let payload = Array(bytes[headerLen...])
-            guard CRC32C.checksum(payload) == crc else { warn("snapshot \(p) fails its checksum; trying an older one"); continue }
-            return (zxid, payload)
         }
         return nil
+    }
+
+    /// The payload of the snapshot at exactly `zxid`, nil if it is missing or damaged.
+    public func load(zxid: Int64) -> [UInt8]? {
+        guard access(path(zxid), F_OK) == 0, case .success(let payload)? = try? read(zxid) else { return nil }
+        return payload
+    }
+
+    struct Damage: Error { var reason: String }
+
+    private func read(_ z: Int64) throws -> Result<[UInt8], Damage> {
+        let bytes = try FileIO.readAll(path(z))
+        let headerLen = Self.magic.count + 20
+        guard bytes.count >= headerLen, Array(bytes[0..<Self.magic.count]) == Self.magic else { return .failure(Damage(reason: "has a bad header")) }
+        func u64(_ o: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(bytes[o + $1]) } }
+        let len = Int(u64(16))
+        let crc = UInt32(truncatingIfNeeded: (0..<4).reduce(UInt64(0)) { $0 << 8 | UInt64(bytes[24 + $1]) })
+        guard Int64(bitPattern: u64(8)) == z else { return .failure(Damage(reason: "names another zxid in its header")) }
+        guard bytes.count == headerLen + len else { return .failure(Damage(reason: "is truncated")) }
+        let payload = Array(bytes[headerLen...])
+        guard CRC32C.checksum(payload) == crc else { return .failure(Damage(reason: "fails its checksum")) }
+        return .success(payload)
     }
 
     /// Keeps the newest `retain` snapshots; returns the zxid of the oldest kept one.

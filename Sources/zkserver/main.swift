@@ -1,5 +1,10 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import ZKServer
 
@@ -94,11 +99,11 @@ struct ZKServerCommand: ParsableCommand {
 
     static func dynamicConfigPath(_ text: String, relativeTo config: String?) -> String? {
         for line in text.split(separator: "\n") {
-            let l = line.trimmingCharacters(in: .whitespaces)
+            let l = line.trimmed
             guard l.hasPrefix("dynamicConfigFile") , let eq = l.firstIndex(of: "=") else { continue }
-            let v = l[l.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            let v = l[l.index(after: eq)...].trimmed
             if v.hasPrefix("/") || config == nil { return v }
-            return (config! as NSString).deletingLastPathComponent + "/" + v
+            return directoryOf(config!) + "/" + v
         }
         return nil
     }
@@ -108,9 +113,9 @@ struct ZKServerCommand: ParsableCommand {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var seen = Set<String>()
         for i in lines.indices.reversed() {
-            let l = lines[i].trimmingCharacters(in: .whitespaces)
+            let l = lines[i].trimmed
             guard !l.hasPrefix("#"), let eq = l.firstIndex(of: "=") else { continue }
-            let key = l[..<eq].trimmingCharacters(in: .whitespaces)
+            let key = l[..<eq].trimmed
             if ["dataDir", "clientPort", "clientPortAddress", "tickTime"].contains(key) {
                 if seen.contains(key) { lines[i] = "" } else { seen.insert(key) }
             }

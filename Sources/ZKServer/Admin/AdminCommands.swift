@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The admin server's commands (`GET /commands/<name>`), shaped like Apache ZooKeeper 3.8's AdminServer:
 /// every answer is a JSON object with `command` (the primary name) and `error` (null when it worked).

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A JSON value whose objects keep their key order, so admin answers read like Apache ZooKeeper's.
 public indirect enum JSONValue: Equatable, Sendable {
@@ -55,7 +55,7 @@ public indirect enum JSONValue: Equatable, Sendable {
         case .bool(let b): return b ? "true" : "false"
         case .int(let i): return String(i)
         case .uint(let u): return String(u)
-        case .double(let d): return String(format: "%.4f", d)
+        case .double(let d): return fixed(d, 4)
         case .string(let s): return s
         case .array, .object: return text
         }
@@ -71,7 +71,7 @@ public indirect enum JSONValue: Equatable, Sendable {
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .uint(let u): out += String(u)
-        case .double(let d): out += d.isFinite ? (d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : "\(d)") : "null"
+        case .double(let d): out += d.isFinite ? (d == d.rounded() && abs(d) < 1e15 ? fixed(d, 1) : "\(d)") : "null"
         case .string(let s): Self.quote(s, into: &out)
         case .array(let items):
             if items.isEmpty { out += "[]"; return }
@@ -107,7 +107,7 @@ public indirect enum JSONValue: Equatable, Sendable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            case _ where u.value < 0x20: out += "\\u00" + (u.value < 0x10 ? "0" : "") + String(u.value, radix: 16)
             default: out.unicodeScalars.append(u)
             }
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A cumulative histogram with fixed bucket bounds, updated on the server's event loop (no locks).
 public struct Histogram: Sendable {

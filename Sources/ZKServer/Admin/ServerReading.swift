@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ZKStateMachine
 
 /// One client connection's counters, as `cons`/`stat` and the `connections` admin command show them.

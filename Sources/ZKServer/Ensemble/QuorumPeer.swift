@@ -1,4 +1,9 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import NIOCore
 import ZKProtocol
@@ -41,6 +46,7 @@ final class QuorumPeer {
     var nextSyncId: UInt64 = 1
     var touched: Set<Int64> = []
     var appliedSinceSnapshot = 0
+    var appliedBytesSinceSnapshot = 0
     var tasks: [RepeatedTask] = []
     let replicaTickMs: Int64
     /// Addresses of every member ever seen (from zoo.cfg, /zookeeper/config and config entries).
@@ -81,7 +87,7 @@ final class QuorumPeer {
     /// Learns addresses from `server.N=` lines (a /zookeeper/config value or a config entry).
     func learnSpecs(from text: String) {
         for line in text.split(whereSeparator: { $0 == "\n" || $0 == "," }) {
-            let l = line.trimmingCharacters(in: .whitespaces)
+            let l = line.trimmed
             guard l.hasPrefix("server."), let eq = l.firstIndex(of: "="), let id = Int64(l[l.index(l.startIndex, offsetBy: 7)..<eq]) else { continue }
             if case .success(let spec) = ServerSpec.parse(id: id, String(l[l.index(after: eq)...])) { knownSpecs[id] = spec }
         }
@@ -118,7 +124,7 @@ final class QuorumPeer {
                           applied: rec.snapshot?.zxid, seed: UInt64.random(in: 0...UInt64.max))
         let ms = Double(ZooKeeperServer.monotonicNanos() - start) / 1e6
         return "recovered \(server.tree.nodeCount) znodes from snapshot \(rec.snapshot.map { "\($0.zxid)" } ?? "none") "
-            + "and \(rec.entryCount) log entries (epoch \(rec.hardState.epoch)) in \(String(format: "%.1f", ms)) ms"
+            + "and \(rec.entryCount) log entries (epoch \(rec.hardState.epoch)) in \(fixed(ms, 1)) ms"
             + (rec.truncatedBytes > 0 ? "; truncated a torn log tail of \(rec.truncatedBytes) bytes" : "")
     }
 
@@ -244,6 +250,8 @@ final class QuorumPeer {
 
     /// The rest of a Ready once it is durable: send, apply, advance, then what the core handed out.
     func finish(_ rd: Ready, sent: Bool, installed: DataTree?) {
+        // The disk thread is idle and the core is not being called: a safe point to compact.
+        if pendingCompaction != nil && installed == nil { adoptPendingSnapshot() }
         if let tree = installed, let s = rd.snapshotToInstall { adoptSnapshot(tree, at: s.zxid, config: s.meta.config) }
         if rd.entriesToAppend.contains(where: { $0.kind == .config }) || rd.truncateAfter != nil || rd.snapshotToInstall != nil {
             for e in rd.entriesToAppend where e.kind == .config { learnConfigEntry(e) }
@@ -301,6 +309,7 @@ final class QuorumPeer {
         var triggers: [WatchTrigger] = []
         let tree = server.tree
         appliedSinceSnapshot += 1
+        appliedBytesSinceSnapshot += e.payload.count + 16
         if e.kind == .config {
             applyConfig(e)
             return
@@ -379,7 +388,7 @@ final class QuorumPeer {
         guard let dyn = server.config.dynamicConfigFile, !server.config.sourcePath.isEmpty,
               server.config.sourcePath != "(flags)" else { return }
         let cfgPath = server.config.sourcePath
-        let dir = (cfgPath as NSString).deletingLastPathComponent
+        let dir = directoryOf(cfgPath)
         let name = "zoo.cfg.dynamic.\(String(version, radix: 16))"
         let newPath = (dir.isEmpty ? "." : dir) + "/" + name
         do {
@@ -406,7 +415,7 @@ final class QuorumPeer {
         func parseSpecs(_ list: String) -> [ServerSpec]? {
             var out: [ServerSpec] = []
             for item in list.split(whereSeparator: { $0 == "," || $0 == "\n" }) {
-                var l = item.trimmingCharacters(in: .whitespaces)
+                var l = item.trimmed
                 if l.isEmpty { continue }
                 if l.hasPrefix("server.") { l = String(l.dropFirst(7)) }
                 guard let eq = l.firstIndex(of: "="), let id = Int64(l[..<eq]), id > 0,
@@ -421,7 +430,7 @@ final class QuorumPeer {
         } else {
             if let leaving = r.leavingServers, !leaving.isEmpty {
                 for item in leaving.split(separator: ",") {
-                    guard let id = Int64(item.trimmingCharacters(in: .whitespaces)) else { return .badArguments }
+                    guard let id = Int64(item.trimmed) else { return .badArguments }
                     specs[id] = nil
                 }
             }
@@ -754,20 +763,48 @@ final class QuorumPeer {
 
     // MARK: - Snapshots
 
+    var snapshotWriting = false
+    /// A snapshot whose file is durable, waiting for a moment when nothing else uses the store.
+    var pendingCompaction: (zxid: Zxid, config: ClusterConfig, data: [UInt8], started: UInt64)?
+
+    /// Every snapCount applied transactions: serialize the tree here, write the file on the disk thread,
+    /// then compact the log at the next quiet point (never while a Ready is being persisted).
     func maybeSnapshot() {
-        guard appliedSinceSnapshot >= server.snapThreshold else { return }
+        let logFull = appliedBytesSinceSnapshot >= server.config.snapSizeLimitInKb * 1024
+        guard appliedSinceSnapshot >= server.snapThreshold || logFull, !snapshotWriting, pendingCompaction == nil else { return }
         appliedSinceSnapshot = 0
+        appliedBytesSinceSnapshot = 0
         server.snapThreshold = server.randomSnapThreshold()
         let zxid = Zxid(raw: server.tree.lastZxid)
         let t0 = ZooKeeperServer.monotonicNanos()
-        let buf = server.tree.serialized()
+        let data = Array(server.tree.serialized().readableBytesView)
+        let config = replica.cluster(at: zxid)
+        let store = self.store
+        snapshotWriting = true
+        server.diskPool.runIfActive(eventLoop: server.loop) {
+            try store.writeSnapshotFile(at: zxid, config: config, data: data)
+        }.whenComplete { [self] result in
+            snapshotWriting = false
+            switch result {
+            case .success:
+                pendingCompaction = (zxid, config, data, t0)
+                if !inReady { adoptPendingSnapshot() }
+            case .failure(let error):
+                logger.error("snapshot \(zxid) failed: \(error)")
+            }
+        }
+    }
+
+    func adoptPendingSnapshot() {
+        guard let p = pendingCompaction else { return }
+        pendingCompaction = nil
         do {
-            try store.compact(at: zxid, config: replica.cluster(at: zxid), data: Array(buf.readableBytesView))
+            try store.adoptSnapshot(at: p.zxid, config: p.config, data: p.data)
             server.stats.snapshotsTaken += 1
-            server.stats.lastSnapshotZxid = zxid.raw
-            logger.info("snapshot \(zxid) written (\(server.tree.nodeCount) znodes, \(buf.readableBytes) bytes, \((ZooKeeperServer.monotonicNanos() - t0) / 1_000_000) ms)")
+            server.stats.lastSnapshotZxid = p.zxid.raw
+            logger.info("snapshot \(p.zxid) written (\(server.tree.nodeCount) znodes, \(p.data.count) bytes, \((ZooKeeperServer.monotonicNanos() - p.started) / 1_000_000) ms)")
         } catch {
-            logger.error("snapshot \(zxid) failed: \(error)")
+            logger.error("snapshot \(p.zxid) written but the log could not be rolled: \(error)")
         }
     }
 }
