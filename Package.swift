@@ -8,7 +8,7 @@ import PackageDescription
 //   ZKReplication    leader election + atomic broadcast as an event-in/effects-out state machine   (pure)
 //   ZKSimulation     deterministic simulator driving the real replication core and data tree   (pure)
 //   ZKStorage        transaction log + snapshots on disk   (shell: file I/O)
-//   ZKServer         NIO client port (plain and TLS), peer transport, four-letter words, config   (shell: network)
+//   ZKServer         NIO client port (plain and TLS), peer transport, four-letter words, admin HTTP + /metrics, config   (shell: network)
 //   ZKClient         async ZooKeeper client used by zkctl health checks and the benchmark   (shell: network)
 //   ZKOrchestration  zkctl: inventory, templates, planners (pure), certificates, process supervision (shell)
 //   zkserver/zkctl/zksim   executables: flags -> libraries, nothing else
@@ -43,18 +43,21 @@ let package = Package(
         ]),
         .target(name: "ZKReplication"),
         .target(name: "ZKSimulation", dependencies: ["ZKReplication", "ZKStateMachine", "ZKProtocol"]),
-        .target(name: "ZKStorage", dependencies: ["ZKStateMachine", "ZKProtocol", "ZKReplication"]),
+        .target(name: "ZKStorage", dependencies: [
+            "ZKStateMachine", "ZKProtocol", "ZKReplication", .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .target(name: "ZKServer", dependencies: [
             "ZKProtocol", "ZKStateMachine", "ZKStorage", "ZKReplication",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ] + nio),
         .target(name: "ZKClient", dependencies: [
             "ZKProtocol", .product(name: "Logging", package: "swift-log"),
         ] + nio),
         .target(name: "ZKOrchestration", dependencies: [
-            "ZKClient", "ZKProtocol",
+            "ZKClient", "ZKProtocol", "ZKStorage",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "Logging", package: "swift-log"),
@@ -84,12 +87,14 @@ let package = Package(
         ]),
         .testTarget(name: "ZKProtocolTests", dependencies: ["ZKProtocol"]),
         .testTarget(name: "ZKStateMachineTests", dependencies: ["ZKStateMachine", "ZKProtocol"]),
-        .testTarget(name: "ZKStorageTests", dependencies: ["ZKStorage", "ZKStateMachine", "ZKProtocol"]),
+        .testTarget(name: "ZKStorageTests", dependencies: [
+            "ZKStorage", "ZKStateMachine", "ZKProtocol", .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "ZKReplicationTests", dependencies: ["ZKReplication"]),
         .testTarget(name: "ZKSimulationTests", dependencies: ["ZKSimulation"]),
         .testTarget(name: "ZKServerTests", dependencies: ["ZKServer", "ZKClient"]),
         .testTarget(name: "ZKOrchestrationTests", dependencies: [
-            "ZKOrchestration", .product(name: "X509", package: "swift-certificates"),
+            "ZKOrchestration", "ZKStorage", .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ], exclude: ["Golden"]),
         .testTarget(name: "ZKClientTests", dependencies: ["ZKClient", "ZKProtocol"]),

@@ -24,9 +24,10 @@ enum FourLetterWords {
         case "mntr": return monitor(s)
         case "conf": return conf(s)
         case "envi": return environment(s)
-        case "cons": return s.connectionList(requester: requester, detailed: true) + "\n"
+        case "cons": return connectionList(s.reading().connections, requester: requester, detailed: true) + "\n"
         case "wchs":
-            return "\(s.watches.dataWatchConnections) connections watching \(s.watches.dataWatchPaths) paths\nTotal watches:\(s.watches.dataWatchTotal)\n"
+            let r = s.reading()
+            return "\(r.dataWatchConnections) connections watching \(r.dataWatchPaths) paths\nTotal watches:\(r.dataWatchTotal)\n"
         case "wchc":
             var out = ""
             for (w, paths) in s.watches.dataWatchesByWatcher().sorted(by: { $0.key < $1.key }) {
@@ -58,62 +59,29 @@ enum FourLetterWords {
         }
     }
 
-    static func latency(_ s: ZooKeeperServer) -> String {
-        let st = s.stats
-        let minL = st.latencyCount == 0 ? 0 : st.minLatencyMs
-        let avg = st.latencyCount == 0 ? 0 : Double(st.totalLatencyMs) / Double(st.latencyCount)
-        return "\(minL)/\(fixed(avg, 4))/\(st.maxLatencyMs)"
+    static func latency(_ r: ServerReading) -> String {
+        "\(r.latencyMinMs)/\(fixed(r.latencyAvgMs, 4))/\(r.latencyMaxMs)"
     }
 
     static func serverStats(_ s: ZooKeeperServer, withClients: Bool, requester: ClientConnection) -> String {
-        var out = "Zookeeper version: \(version)\n"
+        let r = s.reading()
+        var out = "Zookeeper version: \(r.version)\n"
         if withClients {
-            out += "Clients:\n" + s.connectionList(requester: requester, detailed: false) + "\n"
+            out += "Clients:\n" + connectionList(r.connections, requester: requester, detailed: false) + "\n"
         }
-        out += "Latency min/avg/max: \(latency(s))\n"
-        out += "Received: \(s.stats.packetsReceived)\n"
-        out += "Sent: \(s.stats.packetsSent)\n"
-        out += "Connections: \(s.connections.count + 1)\n"
-        out += "Outstanding: \(s.outstandingWrites)\n"
-        out += "Zxid: 0x\(String(s.tree.lastZxid, radix: 16))\n"
-        out += "Mode: \(s.modeName)\n"
-        out += "Node count: \(s.tree.nodeCount + 1)\n"   // Apache ZooKeeper counts the root twice ("" and "/")
+        out += "Latency min/avg/max: \(latency(r))\n"
+        out += "Received: \(r.packetsReceived)\n"
+        out += "Sent: \(r.packetsSent)\n"
+        out += "Connections: \(r.connections.count + 1)\n"
+        out += "Outstanding: \(r.outstandingRequests)\n"
+        out += "Zxid: \(r.zxidHex)\n"
+        out += "Mode: \(r.mode)\n"
+        out += "Node count: \(r.nodeCount)\n"
         return out
     }
 
     static func monitor(_ s: ZooKeeperServer) -> String {
-        let st = s.stats
-        let avg = st.latencyCount == 0 ? 0 : Double(st.totalLatencyMs) / Double(st.latencyCount)
-        var lines: [(String, String)] = [
-            ("zk_version", version),
-            ("zk_server_state", s.modeName),
-            ("zk_ephemerals_count", "\(s.tree.ephemerals.values.reduce(0) { $0 + $1.count })"),
-            ("zk_num_alive_connections", "\(s.connections.count + 1)"),
-            ("zk_avg_latency", fixed(avg, 4)),
-            ("zk_min_latency", "\(st.latencyCount == 0 ? 0 : st.minLatencyMs)"),
-            ("zk_max_latency", "\(st.maxLatencyMs)"),
-            ("zk_outstanding_requests", "\(s.outstandingWrites)"),
-            ("zk_znode_count", "\(s.tree.nodeCount + 1)"),
-            ("zk_global_sessions", "\(s.tree.sessions.count)"),
-            ("zk_local_sessions", "0"),
-            ("zk_packets_sent", "\(st.packetsSent)"),
-            ("zk_packets_received", "\(st.packetsReceived)"),
-            ("zk_watch_count", "\(s.watches.totalWatches)"),
-            ("zk_approximate_data_size", "\(s.tree.approximateDataSize)"),
-            ("zk_open_file_descriptor_count", "\(openFileDescriptors())"),
-            ("zk_max_file_descriptor_count", "\(maxFileDescriptors())"),
-            ("zk_uptime", "\(Int64(Date().timeIntervalSince(s.startedAt) * 1000))"),
-            ("zk_auth_failed_count", "\(st.authFailed)"),
-            ("zk_connection_rejected", "\(st.connectionsRejected)"),
-            ("zk_large_requests_rejected", "\(st.largeRequestsRejected)"),
-            ("zk_snap_count", "\(st.snapshotsTaken)"),
-            ("zk_last_proposal_size", "-1"),
-            ("zk_fsync_count", "\(st.fsyncCount)"),
-            ("zk_avg_fsynctime", fixed(st.fsyncCount == 0 ? 0 : Double(st.fsyncTotalNanos) / Double(st.fsyncCount) / 1e6, 4)),
-            ("zk_digest", "\(s.tree.digest)"),
-        ]
-        lines.append(contentsOf: s.roleMonitorLines())
-        return lines.map { "\($0.0)\t\($0.1)\n" }.joined()
+        s.reading().monitorFields(extraConnections: 1).map { "zk_\($0.0)\t\($0.1.plainText)\n" }.joined()
     }
 
     static func conf(_ s: ZooKeeperServer) -> String {
@@ -148,21 +116,24 @@ enum FourLetterWords {
         return out
     }
 
-    static func environment(_ s: ZooKeeperServer) -> String {
+    /// The process environment shown by `envi` and the `environment` admin command.
+    static func environmentPairs() -> [(String, String)] {
         let p = ProcessInfo.processInfo
-        return """
-            Environment:
-            zookeeper.version=\(version)
-            host.name=\(p.hostName)
-            os.name=Linux
-            os.arch=\(Self.arch)
-            os.version=\(p.operatingSystemVersionString)
-            user.name=\(p.environment["USER"] ?? "")
-            user.home=\(p.environment["HOME"] ?? "")
-            user.dir=\(FileManager.default.currentDirectoryPath)
-            server.pid=\(p.processIdentifier)
+        return [
+            ("zookeeper.version", version),
+            ("host.name", p.hostName),
+            ("os.name", "Linux"),
+            ("os.arch", Self.arch),
+            ("os.version", p.operatingSystemVersionString),
+            ("user.name", p.environment["USER"] ?? ""),
+            ("user.home", p.environment["HOME"] ?? ""),
+            ("user.dir", FileManager.default.currentDirectoryPath),
+            ("server.pid", String(p.processIdentifier)),
+        ]
+    }
 
-            """
+    static func environment(_ s: ZooKeeperServer) -> String {
+        "Environment:\n" + environmentPairs().map { "\($0.0)=\($0.1)\n" }.joined()
     }
 
     static func dump(_ s: ZooKeeperServer) -> String {
@@ -199,15 +170,71 @@ extension ZooKeeperServer {
     var modeName: String { quorum?.modeName ?? "standalone" }
     func roleMonitorLines() -> [(String, String)] { quorum?.monitorLines() ?? [] }
 
-    func connectionList(requester: ClientConnection, detailed: Bool) -> String {
+    /// Reads the server's state for the four-letter words, the admin commands and /metrics. Call on the loop.
+    func reading() -> ServerReading {
+        var r = ServerReading()
+        let st = stats
+        r.version = FourLetterWords.version
+        r.mode = modeName
+        r.serving = quorum?.serving ?? true
+        r.serverId = config.isEnsemble ? serverId : 0
+        r.leaderId = quorum?.servingLeader.map { Int64(bitPattern: $0) }
+        r.lastZxid = tree.lastZxid
+        r.nodeCount = tree.nodeCount + 1   // Apache ZooKeeper counts the root twice ("" and "/")
+        r.ephemerals = tree.ephemerals.values.reduce(0) { $0 + $1.count }
+        r.connections = connections.values.sorted(by: { $0.id < $1.id }).map { c in
+            ConnectionReading(
+                remoteAddress: c.remoteAddress, queued: c.queuedCount, received: c.received, sent: c.sent,
+                sessionId: c.sessionId, lastOp: c.lastOp, establishedMs: c.establishedMs, timeoutMs: c.timeoutMs,
+                lastCxid: c.lastCxid, lastZxid: c.lastZxid, lastResponseMs: c.lastResponseNanos / 1_000_000,
+                lastLatencyMs: c.lastLatencyMs, minLatencyMs: c.latencyCount == 0 ? 0 : c.minLatencyMs,
+                avgLatencyMs: c.latencyCount == 0 ? 0 : c.totalLatencyMs / c.latencyCount, maxLatencyMs: c.maxLatencyMs)
+        }
+        r.outstandingRequests = outstandingWrites
+        r.latencyMinMs = st.latencyCount == 0 ? 0 : st.minLatencyMs
+        r.latencyAvgMs = st.latencyCount == 0 ? 0 : Double(st.totalLatencyMs) / Double(st.latencyCount)
+        r.latencyMaxMs = st.maxLatencyMs
+        r.packetsReceived = st.packetsReceived
+        r.packetsSent = st.packetsSent
+        r.watchCount = watches.totalWatches
+        r.dataWatchConnections = watches.dataWatchConnections
+        r.dataWatchPaths = watches.dataWatchPaths
+        r.dataWatchTotal = watches.dataWatchTotal
+        r.sessions = tree.sessions.count
+        r.approximateDataSize = tree.approximateDataSize
+        r.openFileDescriptors = FourLetterWords.openFileDescriptors()
+        r.maxFileDescriptors = FourLetterWords.maxFileDescriptors()
+        r.uptimeMs = Int64(Date().timeIntervalSince(startedAt) * 1000)
+        r.authFailed = st.authFailed
+        r.connectionsRejected = st.connectionsRejected
+        r.largeRequestsRejected = st.largeRequestsRejected
+        r.snapshotsTaken = st.snapshotsTaken
+        r.lastSnapshotZxid = st.lastSnapshotZxid
+        r.fsyncCount = st.fsyncCount
+        r.fsyncAvgMs = st.fsyncCount == 0 ? 0 : Double(st.fsyncTotalNanos) / Double(st.fsyncCount) / 1e6
+        r.digest = tree.digest
+        r.dataDirSize = snapshots.totalBytes
+        r.logDirSize = txnLog.totalBytes
+        r.roleLines = roleMonitorLines()
+        r.members = (quorum?.members ?? config.servers).sorted { $0.id < $1.id }
+        if let data = tree.node(DataTree.configPath)?.data,
+           let v = String(decoding: data, as: UTF8.self).split(separator: "\n").last, v.hasPrefix("version=") {
+            r.configVersion = String(v.dropFirst("version=".count))
+        }
+        r.config = config
+        return r
+    }
+}
+
+extension FourLetterWords {
+    static func connectionList(_ conns: [ConnectionReading], requester: ClientConnection, detailed: Bool) -> String {
         var lines: [String] = []
-        for c in connections.values.sorted(by: { $0.id < $1.id }) {
-            var l = " /\(c.remoteAddress)[1](queued=\(c.queuedCount),recved=\(c.received),sent=\(c.sent)"
+        for c in conns {
+            var l = " /\(c.remoteAddress)[1](queued=\(c.queued),recved=\(c.received),sent=\(c.sent)"
             if detailed {
-                let avg = c.latencyCount == 0 ? 0 : c.totalLatencyMs / c.latencyCount
                 l += ",sid=0x\(String(c.sessionId, radix: 16)),lop=\(c.lastOp),est=\(c.establishedMs),to=\(c.timeoutMs)"
                 l += ",lcxid=0x\(String(c.lastCxid, radix: 16)),lzxid=0x\(String(c.lastZxid, radix: 16))"
-                l += ",lresp=\(c.lastResponseNanos / 1_000_000),llat=\(c.lastLatencyMs),minlat=\(c.latencyCount == 0 ? 0 : c.minLatencyMs),avglat=\(avg),maxlat=\(c.maxLatencyMs)"
+                l += ",lresp=\(c.lastResponseMs),llat=\(c.lastLatencyMs),minlat=\(c.minLatencyMs),avglat=\(c.avgLatencyMs),maxlat=\(c.maxLatencyMs)"
             }
             lines.append(l + ")")
         }

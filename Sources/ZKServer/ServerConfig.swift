@@ -87,6 +87,18 @@ public struct ServerConfig: Sendable {
     public var sslQuorum = false
     public var quorumTLS = TLSSettings()
     public var servers: [ServerSpec] = []
+    /// The admin server (HTTP, `GET /commands/<name>`). Unlike Apache ZooKeeper (on by default, port 8080),
+    /// it is off unless admin.serverPort is set or admin.enableServer=true, since local members share a host.
+    public var adminEnableServer: Bool?
+    public var adminServerAddress = "0.0.0.0"
+    public var adminServerPort: Int?
+    public var adminCommandURL = "/commands"
+    /// `GET /commands/snapshot` needs the superuser's digest credentials unless this is false.
+    public var adminSnapshotRequireAuth = true
+    /// Prometheus metrics on `GET /metrics` (metricsProvider.httpPort / httpHost, as Apache ZooKeeper's provider).
+    public var metricsProviderClassName: String?
+    public var metricsHTTPPort: Int?
+    public var metricsHTTPHost = "0.0.0.0"
     /// Keys this server does not interpret, with their values (kept, and shown by `conf`-style dumps).
     public var unknown: [(key: String, value: String)] = []
     /// Where the file came from, for messages.
@@ -98,6 +110,14 @@ public struct ServerConfig: Sendable {
     public var effectiveMinSessionTimeout: Int { minSessionTimeout ?? tickTime * 2 }
     public var effectiveMaxSessionTimeout: Int { maxSessionTimeout ?? tickTime * 20 }
     public var isEnsemble: Bool { servers.count > 1 || (!standaloneEnabled && !servers.isEmpty) }
+    public var adminEnabled: Bool { adminEnableServer ?? (adminServerPort != nil) }
+    public var effectiveAdminPort: Int { adminServerPort ?? 8080 }
+    public static let prometheusProvider = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
+    public static let nullMetricsProvider = "org.apache.zookeeper.metrics.impl.NullMetricsProvider"
+    public var metricsEnabled: Bool {
+        metricsProviderClassName == Self.nullMetricsProvider ? false : (metricsProviderClassName != nil || metricsHTTPPort != nil)
+    }
+    public var effectiveMetricsPort: Int { metricsHTTPPort ?? 7000 }
     public func fourLetterAllowed(_ cmd: String) -> Bool {
         cmd == "srvr" || fourLetterWhitelist.contains("*") || fourLetterWhitelist.contains(cmd)
     }
@@ -257,6 +277,22 @@ public enum ConfigParser {
             case "serverCnxnFactory", "zookeeper.serverCnxnFactory":
                 // Apache ZooKeeper needs its Netty factory for TLS; zkserver has one network layer for both.
                 break
+            case "admin.enableServer", "zookeeper.admin.enableServer": if let v = bool() { c.adminEnableServer = v }
+            case "admin.serverAddress", "zookeeper.admin.serverAddress":
+                if value.isEmpty { bad("must be an address to listen on") } else { c.adminServerAddress = value }
+            case "admin.serverPort", "zookeeper.admin.serverPort": if let v = int(1...65535, "must be a port number 1-65535") { c.adminServerPort = v }
+            case "admin.commandURL", "zookeeper.admin.commandURL":
+                if value.hasPrefix("/") && value.count > 1 && !value.hasSuffix("/") { c.adminCommandURL = value } else { bad("must be a path like /commands") }
+            case "admin.snapshot.requireAuth": if let v = bool() { c.adminSnapshotRequireAuth = v }
+            case "metricsProvider.className":
+                if value == ServerConfig.prometheusProvider || value == ServerConfig.nullMetricsProvider {
+                    c.metricsProviderClassName = value
+                } else {
+                    bad("must be \(ServerConfig.prometheusProvider) or \(ServerConfig.nullMetricsProvider)")
+                }
+            case "metricsProvider.httpPort": if let v = int(1...65535, "must be a port number 1-65535") { c.metricsHTTPPort = v }
+            case "metricsProvider.httpHost":
+                if value.isEmpty { bad("must be an address to listen on") } else { c.metricsHTTPHost = value }
             default:
                 let sslKey = key.hasPrefix("zookeeper.ssl.") ? String(key.dropFirst("zookeeper.".count)) : key
                 if sslKey.hasPrefix("ssl.") {
@@ -305,6 +341,9 @@ public enum ConfigParser {
             if c.quorumTLS.trustStoreLocation == nil {
                 problems.append("\(path): sslQuorum=true needs ssl.quorum.trustStore.location (PEM CA bundle the members' certificates are checked against)")
             }
+        }
+        if c.adminEnabled, c.metricsEnabled, c.effectiveAdminPort == c.effectiveMetricsPort, c.adminServerAddress != c.metricsHTTPHost {
+            problems.append("\(path): admin.serverPort and metricsProvider.httpPort are both \(c.effectiveAdminPort) but on different addresses; use one address or two ports")
         }
         var ids = Set<Int64>()
         for s in c.servers where !ids.insert(s.id).inserted {

@@ -66,6 +66,13 @@ public final class ServerRunner {
                                              tls: secureContext, key: "secureClientPort")
             logger.info("listening for TLS clients on \(secureHost):\(securePort) (ssl.clientAuth=\(config.clientTLS.clientAuth.rawValue))")
         }
+        let httpListeners: [Channel]
+        do {
+            httpListeners = try AdminServer.start(server: server, group: group)
+        } catch {
+            try? listener.close().wait()
+            throw error
+        }
         server.startTimers()
         logger.info("listening for clients on \(host):\(port) (\(me.map { "ensemble member \($0.id) of \(config.servers.count)" } ?? "standalone"), dataDir \(config.dataDir), dataLogDir \(config.effectiveDataLogDir))")
 
@@ -82,6 +89,7 @@ public final class ServerRunner {
         logger.info("shutting down: flushing the log and closing connections")
         try? listener.close().wait()
         try? secureListener?.close().wait()
+        for ch in httpListeners { try? ch.close().wait() }
         try? server.shutdown().wait()
         logger.info("stopped")
         _ = sources

@@ -81,6 +81,7 @@ public final class ZooKeeperServer {
     var nextConnectionId = 1
     var nextSessionId: Int64
     var stats = ServerStats()
+    var metrics = ServerMetrics()
     let startedAt = Date()
     var dirtyConnections: [ClientConnection] = []
     /// Connections whose front reply waits for the tree to reach a zxid.
@@ -462,9 +463,10 @@ public final class ZooKeeperServer {
         }
     }
 
-    func finishReply(_ conn: ClientConnection, start: UInt64) {
+    func finishReply(_ conn: ClientConnection, start: UInt64, write: Bool = false) {
         let now = Self.monotonicNanos()
         conn.recordLatency(start, now: now)
+        if write { metrics.writeLatency.observe(nanos: now &- start) } else { metrics.readLatency.observe(nanos: now &- start) }
         let ms = Int64((now &- start) / 1_000_000)
         stats.packetsSent += 1
         stats.minLatencyMs = min(stats.minLatencyMs, ms)
@@ -517,7 +519,7 @@ public final class ZooKeeperServer {
             case .ready(let b):
                 conn.popFront()
                 conn.write(b)
-                finishReply(conn, start: slot.startNanos)
+                finishReply(conn, start: slot.startNanos, write: slot.request?.opCode.isWrite ?? false)
             case .readyAfter(let zxid, let b):
                 guard tree.lastZxid >= zxid else {
                     barrierConnections[ObjectIdentifier(conn)] = conn
@@ -587,6 +589,7 @@ public final class ZooKeeperServer {
             case .success(let fsyncNanos):
                 stats.fsyncCount += 1
                 stats.fsyncTotalNanos += fsyncNanos
+                metrics.fsyncTime.observe(nanos: fsyncNanos)
                 applyBatch(batch)
                 maybeSnapshot()
             case .failure(let error):

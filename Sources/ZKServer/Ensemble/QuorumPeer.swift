@@ -111,7 +111,9 @@ final class QuorumPeer {
         persistedHard = rec.hardState
         let cfg = try ReplicaConfig(id: UInt64(me.id), electionTimeoutTicks: 10, heartbeatIntervalTicks: 1,
                                     maxEntriesPerMessage: 1024)
-        learnSpecsFromTree()
+        // A snapshot seeded from a backup carries no cluster config: its /zookeeper/config names the
+        // ensemble the backup came from, whose addresses must not replace this one's.
+        if rec.snapshot?.meta.config != nil { learnSpecsFromTree() }
         var cur = store.snapshotMeta.zxid
         while cur < store.lastZxid {
             let batch = store.entries(after: cur, limit: 4096)
@@ -230,6 +232,7 @@ final class QuorumPeer {
                     if nanos > 0 {
                         server.stats.fsyncCount += 1
                         server.stats.fsyncTotalNanos += nanos
+                        server.metrics.fsyncTime.observe(nanos: nanos)
                     }
                     finish(rd, sent: sendFirst, installed: installed)
                     processReady()
@@ -250,7 +253,7 @@ final class QuorumPeer {
     func finish(_ rd: Ready, sent: Bool, installed: DataTree?) {
         // The disk thread is idle and the core is not being called: a safe point to compact.
         if pendingCompaction != nil && installed == nil { adoptPendingSnapshot() }
-        if let tree = installed, let s = rd.snapshotToInstall { adoptSnapshot(tree, at: s.zxid) }
+        if let tree = installed, let s = rd.snapshotToInstall { adoptSnapshot(tree, at: s.zxid, config: s.meta.config) }
         if rd.entriesToAppend.contains(where: { $0.kind == .config }) || rd.truncateAfter != nil || rd.snapshotToInstall != nil {
             for e in rd.entriesToAppend where e.kind == .config { learnConfigEntry(e) }
             needsPeerRefresh = true
@@ -280,10 +283,10 @@ final class QuorumPeer {
     }
 
     /// A snapshot from the leader is durable: the tree replaces ours.
-    func adoptSnapshot(_ tree: DataTree, at zxid: Zxid) {
+    func adoptSnapshot(_ tree: DataTree, at zxid: Zxid, config: ClusterConfig?) {
         server.tree.replace(with: tree)
         server.preparer.reset()
-        learnSpecsFromTree()
+        if config != nil { learnSpecsFromTree() }
         logger.info("installed a snapshot at \(zxid) from the leader (\(tree.nodeCount) znodes)")
         // Watches registered against the old state are stale: clients reconnect and re-register them.
         stopServing("installed a snapshot from the leader")

@@ -1,0 +1,171 @@
+import FoundationEssentials
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ZKStateMachine
+import ZKStorage
+
+/// An HTTP answer, built on the server's event loop.
+struct HTTPAnswer {
+    var status: HTTPResponseStatus
+    var contentType: String
+    var headers: [(String, String)] = []
+    var body: [UInt8]
+
+    static func json(_ a: AdminCommands.Answer) -> HTTPAnswer {
+        HTTPAnswer(status: HTTPResponseStatus(statusCode: a.status), contentType: "application/json", body: Array(a.body.prettyText.utf8))
+    }
+}
+
+/// What one HTTP listener serves: the admin commands under `commandURL`, /metrics, or both.
+struct HTTPRoutes {
+    var commandURL: String?
+    var metrics: Bool
+}
+
+/// The HTTP listeners: the admin server (admin.serverPort) and the Prometheus endpoint (metricsProvider.httpPort).
+/// They run on the server's event loop group; every answer is computed on the server's loop.
+enum AdminServer {
+    /// Binds the listeners the config asks for (one, if both share a port). Returns the channels to close at shutdown.
+    static func start(server: ZooKeeperServer, group: EventLoopGroup) throws -> [Channel] {
+        let c = server.config
+        var listeners: [(host: String, port: Int, routes: HTTPRoutes, what: String)] = []
+        if c.adminEnabled {
+            listeners.append((c.adminServerAddress, c.effectiveAdminPort, HTTPRoutes(commandURL: c.adminCommandURL, metrics: false), "admin server"))
+        }
+        if c.metricsEnabled {
+            if let i = listeners.firstIndex(where: { $0.port == c.effectiveMetricsPort }) {
+                listeners[i].routes.metrics = true
+                listeners[i].what += " and metrics"
+            } else {
+                listeners.append((c.metricsHTTPHost, c.effectiveMetricsPort, HTTPRoutes(commandURL: nil, metrics: true), "metrics"))
+            }
+        }
+        var channels: [Channel] = []
+        for l in listeners {
+            let bootstrap = ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 64)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
+                        channel.pipeline.addHandler(AdminHTTPHandler(server: server, routes: l.routes))
+                    }
+                }
+            do {
+                channels.append(try bootstrap.bind(host: l.host, port: l.port).wait())
+            } catch {
+                for ch in channels { try? ch.close().wait() }
+                throw ListenError(message: "cannot listen for the \(l.what) on \(l.host):\(l.port): \(error). Pick another port (admin.serverPort / metricsProvider.httpPort) or stop what uses it.")
+            }
+            server.logger.info("\(l.what) listening on http://\(l.host):\(l.port)\(l.routes.commandURL ?? "/metrics")")
+        }
+        return channels
+    }
+}
+
+final class AdminHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let server: ZooKeeperServer
+    let routes: HTTPRoutes
+    var head: HTTPRequestHead?
+
+    init(server: ZooKeeperServer, routes: HTTPRoutes) {
+        self.server = server
+        self.routes = routes
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h): head = h
+        case .body: break
+        case .end:
+            guard let h = head else { return }
+            head = nil
+            let server = self.server, routes = self.routes
+            let keepAlive = h.isKeepAlive
+            server.loop.submit { server.httpAnswer(h, routes: routes) }
+                .hop(to: context.eventLoop)
+                .whenComplete { [self] result in
+                    let answer: HTTPAnswer
+                    switch result {
+                    case .success(let a): answer = a
+                    case .failure(let e):
+                        answer = .json(AdminCommands.error(500, command: "", "internal error: \(e)"))
+                    }
+                    respond(context: context, answer, keepAlive: keepAlive)
+                }
+        }
+    }
+
+    func respond(context: ChannelHandlerContext, _ a: HTTPAnswer, keepAlive: Bool) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: a.contentType)
+        headers.add(name: "Content-Length", value: String(a.body.count))
+        for (k, v) in a.headers { headers.add(name: k, value: v) }
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: a.status, headers: headers))), promise: nil)
+        var buf = context.channel.allocator.buffer(capacity: a.body.count)
+        buf.writeBytes(a.body)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buf))), promise: nil)
+        let done = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
+        if !keepAlive { done.futureResult.whenComplete { _ in context.close(promise: nil) } }
+    }
+}
+
+extension ZooKeeperServer {
+    /// Answers one HTTP request. Runs on the server's loop.
+    func httpAnswer(_ h: HTTPRequestHead, routes: HTTPRoutes) -> HTTPAnswer {
+        let path = String(h.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+        if routes.metrics, path == "/metrics" {
+            guard h.method == .GET else {
+                return .json(AdminCommands.error(405, command: "metrics", "only GET is supported"))
+            }
+            return HTTPAnswer(status: .ok, contentType: PrometheusText.contentType,
+                              body: Array(PrometheusText.render(reading(), metrics).utf8))
+        }
+        guard let prefix = routes.commandURL, path == prefix || path.hasPrefix(prefix + "/") else {
+            return .json(AdminCommands.error(404, command: "", "no such page: \(path)"
+                + (routes.commandURL.map { "; the admin commands are under \($0)" } ?? "; metrics are at /metrics")))
+        }
+        let name = path == prefix ? "" : String(path.dropFirst(prefix.count + 1))
+        guard h.method == .GET else {
+            return .json(AdminCommands.error(405, command: name, "only GET is supported"))
+        }
+        if name.isEmpty { return .json(AdminCommands.Answer(status: 200, body: AdminCommands.index())) }
+        if AdminCommands.find(name)?.primary == "snapshot" { return snapshotAnswer(h) }
+        return .json(AdminCommands.run(name, reading(), environment: FourLetterWords.environmentPairs()))
+    }
+
+    /// `GET /commands/snapshot`: the data tree at one zxid as a backup file. Refused (403) unless the request
+    /// carries `Authorization: digest <user>:<password>` matching DigestAuthenticationProvider.superDigest,
+    /// or the node sets admin.snapshot.requireAuth=false.
+    func snapshotAnswer(_ h: HTTPRequestHead) -> HTTPAnswer {
+        if config.adminSnapshotRequireAuth {
+            guard let sup = config.superDigest else {
+                return .json(AdminCommands.error(403, command: "snapshot",
+                    "snapshot needs the superuser's credentials, but this node has no DigestAuthenticationProvider.superDigest; set it, or set admin.snapshot.requireAuth=false"))
+            }
+            let auth = h.headers["Authorization"].first ?? ""
+            let parts = auth.split(separator: " ", maxSplits: 1).map(String.init)
+            guard parts.count == 2, parts[0].lowercased() == "digest" else {
+                return .json(AdminCommands.error(403, command: "snapshot", "snapshot needs the header 'Authorization: digest <superuser>:<password>'"))
+            }
+            guard DigestAuth.digest(parts[1]) == sup else {
+                stats.authFailed += 1
+                return .json(AdminCommands.error(403, command: "snapshot", "the credentials do not match the superuser's digest"))
+            }
+        }
+        if let quorum, !quorum.serving {
+            return .json(AdminCommands.error(503, command: "snapshot", "This ZooKeeper instance is not currently serving requests"))
+        }
+        let buf = tree.serialized()
+        let backup = BackupFile(zxid: tree.lastZxid, digest: tree.digest, znodes: tree.nodeCount, payload: Array(buf.readableBytesView))
+        let bytes = backup.bytes
+        return HTTPAnswer(status: .ok, contentType: "application/octet-stream",
+                          headers: [("last_zxid", "0x" + String(tree.lastZxid, radix: 16)), ("snapshot_size", String(bytes.count))],
+                          body: bytes)
+    }
+}
