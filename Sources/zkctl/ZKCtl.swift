@@ -16,7 +16,7 @@ struct ZKCtl: AsyncParsableCommand {
               zkctl node 2 kill                 # fault drill
               zkctl down --purge                # stop and delete the data
 
-            Cluster state lives in $ZKCTL_HOME (default ~/.zkctl), one directory per cluster:
+            Cluster state lives in $ZKCTL_HOME (default ~/.zkctl), one directory per cluster: \
             clusters/<name>/inventory.yaml and nodes/<id>/{conf,data,datalog,logs,pid}.
 
             Exit codes: 0 ok/healthy, 1 error, 2 usage, 3 degraded, 4 down, 130 interrupted.

@@ -6,10 +6,10 @@ struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Save a consistent snapshot of a running zkserver node to a file.",
         discussion: """
-            Asks the node's admin server for GET /commands/snapshot: the whole data tree at one zxid,
-            with a header holding that zxid and the tree digest. The file is checked (checksum and
-            digest) before it is written. The node needs admin.serverPort in its zoo.cfg, and either
-            DigestAuthenticationProvider.superDigest (pass --auth super:password) or
+            Asks the node's admin server for GET /commands/snapshot: the whole data tree at one zxid, \
+            with a header holding that zxid and the tree digest. The file is checked (checksum and \
+            digest) before it is written. The node needs admin.serverPort in its zoo.cfg, and either \
+            DigestAuthenticationProvider.superDigest (pass --auth super:password) or \
             admin.snapshot.requireAuth=false.
 
             Examples:
@@ -48,10 +48,10 @@ struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start a new cluster (or seed a data directory) from a backup file.",
         discussion: """
-            The file is checked first (checksum, then the digest recomputed from every znode); a
-            damaged or foreign file is refused. With -c NAME (and the usual -n / --base-port / -i
-            inventory options of `zkctl up`), every node of the new cluster is seeded with the backup
-            and the cluster is brought up. With --data-dir, one empty directory is seeded for a
+            The file is checked first (checksum, then the digest recomputed from every znode); a \
+            damaged or foreign file is refused. With -c NAME (and the usual -n / --base-port / -i \
+            inventory options of `zkctl up`), every node of the new cluster is seeded with the backup \
+            and the cluster is brought up. With --data-dir, one empty directory is seeded for a \
             zkserver you start yourself (add --ensemble for an ensemble member).
 
             Examples:

@@ -6,14 +6,14 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput and latency of a running ensemble, or compare zkserver with Apache ZooKeeper.",
         discussion: """
-            Each client is one session; each keeps --outstanding requests in flight. A run stops
-            after --ops operations or --duration seconds, whichever comes first. Only successful
-            operations count. Workloads: create, set, get, mixed (--read-ratio), multi, ephemeral
+            Each client is one session; each keeps --outstanding requests in flight. A run stops \
+            after --ops operations or --duration seconds, whichever comes first. Only successful \
+            operations count. Workloads: create, set, get, mixed (--read-ratio), multi, ephemeral \
             (create + exists watch + delete), churn (session open/close), or all.
 
             --compare brings up a bundled and an Apache ZooKeeper ensemble of --nodes servers on
-            free loopback ports in a private zkctl home (fsync on for both), runs the workloads
-            against each in turn, prints them side by side with the servers' RSS, CPU seconds and
+            free loopback ports in a private zkctl home (fsync on for both), runs the workloads \
+            against each in turn, prints them side by side with the servers' RSS, CPU seconds and \
             launch-to-healthy times, checks the targets, and tears both ensembles down.
 
             Examples:

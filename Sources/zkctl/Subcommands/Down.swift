@@ -6,8 +6,8 @@ struct Down: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stop a cluster's nodes (SIGTERM, then SIGKILL after a timeout); --purge deletes its data.",
         discussion: """
-            Idempotent: stopping a stopped or unknown cluster succeeds. Only processes zkctl started
-            are signalled: a pid file whose pid now belongs to another program is removed, not used.
+            Idempotent: stopping a stopped or unknown cluster succeeds. Only processes zkctl started \
+            are signalled: a pid file whose pid now belongs to another program is removed, not used. \
             Data stays unless --purge is given.
 
             Examples:

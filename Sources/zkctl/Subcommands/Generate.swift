@@ -22,7 +22,7 @@ struct GenerateKubernetes: ParsableCommand {
         commandName: "kubernetes",
         abstract: "ServiceAccount, ConfigMaps, Services, PodDisruptionBudget, StatefulSet, NetworkPolicy and a kustomization.",
         discussion: """
-            Without -o the objects are printed as one YAML stream. Pod N of the StatefulSet is the
+            Without -o the objects are printed as one YAML stream. Pod N of the StatefulSet is the \
             inventory's (N+1)-th server by id; its myid comes from that list, never from guessing.
             """)
 

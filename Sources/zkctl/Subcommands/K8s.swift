@@ -7,11 +7,11 @@ struct K8s: ParsableCommand {
         commandName: "k8s",
         abstract: "Rolling operations on an ensemble deployed with `zkctl generate kubernetes`.",
         discussion: """
-            Same order as local mode: pods that do not serve first, then followers and observers one at
-            a time, the leader last; after each pod, wait until it is Ready and every pod serves with
+            Same order as local mode: pods that do not serve first, then followers and observers one at \
+            a time, the leader last; after each pod, wait until it is Ready and every pod serves with \
             exactly one leader. The first failed gate stops the operation.
 
-            When kubectl reaches a cluster the steps are run; with --dry-run (or without a usable
+            When kubectl reaches a cluster the steps are run; with --dry-run (or without a usable \
             kubectl) they are printed as commands to run by hand.
 
             Examples:

@@ -7,7 +7,7 @@ struct NodeCommand: AsyncParsableCommand {
         commandName: "node",
         abstract: "Start, stop, kill, pause, resume or restart one node (fault drills).",
         discussion: """
-            stop sends SIGTERM (SIGKILL after the timeout); kill sends SIGKILL; pause and resume use
+            stop sends SIGTERM (SIGKILL after the timeout); kill sends SIGKILL; pause and resume use \
             SIGSTOP and SIGCONT, which freeze a node without closing its connections.
 
             Examples:
@@ -120,9 +120,9 @@ struct Render: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the per-node config tree (zoo.cfg, dynamic config, myid, env) without starting anything.",
         discussion: """
-            For a loopback inventory: <out>/clusters/<name>/nodes/<id>/{conf,data}/..., the layout `up`
-            uses. For other hosts: <out>/hosts/<host>/..., with zoo.cfg pointing at the inventory's
-            zk_data_dir, zk_datalog_dir and zk_conf_dir on that host. Default out: ./zkctl-render.
+            For a loopback inventory: <out>/clusters/<name>/nodes/<id>/{conf,data}/..., the layout `up` \
+            uses. For other hosts: <out>/hosts/<host>/..., with zoo.cfg pointing at the inventory's \
+            zk_data_dir, zk_datalog_dir and zk_conf_dir on that host. Default out: ./zkctl-render. \
             With --dry-run the files are printed instead.
 
             Examples:

@@ -7,9 +7,9 @@ struct Restart: AsyncParsableCommand {
         abstract: "Restart every node one at a time, followers first and the leader last.",
         discussion: """
             zkctl discovers the roles (srvr), checks that every member is healthy, then for each node:
-            SIGTERM, start it with the same command line, and wait until it serves again, its zxid
-            reached the leader's and the leader counts every member as synced, before the next node.
-            At the first failure the node is started again with its previous command line and the run
+            SIGTERM, start it with the same command line, and wait until it serves again, its zxid \
+            reached the leader's and the leader counts every member as synced, before the next node. \
+            At the first failure the node is started again with its previous command line and the run \
             stops, saying where and how to resume (--skip the nodes already done).
 
             Examples:

@@ -6,14 +6,14 @@ struct Scale: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Change the number of voters (and observers) of a running ensemble, one member at a time.",
         discussion: """
-            Prints a plan first: the members before and after and, for each step, the quorum size and
-            the failures tolerated. Refuses to start unless every member is healthy, and refuses a
+            Prints a plan first: the members before and after and, for each step, the quorum size and \
+            the failures tolerated. Refuses to start unless every member is healthy, and refuses a \
             target of 0 voters or an even number of voters (unless --allow-even).
 
-            Adding a member: zkctl renders it with the current members plus itself, starts it, sends
-            a reconfig (as the cluster's superuser) and waits until the leader counts it as synced.
-            Removing a member: reconfig first, a write is committed in the new configuration, then
-            the node is stopped (and with --purge its data is deleted). The stored inventory is
+            Adding a member: zkctl renders it with the current members plus itself, starts it, sends \
+            a reconfig (as the cluster's superuser) and waits until the leader counts it as synced. \
+            Removing a member: reconfig first, a write is committed in the new configuration, then \
+            the node is stopped (and with --purge its data is deleted). The stored inventory is \
             updated after each step, so `zkctl status` and `zkctl down` keep telling the truth.
 
             Examples:

@@ -16,7 +16,7 @@ struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show each node's role, process and zxid, and the cluster's health.",
         discussion: """
-            Probes every node with the four-letter words ruok and srvr and writes an ephemeral
+            Probes every node with the four-letter words ruok and srvr and writes an ephemeral \
             znode through the connect string.
 
             Examples:

@@ -20,7 +20,7 @@ struct TLSInit: ParsableCommand {
                                             ssl.quorum.keyStore.location); SANs 127.0.0.1, localhost, its host
               client-cert.pem, client-key.pem   a client identity for kazoo and other clients
               client.pem                    the same identity as one file (key + certificate), for zkCli
-            Existing files are kept (a node missing its file gets one); --renew replaces everything.
+            Existing files are kept (a node missing its file gets one); --renew replaces everything. \
             `zkctl up` runs this by itself for an inventory with zk_tls: true.
 
             Examples:

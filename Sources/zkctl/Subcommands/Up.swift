@@ -6,14 +6,14 @@ struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start an ensemble on this machine and wait until it is healthy.",
         discussion: """
-            With no arguments: 3 nodes of the bundled zkserver on 127.0.0.1 (clients on 2181-2183),
+            With no arguments: 3 nodes of the bundled zkserver on 127.0.0.1 (clients on 2181-2183), \
             state in $ZKCTL_HOME/clusters/local. Nodes run detached and outlive zkctl.
 
-            Before launching, zkctl checks that ports are free, binaries exist and data dirs hold the
-            right myid. It then waits until every node answers ruok, there is one leader, the others
+            Before launching, zkctl checks that ports are free, binaries exist and data dirs hold the \
+            right myid. It then waits until every node answers ruok, there is one leader, the others \
             follow (or observe) and a test write commits, and prints the nodes and the connect string.
 
-            Idempotent: on a running cluster it changes nothing; on a stopped one it restarts the
+            Idempotent: on a running cluster it changes nothing; on a stopped one it restarts the \
             nodes with their data.
 
             Examples:

@@ -6,10 +6,10 @@ struct Upgrade: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rolling upgrade: restart each node on a new zkserver binary or Apache ZooKeeper release, leader last.",
         discussion: """
-            The same procedure as `zkctl restart --rolling`, but each node is started with the binary
-            given by --to: a zkserver executable (engine bundled) or the directory of an unpacked
-            Apache ZooKeeper release with lib/ (engine apache). When a node does not start or does not
-            sync on the new version, it is started again on its previous command line and the run
+            The same procedure as `zkctl restart --rolling`, but each node is started with the binary \
+            given by --to: a zkserver executable (engine bundled) or the directory of an unpacked \
+            Apache ZooKeeper release with lib/ (engine apache). When a node does not start or does not \
+            sync on the new version, it is started again on its previous command line and the run \
             stops; the ensemble keeps serving.
 
             Examples:
