@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import ZKOrchestration
 
@@ -110,6 +111,11 @@ import Testing
         let line = "1234 (java (x) y) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 30 0 455289 1000 100 18446744073709551615\n"
         #expect(ProcStat.parse(line) == ProcStat(state: "S", startTime: 455289))
         #expect(ProcStat.parse("garbage") == nil)
+    }
+
+    @Test func taskCountSeesThreads() {
+        #expect(ProcStat.taskCount(getpid()) >= 1)
+        #expect(ProcStat.taskCount(-1) == 0)
     }
 
     @Test func launchSpecs() {

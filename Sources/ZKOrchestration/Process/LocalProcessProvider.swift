@@ -65,7 +65,12 @@ public final class LocalProcessProvider: ProcessProvider, @unchecked Sendable {
     public func state(of record: ProcessRecord) -> ProcessState {
         reap(record.pid)
         guard let stat = ProcStat.read(record.pid) else { return .stale }
-        guard stat.startTime == record.startTime, stat.state != "Z", stat.state != "X" else { return .stale }
+        guard stat.startTime == record.startTime else { return .stale }
+        if stat.state == "Z" || stat.state == "X" {
+            // A JVM's main thread can end first: the process then reads as a zombie while its other
+            // threads still shut down and still hold the listening sockets. It is gone when they are.
+            return ProcStat.taskCount(record.pid) > 1 ? .running : .stale
+        }
         // An empty command line means exec is still finishing; the start time already matched.
         let commandLine = ProcStat.commandLine(record.pid)
         guard commandLine.isEmpty || commandLine.contains(record.identity) else { return .stale }
@@ -127,6 +132,18 @@ public struct ProcStat: Equatable {
         // fields[0] is field 3 (state); field 22 (starttime) is fields[19].
         guard fields.count > 19, let state = fields[0].first, let start = UInt64(fields[19]) else { return nil }
         return ProcStat(state: state, startTime: start)
+    }
+
+    /// Threads of the process still listed under /proc/PID/task.
+    public static func taskCount(_ pid: Int32) -> Int {
+        guard let dir = opendir("/proc/\(pid)/task") else { return 0 }
+        defer { closedir(dir) }
+        var n = 0
+        while let entry = readdir(dir) {
+            let first = withUnsafeBytes(of: entry.pointee.d_name) { $0.first ?? 0 }
+            if first != UInt8(ascii: ".") { n += 1 }
+        }
+        return n
     }
 
     public static func commandLine(_ pid: Int32) -> String {
