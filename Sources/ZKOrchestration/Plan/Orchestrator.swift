@@ -19,7 +19,7 @@ public struct Orchestrator: Sendable {
                 locator: EngineLocator = EngineLocator(), prober: HealthProber = HealthProber(),
                 progress: @escaping @Sendable (String) -> Void = { _ in },
                 interrupted: @escaping @Sendable () -> Bool = { false },
-                stopTimeout: Duration = .seconds(10), pollInterval: Duration = .milliseconds(250)) {
+                stopTimeout: Duration = .seconds(10), pollInterval: Duration = .milliseconds(50)) {
         self.store = store
         self.templates = templates
         self.provider = provider
