@@ -526,15 +526,15 @@ final class QuorumPeer {
     static let unsafeStaleSync = unsafeFault == "stale-sync"
     /// `slow-follower` (or `stale-sync`): followers apply commits late, as a lagging replica would.
     static let slowFollower = unsafeFault == "stale-sync" || unsafeFault == "slow-follower"
-    /// With the fault on, followers also apply commits 150 ms late (a lagging replica), which a correct
-    /// `sync` would wait out.
+    /// With the fault on, followers also apply commits late (a lagging replica: 150 ms, or 500 ms with
+    /// `stale-sync` so that the broken `sync` shows in every short run), which a correct `sync` would wait out.
     var delayedCommits: [Entry] = []
 
     func delayCommits(_ entries: [Entry]) {
         let first = delayedCommits.isEmpty
         delayedCommits += entries
         guard first else { return }
-        server.loop.scheduleTask(in: .milliseconds(150)) { [self] in
+        server.loop.scheduleTask(in: .milliseconds(Self.unsafeStaleSync ? 500 : 150)) { [self] in
             let batch = delayedCommits
             delayedCommits = []
             for e in batch { apply(e) }
