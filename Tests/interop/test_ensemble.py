@@ -504,6 +504,9 @@ def test_observer(ensembles, clients):
     leader.kill9()
     new_leader = ens.wait_stable(timeout=30)
     assert new_leader is not observer and observer.mode() == "observer"
+    # The voters may settle before the observer has noticed the old leader is gone; until it follows
+    # the new one it may still drop its clients (ConnectionLoss), as Apache ZooKeeper's observers do.
+    wait_for(lambda: epoch_of(observer) == epoch_of(new_leader), 15, what="the observer following the new leader")
     obs.create_async("/obs-after-failover", b"again").get(timeout=15)
     check_write(ens, observer, clients, "observer-after-failover")
     leader.start()

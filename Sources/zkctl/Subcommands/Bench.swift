@@ -11,13 +11,13 @@ struct Bench: AsyncParsableCommand {
             operations count. Workloads: create, set, get, mixed (--read-ratio), multi, ephemeral \
             (create + exists watch + delete), churn (session open/close), or all.
 
-            --compare brings up a bundled and an Apache ZooKeeper ensemble of --nodes servers on
+            --compare brings up a bundled and an Apache ZooKeeper ensemble of --nodes servers on \
             free loopback ports in a private zkctl home (fsync on for both), runs the workloads \
             against each in turn, prints them side by side with the servers' RSS, CPU seconds and \
             launch-to-healthy times, checks the targets, and tears both ensembles down.
 
             Examples:
-              zkctl bench --connect 127.0.0.1:2181 --workload set --clients 8 --outstanding 32
+              zkctl bench --connect 127.0.0.1:2181 --workload set --clients 1 --outstanding 1
               zkctl bench --workload all --ops 5000 --output json
               zkctl bench --compare --nodes 3
             """)
