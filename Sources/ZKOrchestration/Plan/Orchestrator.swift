@@ -267,6 +267,11 @@ public struct Orchestrator: Sendable {
         await prober.evaluate(inventory, processes: processTable(inventory))
     }
 
+    /// Each node's Prometheus figures (bundled engine), read after `health`.
+    public func metrics(_ inventory: Inventory, health: ClusterHealth) -> ClusterMetrics {
+        prober.metrics(inventory, health: health)
+    }
+
     public func planDown(_ inventory: Inventory, purge: Bool) -> Plan {
         let observed = observe(inventory)
         // Stop the leader last so the ensemble elects at most once while it shuts down.
