@@ -104,6 +104,6 @@ private let scrape = """
         // Without metrics (zkctl health, zkctl up) the table keeps its columns.
         #expect(!Report.table(inv, health).contains("ZNODES"))
         let apache = Report.table(inv, health, metrics: ClusterMetrics(note: ClusterMetrics.apacheNote))
-        #expect(apache.contains("metrics: no metrics: zkctl runs Apache ZooKeeper"))
+        #expect(apache.contains("metrics: zkctl runs Apache ZooKeeper without a metrics endpoint"))
     }
 }

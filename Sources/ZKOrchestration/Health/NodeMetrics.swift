@@ -182,5 +182,5 @@ public struct ClusterMetrics: Equatable, Sendable {
         self.note = note
     }
 
-    public static let apacheNote = "no metrics: zkctl runs Apache ZooKeeper without a metrics endpoint (Debian's ZooKeeper 3.8 lacks the Prometheus provider's jars); the metrics columns stay blank"
+    public static let apacheNote = "zkctl runs Apache ZooKeeper without a metrics endpoint (Debian's ZooKeeper 3.8 lacks the Prometheus provider's jars); the metrics columns stay blank"
 }
