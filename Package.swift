@@ -8,7 +8,8 @@ import PackageDescription
 //   ZKReplication    leader election + atomic broadcast as an event-in/effects-out state machine   (pure)
 //   ZKSimulation     deterministic simulator driving the real replication core and data tree   (pure)
 //   ZKStorage        transaction log + snapshots on disk   (shell: file I/O)
-//   ZKServer         NIO client port (plain and TLS), peer transport, four-letter words, admin HTTP + /metrics, config   (shell: network)
+//   ZKServer         NIO client port (plain and TLS), peer transport, four-letter words, admin HTTP + /metrics
+//                    (a Prometheus registry per server), config   (shell: network)
 //   ZKClient         async ZooKeeper client used by zkctl health checks and the benchmark   (shell: network)
 //   ZKOrchestration  zkctl: inventory, templates, planners (pure), certificates, process supervision (shell)
 //   zkserver/zkctl/zksim   executables: flags -> libraries, nothing else
@@ -35,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(name: "ZKProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
@@ -52,6 +55,9 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            // CoreMetrics, not Metrics: zkserver stays free of Foundation.
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ] + nio),
         .target(name: "ZKClient", dependencies: [
             "ZKProtocol", .product(name: "Logging", package: "swift-log"),

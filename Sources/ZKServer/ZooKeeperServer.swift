@@ -81,7 +81,7 @@ public final class ZooKeeperServer {
     var nextConnectionId = 1
     var nextSessionId: Int64
     var stats = ServerStats()
-    var metrics = ServerMetrics()
+    let metrics = ServerMetrics()
     let startedAt = Date()
     var dirtyConnections: [ClientConnection] = []
     /// Connections whose front reply waits for the tree to reach a zxid.
@@ -466,7 +466,7 @@ public final class ZooKeeperServer {
     func finishReply(_ conn: ClientConnection, start: UInt64, write: Bool = false) {
         let now = Self.monotonicNanos()
         conn.recordLatency(start, now: now)
-        if write { metrics.writeLatency.observe(nanos: now &- start) } else { metrics.readLatency.observe(nanos: now &- start) }
+        metrics.observeRequest(nanos: now &- start, write: write)
         let ms = Int64((now &- start) / 1_000_000)
         stats.packetsSent += 1
         stats.minLatencyMs = min(stats.minLatencyMs, ms)
@@ -589,7 +589,7 @@ public final class ZooKeeperServer {
             case .success(let fsyncNanos):
                 stats.fsyncCount += 1
                 stats.fsyncTotalNanos += fsyncNanos
-                metrics.fsyncTime.observe(nanos: fsyncNanos)
+                metrics.observeFsync(nanos: fsyncNanos)
                 applyBatch(batch)
                 maybeSnapshot()
             case .failure(let error):

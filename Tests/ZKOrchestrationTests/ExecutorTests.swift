@@ -61,13 +61,13 @@ func temporaryHome() throws -> String {
 
 /// Three port ranges of `count` free ports each, below Linux's ephemeral range (32768+) so outgoing
 /// connections of other programs cannot hold them.
-func freeTestPorts(count: Int = 3) -> (client: Int, quorum: Int, election: Int) {
+func freeTestPorts(count: Int = 3) -> (client: Int, quorum: Int, election: Int, metrics: Int) {
     for _ in 0..<200 {
         let base = Int.random(in: 200...310) * 100   // a multiple of 100: FakeWords makes that port the leader
-        let ports = (0..<count).flatMap { [base + $0, base + 100 + $0, base + 200 + $0] }
-        if ports.allSatisfy({ PortCheck.isFree(host: "127.0.0.1", port: $0) }) { return (base, base + 100, base + 200) }
+        let ports: [Int] = (0..<count).flatMap { (i: Int) -> [Int] in [0, 100, 200, 400].map { base + $0 + i } }
+        if ports.allSatisfy({ PortCheck.isFree(host: "127.0.0.1", port: $0) }) { return (base, base + 100, base + 200, base + 400) }
     }
-    return (20_000, 20_100, 20_200)
+    return (20_000, 20_100, 20_200, 20_400)
 }
 
 @Suite struct ExecutorTests {

@@ -21,6 +21,42 @@ import Testing
         #expect(inv.connectString == "127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183")
     }
 
+    @Test func metricsPortsAreAllocatedLikeClientPortsAndChecked() throws {
+        let inv = try InventoryLoader.parse(yaml: """
+            zookeeper:
+              vars: {zk_engine: bundled, zk_metrics_port: 9100}
+              hosts:
+                a: {zk_id: 1}
+                b: {zk_id: 2}
+                c: {zk_id: 3, zk_metrics_port: 9200}
+            """)
+        #expect(inv.nodes.map(\.metricsPort) == [9100, 9101, 9200])
+        #expect(inv.listeningPorts(inv.nodes[0]).map(\.kind) == ["client", "quorum", "election", "metrics"])
+        #expect(try InventoryLoader.parse(yaml: InventoryWriter.yaml(inv)) == inv)
+        #expect(Inventory.local(count: 3).nodes.map(\.metricsPort) == [7000, 7001, 7002])
+        do {
+            _ = try InventoryLoader.parse(yaml: """
+                zookeeper:
+                  vars: {zk_engine: bundled}
+                  hosts:
+                    a: {zk_id: 1}
+                    b: {zk_id: 2}
+                    c: {zk_id: 3, zk_metrics_port: 2181}
+                """)
+            Issue.record("a metrics port on another node's client port was accepted")
+        } catch let e as InventoryError {
+            #expect(e.description.contains("c.zk_metrics_port: duplicate port 127.0.0.1:2181: c metrics port collides with a client port"), "\(e)")
+        }
+        // Apache nodes serve no metrics here, so their metrics ports are not checked or used.
+        let apache = try InventoryLoader.parse(yaml: """
+            zookeeper:
+              vars: {zk_engine: apache}
+              hosts:
+                a: {zk_id: 1, zk_metrics_port: 2182}
+            """)
+        #expect(!apache.servesMetrics && !apache.listeningPorts(apache.nodes[0]).contains { $0.kind == "metrics" })
+    }
+
     @Test func distinctHostsKeepBasePorts() throws {
         let inv = try InventoryLoader.load(path: Paths.inventories + "/production-3.yaml")
         #expect(inv.cluster.name == "prod")

@@ -12,7 +12,8 @@ import Testing
         let ports = freeTestPorts(count: 6)
         let o = Orchestrator(store: ClusterStore(home: home), templates: DirectoryTemplateSource(directory: Paths.templates),
                              locator: EngineLocator(zkserver: zkserverBinary), stopTimeout: .seconds(10))
-        let inv = Inventory.local(name: "roll", count: 3, clientPort: ports.client, quorumPort: ports.quorum, electionPort: ports.election)
+        let inv = Inventory.local(name: "roll", count: 3, clientPort: ports.client, quorumPort: ports.quorum, electionPort: ports.election,
+                                  metricsPort: ports.metrics)
         let ex = RollingExecutor(orchestrator: o, syncTimeout: .seconds(60))
         let engine = ResolvedEngine.bundled(zkserver: zkserverBinary)
         do {

@@ -131,7 +131,8 @@ final class FakeReconfig: ReconfigSender, @unchecked Sendable {
         let ports = freeTestPorts(count: 8)
         let fake = FakeEnsemble(baseClientPort: ports.client)
         let store = ClusterStore(home: home)
-        let inventory = Inventory.local(name: "t", count: count, clientPort: ports.client, quorumPort: ports.quorum, electionPort: ports.election)
+        let inventory = Inventory.local(name: "t", count: count, clientPort: ports.client, quorumPort: ports.quorum, electionPort: ports.election,
+                                        metricsPort: ports.metrics)
         let o = Orchestrator(store: store, templates: DirectoryTemplateSource(directory: Paths.templates), provider: fake,
                              locator: EngineLocator(zkserver: "/bin/true", environment: [:], executableDirectory: nil),
                              prober: HealthProber(words: fake, client: FakeClient(), timeout: .milliseconds(200)),

@@ -81,29 +81,90 @@ private func sampleReading() -> ServerReading {
     #expect(v.text == #"{"b":1,"a":"x\"y\n","n":null,"l":[true,0.25]}"#)
 }
 
-@Test func prometheusTextHasCumulativeBucketsAndStates() {
-    var m = ServerMetrics()
-    m.readLatency.observe(0.0002)
-    m.readLatency.observe(0.003)
-    m.writeLatency.observe(20)
-    m.fsyncTime.observe(nanos: 1_000_000)
+/// Prometheus text -> samples keyed by `name{k="v",...}` with the labels sorted; checks every line's shape.
+private func parseExposition(_ bytes: [UInt8]) -> [String: Double] {
+    var out: [String: Double] = [:]
+    for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init) {
+        if line.hasPrefix("#") {
+            #expect(line.hasPrefix("# HELP zk_") || line.hasPrefix("# TYPE zk_"), "\(line)")
+            continue
+        }
+        guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
+            Issue.record("not a sample: \(line)"); continue
+        }
+        var key = String(line[..<space])
+        if let open = key.firstIndex(of: "{"), key.hasSuffix("}") {
+            let labels = key[key.index(after: open)..<key.index(before: key.endIndex)].split(separator: ",").sorted()
+            key = String(key[..<open]) + "{" + labels.joined(separator: ",") + "}"
+        }
+        #expect(out[key] == nil, "duplicate sample \(key)")
+        out[key] = value
+    }
+    return out
+}
+
+@Test func metricsExpositionHasCumulativeBucketsAndStates() {
+    let m = ServerMetrics()
+    m.observeRequest(nanos: 200_000, write: false)
+    m.observeRequest(nanos: 3_000_000, write: false)
+    m.observeRequest(nanos: 20_000_000_000, write: true)
+    m.observeFsync(nanos: 1_000_000)
     var r = sampleReading()
     r.mode = "leader"
-    let text = PrometheusText.render(r, m)
-    let lines = Set(text.split(separator: "\n").map(String.init))
-    #expect(lines.contains("# TYPE zk_request_latency_seconds histogram"))
-    #expect(lines.contains(#"zk_request_latency_seconds_bucket{type="read",le="0.00025"} 1"#))
-    #expect(lines.contains(#"zk_request_latency_seconds_bucket{type="read",le="0.005"} 2"#))
-    #expect(lines.contains(#"zk_request_latency_seconds_bucket{type="read",le="+Inf"} 2"#))
-    #expect(lines.contains(#"zk_request_latency_seconds_bucket{type="write",le="10"} 0"#))
-    #expect(lines.contains(#"zk_request_latency_seconds_count{type="write"} 1"#))
-    #expect(lines.contains(#"zk_fsync_seconds_bucket{le="0.001"} 1"#))
-    #expect(lines.contains("zk_znode_count 12"))
-    #expect(lines.contains(#"zk_quorum_state{state="leader"} 1"#))
-    #expect(lines.contains(#"zk_quorum_state{state="standalone"} 0"#))
-    #expect(lines.contains("zk_last_zxid \(0x1_0000_0005)"))
-    // Every sample line is `name{labels} value` with a numeric value.
-    for l in lines where !l.hasPrefix("#") {
-        #expect(Double(l.split(separator: " ").last!) != nil, "\(l)")
-    }
+    let s = parseExposition(m.scrape(r))
+    #expect(s[#"zk_request_latency_seconds_bucket{le="0.00025",type="read"}"#] == 1)
+    #expect(s[#"zk_request_latency_seconds_bucket{le="0.005",type="read"}"#] == 2)
+    #expect(s[#"zk_request_latency_seconds_bucket{le="+Inf",type="read"}"#] == 2)
+    #expect(s[#"zk_request_latency_seconds_bucket{le="10.0",type="write"}"#] == 0)
+    #expect(s[#"zk_request_latency_seconds_bucket{le="+Inf",type="write"}"#] == 1)
+    #expect(s[#"zk_request_latency_seconds_count{type="write"}"#] == 1)
+    #expect(s[#"zk_request_latency_seconds_sum{type="read"}"#].map { abs($0 - 0.0032) < 1e-9 } == true)
+    #expect(s[#"zk_fsync_seconds_bucket{le="0.001"}"#] == 1)
+    #expect(s["zk_fsync_seconds_count"] == 1)
+    #expect(s["zk_znode_count"] == 12)
+    #expect(s["zk_watch_count"] == 3)
+    #expect(s["zk_global_sessions"] == 4)
+    #expect(s[#"zk_quorum_state{state="leader"}"#] == 1)
+    #expect(s[#"zk_quorum_state{state="standalone"}"#] == 0)
+    #expect(s["zk_last_zxid"] == Double(0x1_0000_0005))
+    #expect(s["zk_packets_received_total"] == 100)
+    #expect(s["zk_serving"] == 1)
+    // Every bucket series is cumulative.
+    let prefix = #"zk_request_latency_seconds_bucket{le=""#, suffix = #"",type="read"}"#
+    let read = s.filter { $0.key.hasPrefix(prefix) && $0.key.hasSuffix(suffix) }
+        .map { (le: Double($0.key.dropFirst(prefix.count).dropLast(suffix.count))!, count: $0.value) }
+        .sorted { $0.le < $1.le }
+    #expect(read.count == ServerMetrics.latencyBuckets.count + 1 && read.last?.le == .infinity)
+    #expect(read.map(\.count) == read.map(\.count).sorted())
+}
+
+@Test func metricsMoveBetweenScrapes() {
+    let m = ServerMetrics()
+    var r = sampleReading()
+    let first = parseExposition(m.scrape(r))
+    for _ in 0..<5 { m.observeRequest(nanos: 2_000_000, write: true) }
+    m.observeFsync(nanos: 40_000)
+    r.nodeCount += 7
+    r.outstandingRequests = 2
+    r.packetsReceived += 50
+    r.mode = "follower"
+    let second = parseExposition(m.scrape(r))
+    #expect(second[#"zk_request_latency_seconds_count{type="write"}"#] == first[#"zk_request_latency_seconds_count{type="write"}"#]! + 5)
+    #expect(second[#"zk_request_latency_seconds_bucket{le="0.0025",type="write"}"#] == 5)
+    #expect(second[#"zk_request_latency_seconds_bucket{le="0.001",type="write"}"#] == 0)
+    #expect(second[#"zk_fsync_seconds_bucket{le="0.0001"}"#] == 1)
+    #expect(second["zk_znode_count"] == first["zk_znode_count"]! + 7)
+    #expect(second["zk_outstanding_requests"] == 2)
+    #expect(second["zk_packets_received_total"] == 150)
+    #expect(second[#"zk_quorum_state{state="follower"}"#] == 1 && second[#"zk_quorum_state{state="standalone"}"#] == 0)
+    // `srst` resets the server's count; the Prometheus counter keeps going up.
+    r.packetsReceived = 10
+    #expect(parseExposition(m.scrape(r))["zk_packets_received_total"] == 160)
+}
+
+@Test func serversHaveSeparateRegistries() {
+    let a = ServerMetrics(), b = ServerMetrics()
+    a.observeRequest(nanos: 1000, write: true)
+    #expect(parseExposition(a.scrape(sampleReading()))[#"zk_request_latency_seconds_count{type="write"}"#] == 1)
+    #expect(parseExposition(b.scrape(sampleReading()))[#"zk_request_latency_seconds_count{type="write"}"#] == 0)
 }

@@ -181,11 +181,11 @@ def run_zkctl(*args, timeout=120):
 
 
 def free_base_port():
-    """A base port P with P..P+2, P+100..P+102 and P+200..P+202 free (zkctl's generated layout)."""
+    """A base port P with P..P+2, P+100..P+102, P+200..P+202 and P+400..P+402 free (zkctl's generated layout)."""
     import random
     for _ in range(50):
         p = random.randrange(20000, 40000)
-        if not any(port_taken(p + off + i) for off in (0, 100, 200) for i in range(3)):
+        if not any(port_taken(p + off + i) for off in (0, 100, 200, 400) for i in range(3)):
             return p
     pytest.skip("no free port range for a 3-node cluster")
 

@@ -286,9 +286,9 @@ def test_zkctl_up_with_tls_serves_clients_over_tls(tmp_path, engine):
     from ensemble_harness import free_ports
     from zkharness import port_taken
     base = None
-    for candidate in free_ports(20):   # a base with P..P+2, P+100.., P+200.., P+300.. all free
+    for candidate in free_ports(20):   # a base with P..P+2, P+100.., P+200.., P+300.., P+400.. all free
         if 1024 <= candidate <= 65000 and not any(port_taken(candidate + off + i)
-                                                  for off in (0, 100, 200, 300) for i in range(3)):
+                                                  for off in (0, 100, 200, 300, 400) for i in range(3)):
             base = candidate
             break
     if base is None:

@@ -71,3 +71,43 @@ public struct HealthProber: Sendable {
         return HealthModel.evaluate(probes, write: check)
     }
 }
+
+/// Reads a node's Prometheus metrics: `GET /metrics` with a deadline (shell).
+public protocol MetricsReader: Sendable {
+    func read(host: String, port: Int, timeout: Duration) throws -> String
+}
+
+public struct HTTPMetricsReader: MetricsReader {
+    public init() {}
+
+    public func read(host: String, port: Int, timeout: Duration) throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        let conn = try TCPConnection.connect(host: host, port: port, timeout: timeout)
+        try conn.write(Array("GET /metrics HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n".utf8), deadline: deadline)
+        let response = try HTTPResponse.parse(try conn.readToEnd(deadline: deadline, limit: 4 << 20))
+        guard response.status == 200 else { throw ZKCtlError("HTTP \(response.status)") }
+        return String(decoding: response.body, as: UTF8.self)
+    }
+}
+
+extension HealthProber {
+    /// The metrics of every node that may be running; a node that cannot be read gets a problem, never an error.
+    public func metrics(_ inventory: Inventory, health: ClusterHealth, reader: any MetricsReader = HTTPMetricsReader()) -> ClusterMetrics {
+        guard inventory.servesMetrics else { return ClusterMetrics(note: ClusterMetrics.apacheNote) }
+        var out = ClusterMetrics()
+        for node in inventory.nodes {
+            let observed = health.nodes.first { $0.id == node.id }?.observed
+            if let observed, ["stopped", "paused", "exited"].contains(observed) {
+                out.nodes[node.id] = NodeMetricsReading(problem: "node is \(observed)")
+                continue
+            }
+            do {
+                let text = try reader.read(host: node.host, port: node.metricsPort, timeout: timeout)
+                out.nodes[node.id] = NodeMetricsReading(metrics: NodeMetrics(text: text))
+            } catch {
+                out.nodes[node.id] = NodeMetricsReading(problem: "cannot read http://\(node.host):\(node.metricsPort)/metrics: \(error)")
+            }
+        }
+        return out
+    }
+}

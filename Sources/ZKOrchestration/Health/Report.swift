@@ -2,17 +2,28 @@ import Foundation
 
 /// Text and JSON views of a cluster's health (pure formatting).
 public enum Report {
-    public static func table(_ inventory: Inventory, _ health: ClusterHealth) -> String {
-        var rows: [[String]] = [["ID", "ROLE", "STATE", "CLIENT", "PID", "ZXID"]]
+    /// With `metrics`, each row also shows the node's outstanding requests, znodes, watches, sessions
+    /// and the p99 of write latency and fsync time; `-` where they could not be read.
+    public static func table(_ inventory: Inventory, _ health: ClusterHealth, metrics: ClusterMetrics? = nil) -> String {
+        var header = ["ID", "ROLE", "STATE", "CLIENT", "PID", "ZXID"]
+        if metrics != nil { header += ["OUTSTANDING", "ZNODES", "WATCHES", "SESSIONS", "WRITE_P99", "FSYNC_P99"] }
+        var rows: [[String]] = [header]
         for n in health.nodes {
-            rows.append([
+            var row = [
                 "\(n.id)",
                 n.observed,
                 n.ok ? "ok" : "PROBLEM",
                 n.clientAddress,
                 n.pid.map { "\($0)" } ?? "-",
                 FourLetterWords.formatZxid(n.zxid),
-            ])
+            ]
+            if let metrics {
+                let m = metrics.nodes[n.id]?.metrics
+                func count(_ v: Int?) -> String { v.map(String.init) ?? "-" }
+                row += [count(m?.outstandingRequests), count(m?.znodes), count(m?.watches), count(m?.sessions),
+                        NodeMetrics.formatSeconds(m?.writeP99Seconds), NodeMetrics.formatSeconds(m?.fsyncP99Seconds)]
+            }
+            rows.append(row)
         }
         let widths = (0..<rows[0].count).map { col in rows.map { $0[col].count }.max() ?? 0 }
         var lines = ["cluster \(inventory.cluster.name) (\(inventory.cluster.engine.rawValue), \(inventory.nodes.count) \(inventory.nodes.count == 1 ? "node" : "nodes")): \(health.state.rawValue)"]
@@ -21,6 +32,10 @@ public enum Report {
                 .joined(separator: "  ").trimmed(" "))
         }
         for p in health.problems { lines.append("problem: \(p)") }
+        if let note = metrics?.note { lines.append("metrics: \(note)") }
+        for n in health.nodes {
+            if let p = metrics?.nodes[n.id]?.problem { lines.append("metrics of node \(n.id): \(p)") }
+        }
         lines.append("connect: \(inventory.connectString)")
         return lines.joined(separator: "\n")
     }
@@ -34,6 +49,9 @@ public enum Report {
         public var pid: Int32?
         public var zxid: String?
         public var problem: String?
+        /// `zkctl status`: figures from the node's /metrics, and why they are missing when they are.
+        public var metrics: NodeMetrics?
+        public var metricsProblem: String?
     }
 
     public struct ClusterJSON: Codable, Equatable {
@@ -48,9 +66,11 @@ public enum Report {
         public var problems: [String]
         /// Set by `zkctl up`: seconds from the start of `up` until the ensemble was healthy.
         public var secondsToHealthy: Double?
+        /// `zkctl status`: why no node has metrics (the engine serves none).
+        public var metricsNote: String?
     }
 
-    public static func json(_ inventory: Inventory, _ health: ClusterHealth) -> ClusterJSON {
+    public static func json(_ inventory: Inventory, _ health: ClusterHealth, metrics: ClusterMetrics? = nil) -> ClusterJSON {
         var roles: [String: Int] = [:]
         for n in health.nodes { roles[n.observed, default: 0] += 1 }
         let write: String
@@ -65,9 +85,10 @@ public enum Report {
             nodes: health.nodes.map {
                 NodeJSON(id: $0.id, expectedRole: $0.expectedRole.rawValue, role: $0.observed, ok: $0.ok,
                          client: $0.clientAddress, pid: $0.pid, zxid: $0.zxid.map { FourLetterWords.formatZxid($0) },
-                         problem: $0.problem)
+                         problem: $0.problem, metrics: metrics?.nodes[$0.id]?.metrics,
+                         metricsProblem: metrics?.nodes[$0.id]?.problem)
             },
-            roles: roles, writeCheck: write, problems: health.problems)
+            roles: roles, writeCheck: write, problems: health.problems, metricsNote: metrics?.note)
     }
 
     public static func encode<T: Encodable>(_ value: T) -> String {

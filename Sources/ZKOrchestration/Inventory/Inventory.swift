@@ -76,6 +76,9 @@ public struct ClusterSettings: Equatable, Sendable {
     public var tls = false
     /// `zk_secure_client_port`: the TLS client port (base; shifted like clientPort on shared hosts).
     public var secureClientPort = Defaults.secureClientPort
+    /// `zk_metrics_port`: the base port of zkserver's Prometheus /metrics (bundled engine; shifted like
+    /// clientPort when hosts share an address).
+    public var metricsPort = Defaults.metricsPort
     /// `zk_tls_secret` (Kubernetes): the Secret with ca.crt, tls.crt and tls.key (e.g. from cert-manager).
     public var tlsSecret: String? = nil
 
@@ -120,6 +123,8 @@ public struct ClusterSettings: Equatable, Sendable {
         public static let syncLimitTicks = 5
         public static let clientPort = 2181
         public static let secureClientPort = 2281
+        /// Apache ZooKeeper's PrometheusMetricsProvider default.
+        public static let metricsPort = 7000
         public static let quorumPort = 2888
         public static let electionPort = 3888
         public static let dataDir = "/var/lib/zookeeper"
@@ -148,9 +153,12 @@ public struct NodeSpec: Equatable, Sendable {
     public var clientPort: Int
     public var quorumPort: Int
     public var electionPort: Int
+    /// Where a bundled node serves Prometheus metrics (`GET /metrics`).
+    public var metricsPort: Int
 
     public init(name: String, id: Int, role: NodeRole = .participant, host: String = "127.0.0.1",
-                clientPort: Int, quorumPort: Int, electionPort: Int) {
+                clientPort: Int, quorumPort: Int, electionPort: Int,
+                metricsPort: Int = ClusterSettings.Defaults.metricsPort) {
         self.name = name
         self.id = id
         self.role = role
@@ -158,6 +166,7 @@ public struct NodeSpec: Equatable, Sendable {
         self.clientPort = clientPort
         self.quorumPort = quorumPort
         self.electionPort = electionPort
+        self.metricsPort = metricsPort
     }
 
     public var clientAddress: String { "\(host):\(clientPort)" }
@@ -168,22 +177,35 @@ extension Inventory {
     public func secureClientPort(_ node: NodeSpec) -> Int {
         cluster.secureClientPort + (node.clientPort - cluster.clientPort)
     }
+
+    /// Does this cluster's engine serve Prometheus metrics on the nodes' metrics ports?
+    public var servesMetrics: Bool { cluster.engine == .bundled }
+
+    /// Every port a node listens on, by kind (as the inventory keys name them: zk_<kind>_port).
+    public func listeningPorts(_ node: NodeSpec) -> [(kind: String, port: Int)] {
+        var ports = [("client", node.clientPort), ("quorum", node.quorumPort), ("election", node.electionPort)]
+        if cluster.tls { ports.append(("secure_client", secureClientPort(node))) }
+        if servesMetrics { ports.append(("metrics", node.metricsPort)) }
+        return ports
+    }
 }
 
 extension Inventory {
-    /// The default local ensemble: `count` nodes on 127.0.0.1, ports `base + id - 1`.
+    /// The default local ensemble: `count` nodes on 127.0.0.1, ports `base + id - 1` (metrics too).
     public static func local(
         name: String = "local", engine: Engine = .bundled, count: Int = 3,
         clientPort: Int = ClusterSettings.Defaults.clientPort,
         quorumPort: Int = ClusterSettings.Defaults.quorumPort,
-        electionPort: Int = ClusterSettings.Defaults.electionPort
+        electionPort: Int = ClusterSettings.Defaults.electionPort,
+        metricsPort: Int = ClusterSettings.Defaults.metricsPort
     ) -> Inventory {
-        let settings = ClusterSettings(name: name, engine: engine, clientPort: clientPort,
+        var settings = ClusterSettings(name: name, engine: engine, clientPort: clientPort,
                                        quorumPort: quorumPort, electionPort: electionPort)
+        settings.metricsPort = metricsPort
         let nodes = (1...max(count, 1)).map { id in
             NodeSpec(name: "zk\(id)", id: id, host: ClusterSettings.Defaults.host,
                      clientPort: clientPort + id - 1, quorumPort: quorumPort + id - 1,
-                     electionPort: electionPort + id - 1)
+                     electionPort: electionPort + id - 1, metricsPort: metricsPort + id - 1)
         }
         return Inventory(cluster: settings, nodes: nodes)
     }

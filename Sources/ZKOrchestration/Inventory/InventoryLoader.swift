@@ -55,11 +55,11 @@ public enum InventoryLoader {
         "zk_conf_dir", "zk_log_dir",
         "zk_4lw_whitelist", "zk_max_client_cnxns", "zk_autopurge_snap_retain_count",
         "zk_autopurge_purge_interval", "zk_apache_home", "zk_java_heap_mb", "zk_allow_even_voters", "zk_zkserver",
-        "zk_tls", "zk_secure_client_port", "zk_tls_secret",
+        "zk_tls", "zk_secure_client_port", "zk_tls_secret", "zk_metrics_port",
     ]
     /// Per-host keys (host vars). Ports here override the cluster's base ports.
     public static let hostKeys: [String] = [
-        "zk_id", "zk_role", "zk_host", "zk_client_port", "zk_quorum_port", "zk_election_port",
+        "zk_id", "zk_role", "zk_host", "zk_client_port", "zk_quorum_port", "zk_election_port", "zk_metrics_port",
     ]
 
     public static func load(path: String) throws -> Inventory {
@@ -238,7 +238,8 @@ extension InventoryLoader {
                 let spec = NodeSpec(name: h.name, id: id, role: role, host: address,
                                     clientPort: port("zk_client_port", settings?.clientPort ?? D.clientPort),
                                     quorumPort: port("zk_quorum_port", settings?.quorumPort ?? D.quorumPort),
-                                    electionPort: port("zk_election_port", settings?.electionPort ?? D.electionPort))
+                                    electionPort: port("zk_election_port", settings?.electionPort ?? D.electionPort),
+                                    metricsPort: port("zk_metrics_port", settings?.metricsPort ?? D.metricsPort))
                 nodes.append((spec, h.path, h.line))
             }
             // With zk_tls, the TLS client port must not collide either (it follows clientPort's offset).
@@ -246,7 +247,8 @@ extension InventoryLoader {
                 s.tls ? { s.secureClientPort + ($0.clientPort - s.clientPort) } : nil
             }
             validate(nodes: nodes, hostsPath: join(groupPath, "hosts"), hostsLine: hostsNode.mark?.line,
-                     allowEven: settings?.allowEvenVoters == true, securePort: securePort)
+                     allowEven: settings?.allowEvenVoters == true, securePort: securePort,
+                     metrics: (settings?.engine ?? .bundled) == .bundled)
             guard let settings else { return nil }
             return Inventory(cluster: settings, nodes: nodes.map { $0.0 })
         }
@@ -404,13 +406,14 @@ extension InventoryLoader {
                 }
             }
             settings.secureClientPort = intSetting("zk_secure_client_port", D.secureClientPort, 1...65535)
+            settings.metricsPort = intSetting("zk_metrics_port", D.metricsPort, 1...65535)
             guard ok else { return nil }
             settings.tlsSecret = string(vars["zk_tls_secret"])
             return settings
         }
 
         mutating func validate(nodes: [(NodeSpec, path: String, line: Int?)], hostsPath: String, hostsLine: Int?,
-                               allowEven: Bool = false, securePort: ((NodeSpec) -> Int)? = nil) {
+                               allowEven: Bool = false, securePort: ((NodeSpec) -> Int)? = nil, metrics: Bool = true) {
             var byId: [Int: String] = [:]
             for (node, path, line) in nodes {
                 if let first = byId[node.id] {
@@ -424,6 +427,7 @@ extension InventoryLoader {
             for (node, path, line) in nodes where byId[node.id] == node.name {
                 var ports = [("client", node.clientPort), ("quorum", node.quorumPort), ("election", node.electionPort)]
                 if let securePort { ports.append(("secure_client", securePort(node))) }
+                if metrics { ports.append(("metrics", node.metricsPort)) }
                 for (kind, port) in ports {
                     let key = "\(node.host):\(port)"
                     let me = "\(node.name) \(kind) port"

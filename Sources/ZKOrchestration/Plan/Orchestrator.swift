@@ -155,9 +155,7 @@ public struct Orchestrator: Sendable {
                 store.removeRecord(layout.node(id))
             case .preflight(let id):
                 guard let node = inventory.node(id: id) else { continue }
-                var ports = [("client", node.clientPort), ("quorum", node.quorumPort), ("election", node.electionPort)]
-                if inventory.cluster.tls { ports.append(("secure_client", inventory.secureClientPort(node))) }
-                for (kind, port) in ports {
+                for (kind, port) in inventory.listeningPorts(node) {
                     if !PortCheck.isFree(host: node.host, port: port) {
                         throw ZKCtlError("port \(node.host):\(port) (\(kind) port of node \(id)) is in use by another program; stop it or choose other ports (zk_\(kind)_port in the inventory, or --base-port)")
                     }
@@ -267,6 +265,11 @@ public struct Orchestrator: Sendable {
 
     public func health(_ inventory: Inventory) async -> ClusterHealth {
         await prober.evaluate(inventory, processes: processTable(inventory))
+    }
+
+    /// Each node's Prometheus figures (bundled engine), read after `health`.
+    public func metrics(_ inventory: Inventory, health: ClusterHealth) -> ClusterMetrics {
+        prober.metrics(inventory, health: health)
     }
 
     public func planDown(_ inventory: Inventory, purge: Bool) -> Plan {

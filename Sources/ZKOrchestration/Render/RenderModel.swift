@@ -68,6 +68,8 @@ public struct NodeRenderModel: Equatable, Sendable {
     public var clientPort: Int
     public var quorumPort: Int
     public var electionPort: Int
+    /// Bundled engine: zkserver serves Prometheus metrics here (`metricsProvider.httpPort`).
+    public var metricsPort: Int
     public var tickTime: Int
     public var initLimit: Int
     public var syncLimit: Int
@@ -133,7 +135,7 @@ public enum RenderModel {
             isApache: c.engine == .apache, isBundled: c.engine == .bundled,
             id: node.id, name: node.name, role: node.role.rawValue, isObserver: node.role == .observer,
             host: node.host, clientPort: node.clientPort, quorumPort: node.quorumPort,
-            electionPort: node.electionPort,
+            electionPort: node.electionPort, metricsPort: node.metricsPort,
             tickTime: c.tickTimeMs, initLimit: c.initLimitTicks, syncLimit: c.syncLimitTicks,
             maxClientCnxns: c.maxClientConnections,
             autopurgeSnapRetainCount: c.autopurgeSnapRetainCount,

@@ -331,8 +331,7 @@ public struct RollingExecutor: Sendable {
              observerFirst: Bool, step: Int, total: Int, fail: (String, String) -> RollingFailure) async throws {
         let l = store.layout(current.cluster.name).node(node.id)
         // Its files: the current members plus itself, as Apache ZooKeeper's procedure prescribes.
-        for (kind, port) in [("client", node.clientPort), ("quorum", node.quorumPort), ("election", node.electionPort)]
-            where !PortCheck.isFree(host: node.host, port: port) {
+        for (kind, port) in next.listeningPorts(node) where !PortCheck.isFree(host: node.host, port: port) {
             throw fail("port \(node.host):\(port) (\(kind) port of the new node \(node.id)) is in use", "Nothing was changed.")
         }
         if FileSystem.exists(l.root) {

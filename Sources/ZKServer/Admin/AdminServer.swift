@@ -123,8 +123,7 @@ extension ZooKeeperServer {
             guard h.method == .GET else {
                 return .json(AdminCommands.error(405, command: "metrics", "only GET is supported"))
             }
-            return HTTPAnswer(status: .ok, contentType: PrometheusText.contentType,
-                              body: Array(PrometheusText.render(reading(), metrics).utf8))
+            return HTTPAnswer(status: .ok, contentType: ServerMetrics.contentType, body: metrics.scrape(reading()))
         }
         guard let prefix = routes.commandURL, path == prefix || path.hasPrefix(prefix + "/") else {
             return .json(AdminCommands.error(404, command: "", "no such page: \(path)"

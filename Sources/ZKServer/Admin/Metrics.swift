@@ -1,95 +1,95 @@
-import FoundationEssentials
+import CoreMetrics
+import Prometheus
 
-/// A cumulative histogram with fixed bucket bounds, updated on the server's event loop (no locks).
-public struct Histogram: Sendable {
-    public let bounds: [Double]
-    public private(set) var counts: [UInt64]
-    public private(set) var sum: Double = 0
-    public private(set) var count: UInt64 = 0
-
-    public init(bounds: [Double]) {
-        self.bounds = bounds
-        counts = Array(repeating: 0, count: bounds.count)
-    }
-
-    /// Request latencies and fsync times, in seconds: 100 µs to 10 s.
-    public static let latencyBounds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-
-    public mutating func observe(_ seconds: Double) {
-        sum += seconds
-        count += 1
-        // Non-cumulative per bucket; the exporter accumulates on scrape.
-        if let i = bounds.firstIndex(where: { seconds <= $0 }) { counts[i] += 1 }
-    }
-
-    public mutating func observe(nanos: UInt64) { observe(Double(nanos) / 1e9) }
-}
-
-/// What the server measures on its hot path besides `ServerStats`: latency and fsync distributions.
-public struct ServerMetrics: Sendable {
-    public var readLatency = Histogram(bounds: Histogram.latencyBounds)
-    public var writeLatency = Histogram(bounds: Histogram.latencyBounds)
-    public var fsyncTime = Histogram(bounds: Histogram.latencyBounds)
-    public init() {}
-}
-
-/// Prometheus text exposition format (version 0.0.4) of a server reading and its histograms. Pure.
-public enum PrometheusText {
+/// One server's Prometheus metrics, in a registry of its own (several servers may share a process,
+/// so nothing goes through a global `MetricsSystem`).
+///
+/// The hot path records into the latency and fsync histograms (one `recordNanoseconds` per request:
+/// a short uncontended lock inside swift-prometheus). Gauges and counters mirror the server's own
+/// reading and are brought up to date when /metrics is scraped, on the server's loop.
+public final class ServerMetrics {
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
     public static let states = ["standalone", "leader", "follower", "observer"]
 
-    public static func render(_ r: ServerReading, _ m: ServerMetrics) -> String {
-        var out = ""
-        func family(_ name: String, _ type: String, _ help: String) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-        }
-        func sample(_ name: String, _ labels: String = "", _ value: String) {
-            out += name + (labels.isEmpty ? "" : "{\(labels)}") + " " + value + "\n"
-        }
-        func gauge(_ name: String, _ help: String, _ value: Int64) {
-            family(name, "gauge", help); sample(name, "", String(value))
-        }
-        func counter(_ name: String, _ help: String, _ value: Int64) {
-            family(name, "counter", help); sample(name, "", String(value))
-        }
-        func histogram(_ h: Histogram, _ name: String, _ labels: String) {
-            let pre = labels.isEmpty ? "" : labels + ","
-            var cumulative: UInt64 = 0
-            for (b, c) in zip(h.bounds, h.counts) {
-                cumulative += c
-                sample(name + "_bucket", pre + "le=\"\(number(b))\"", String(cumulative))
-            }
-            sample(name + "_bucket", pre + "le=\"+Inf\"", String(h.count))
-            sample(name + "_sum", labels, number(h.sum))
-            sample(name + "_count", labels, String(h.count))
-        }
+    /// Request latencies and fsync times: 100 µs to 10 s.
+    public static let latencyBuckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
 
-        family("zk_request_latency_seconds", "histogram", "Time from receiving a request to sending its reply, by kind (read or write).")
-        histogram(m.readLatency, "zk_request_latency_seconds", "type=\"read\"")
-        histogram(m.writeLatency, "zk_request_latency_seconds", "type=\"write\"")
-        family("zk_fsync_seconds", "histogram", "Time of each transaction log fsync.")
-        histogram(m.fsyncTime, "zk_fsync_seconds", "")
-        gauge("zk_outstanding_requests", "Writes accepted and not yet applied.", Int64(r.outstandingRequests))
-        gauge("zk_znode_count", "Znodes in the data tree (the root counted twice, as Apache ZooKeeper does).", Int64(r.nodeCount))
-        gauge("zk_watch_count", "Watches set by clients.", Int64(r.watchCount))
-        gauge("zk_ephemerals_count", "Ephemeral znodes.", Int64(r.ephemerals))
-        gauge("zk_global_sessions", "Live sessions.", Int64(r.sessions))
-        gauge("zk_num_alive_connections", "Open client connections.", Int64(r.connections.count))
-        gauge("zk_approximate_data_size", "Bytes of znode data and paths.", Int64(r.approximateDataSize))
-        gauge("zk_last_zxid", "The last applied transaction id.", r.lastZxid)
-        counter("zk_packets_received_total", "Client packets received.", Int64(r.packetsReceived))
-        counter("zk_packets_sent_total", "Client packets sent.", Int64(r.packetsSent))
-        counter("zk_snap_count_total", "Snapshots written since start.", Int64(r.snapshotsTaken))
-        counter("zk_auth_failed_count_total", "Failed authentications.", Int64(r.authFailed))
-        gauge("zk_uptime_seconds", "Seconds since the server started.", r.uptimeMs / 1000)
-        family("zk_quorum_state", "gauge", "1 for this server's current role, 0 for the others.")
-        for s in states { sample("zk_quorum_state", "state=\"\(s)\"", r.mode == s ? "1" : "0") }
-        gauge("zk_serving", "1 when the server is serving clients.", r.serving ? 1 : 0)
-        return out
+    public let registry: PrometheusCollectorRegistry
+    let readLatency: any TimerHandler
+    let writeLatency: any TimerHandler
+    let fsyncTime: any TimerHandler
+
+    /// Gauges set from a reading at scrape time.
+    private let gauges: [(any MeterHandler, (ServerReading) -> Double)]
+    /// Counters that follow a reading's counts (which `srst` may reset: a drop starts counting again).
+    private let counters: [(any CounterHandler, (ServerReading) -> Int)]
+    private var counted: [Int]
+    private let quorumState: [(String, any MeterHandler)]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        // The whole metric name (no namespace or unit parts added) and its HELP text.
+        func named(_ name: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+        }
+        let latency = named("zk_request_latency_seconds", "Time from receiving a request to sending its reply, by kind (read or write).")
+        readLatency = registry.makeDurationHistogram(descriptor: latency, labels: [("type", "read")], buckets: Self.latencyBuckets)
+        writeLatency = registry.makeDurationHistogram(descriptor: latency, labels: [("type", "write")], buckets: Self.latencyBuckets)
+        fsyncTime = registry.makeDurationHistogram(descriptor: named("zk_fsync_seconds", "Time of each transaction log fsync."),
+                                                   buckets: Self.latencyBuckets)
+        func gauge(_ name: String, _ help: String, _ value: @escaping (ServerReading) -> Double) -> (any MeterHandler, (ServerReading) -> Double) {
+            (registry.makeGauge(descriptor: named(name, help)), value)
+        }
+        gauges = [
+            gauge("zk_outstanding_requests", "Writes accepted and not yet applied.") { Double($0.outstandingRequests) },
+            gauge("zk_znode_count", "Znodes in the data tree (the root counted twice, as Apache ZooKeeper does).") { Double($0.nodeCount) },
+            gauge("zk_watch_count", "Watches set by clients.") { Double($0.watchCount) },
+            gauge("zk_ephemerals_count", "Ephemeral znodes.") { Double($0.ephemerals) },
+            gauge("zk_global_sessions", "Live sessions.") { Double($0.sessions) },
+            gauge("zk_num_alive_connections", "Open client connections.") { Double($0.connections.count) },
+            gauge("zk_approximate_data_size", "Bytes of znode data and paths.") { Double($0.approximateDataSize) },
+            gauge("zk_last_zxid", "The last applied transaction id.") { Double($0.lastZxid) },
+            gauge("zk_uptime_seconds", "Seconds since the server started.") { Double($0.uptimeMs / 1000) },
+            gauge("zk_serving", "1 when the server is serving clients.") { $0.serving ? 1 : 0 },
+        ]
+        func counter(_ name: String, _ help: String, _ value: @escaping (ServerReading) -> Int) -> (any CounterHandler, (ServerReading) -> Int) {
+            (registry.makeCounter(descriptor: named(name, help)), value)
+        }
+        counters = [
+            counter("zk_packets_received_total", "Client packets received.") { $0.packetsReceived },
+            counter("zk_packets_sent_total", "Client packets sent.") { $0.packetsSent },
+            counter("zk_snap_count_total", "Snapshots written since start.") { $0.snapshotsTaken },
+            counter("zk_auth_failed_count_total", "Failed authentications.") { $0.authFailed },
+        ]
+        counted = Array(repeating: 0, count: counters.count)
+        let state = named("zk_quorum_state", "1 for this server's current role, 0 for the others.")
+        quorumState = Self.states.map { ($0, registry.makeGauge(descriptor: state, labels: [("state", $0)])) }
     }
 
-    static func number(_ d: Double) -> String {
-        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
-        return "\(d)"
+    /// One request answered after `nanos`.
+    @inline(__always)
+    func observeRequest(nanos: UInt64, write: Bool) {
+        (write ? writeLatency : readLatency).recordNanoseconds(Int64(clamping: nanos))
+    }
+
+    /// One transaction log fsync that took `nanos`.
+    func observeFsync(nanos: UInt64) {
+        fsyncTime.recordNanoseconds(Int64(clamping: nanos))
+    }
+
+    /// Brings the gauges and counters up to `reading` and returns the text exposition. Call on the server's loop.
+    public func scrape(_ reading: ServerReading) -> [UInt8] {
+        for (g, value) in gauges { g.set(value(reading)) }
+        for (i, (c, value)) in counters.enumerated() {
+            let now = value(reading)
+            c.increment(by: Int64(now >= counted[i] ? now - counted[i] : now))
+            counted[i] = now
+        }
+        for (state, g) in quorumState { g.set(reading.mode == state ? 1.0 : 0.0) }
+        return registry.emitToBuffer()
     }
 }

@@ -232,7 +232,7 @@ final class QuorumPeer {
                     if nanos > 0 {
                         server.stats.fsyncCount += 1
                         server.stats.fsyncTotalNanos += nanos
-                        server.metrics.fsyncTime.observe(nanos: nanos)
+                        server.metrics.observeFsync(nanos: nanos)
                     }
                     finish(rd, sent: sendFirst, installed: installed)
                     processReady()

@@ -14,14 +14,18 @@ let healthExitCodes = """
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show each node's role, process and zxid, and the cluster's health.",
+        abstract: "Show each node's role, process, zxid and load figures, and the cluster's health.",
         discussion: """
             Probes every node with the four-letter words ruok and srvr and writes an ephemeral \
-            znode through the connect string.
+            znode through the connect string. For a bundled cluster it also reads each node's \
+            Prometheus metrics (zk_metrics_port): outstanding requests, znodes, watches, sessions, \
+            and the 99th percentile of write latency and fsync time estimated from the histograms. \
+            A node whose metrics cannot be read shows '-' there; the apache engine serves none.
 
             Examples:
               zkctl status
               zkctl status --output json | jq .roles
+              zkctl status --output json | jq '.nodes[] | {id, metrics}'
 
             \(healthExitCodes)
             """)
@@ -37,9 +41,10 @@ struct Status: AsyncParsableCommand {
         let name = try cluster.resolve(orchestrator.store)
         let inventory = try orchestrator.store.loadInventory(name)
         let health = await orchestrator.health(inventory)
+        let metrics = orchestrator.metrics(inventory, health: health)
         switch output {
-        case .text: printOut(Report.table(inventory, health))
-        case .json: printOut(Report.encode(Report.json(inventory, health)))
+        case .text: printOut(Report.table(inventory, health, metrics: metrics))
+        case .json: printOut(Report.encode(Report.json(inventory, health, metrics: metrics)))
         }
         if health.state != .healthy { throw ExitCode(health.state.exitCode) }
     }
