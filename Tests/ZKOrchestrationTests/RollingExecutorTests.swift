@@ -254,7 +254,8 @@ final class FakeReconfig: ReconfigSender, @unchecked Sendable {
     }
 
     @Test func staleVersionIsReadAgainAndRetried() async throws {
-        let s = try await setup()
+        // A generous deadline: the retry waits 500 ms, which a loaded machine running other suites may stretch.
+        let s = try await setup(syncTimeout: .seconds(60))
         s.reconfig.answers = [.refused(code: -103)]
         let plan = RollingPlanner.scale(current: s.inventory, desired: RollingPlanner.resize(s.inventory, voters: 4),
                                         healthy: [1, 2, 3], leader: 1, allowEven: true, purge: false)

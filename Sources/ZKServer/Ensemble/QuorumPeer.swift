@@ -208,7 +208,7 @@ final class QuorumPeer {
             }
             let store = self.store
             let sync = server.config.forceSync
-            server.diskPool.runIfActive(eventLoop: server.loop) { () -> (UInt64, DataTree?) in
+            let work = { () throws -> (UInt64, DataTree?) in
                 if let h = rd.hardState, hardChanged { try store.saveHardState(h) }
                 if let z = rd.truncateAfter { try store.truncate(after: z) }
                 var installed: DataTree?
@@ -225,7 +225,8 @@ final class QuorumPeer {
                     nanos = ZooKeeperServer.monotonicNanos() - t0
                 }
                 return (nanos, installed)
-            }.whenComplete { [self] result in
+            }
+            let done = { [self] (result: Result<(UInt64, DataTree?), Error>) in
                 switch result {
                 case .success(let (nanos, installed)):
                     if let h = rd.hardState, hardChanged { persistedHard = h }
@@ -235,12 +236,22 @@ final class QuorumPeer {
                         server.metrics.observeFsync(nanos: nanos)
                     }
                     finish(rd, sent: sendFirst, installed: installed)
-                    processReady()
                 case .failure(let error):
                     // Acknowledging without durable storage would break the protocol's promises: stop this member.
                     logger.critical("cannot persist replication state: \(error). Stopping this server; the rest of the ensemble keeps serving.")
                     exit(3)
                 }
+            }
+            // A small append (light load) is written and fsynced right here: handing it to the disk thread
+            // and back costs two thread wake-ups, more than the loop would do meanwhile. Bigger batches
+            // (heavy load) and snapshot installs go to the disk thread, so reading and applying overlap the fsync.
+            if rd.snapshotToInstall == nil && rd.truncateAfter == nil && rd.entriesToAppend.count <= Self.inlineSyncMaxEntries {
+                done(Result { try work() })
+                continue
+            }
+            server.diskPool.runIfActive(eventLoop: server.loop, work).whenComplete { [self] result in
+                done(result)
+                processReady()
             }
             server.flushDirty()
             return
@@ -524,6 +535,8 @@ final class QuorumPeer {
     /// server that breaks ZooKeeper's guarantees; never set it in production.
     static let unsafeFault = ProcessInfo.processInfo.environment["ZKSERVER_UNSAFE_FAULT"] ?? ""
     static let unsafeStaleSync = unsafeFault == "stale-sync"
+    /// Appends of at most this many entries are fsynced on the event loop (see `processReady`).
+    static let inlineSyncMaxEntries = Int(ProcessInfo.processInfo.environment["ZKSERVER_INLINE_SYNC_MAX"] ?? "") ?? 8
     /// `slow-follower` (or `stale-sync`): followers apply commits late, as a lagging replica would.
     static let slowFollower = unsafeFault == "stale-sync" || unsafeFault == "slow-follower"
     /// With the fault on, followers also apply commits late (a lagging replica: 150 ms, or 500 ms with
