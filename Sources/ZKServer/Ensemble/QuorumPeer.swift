@@ -245,7 +245,7 @@ final class QuorumPeer {
             // A small append (light load) is written and fsynced right here: handing it to the disk thread
             // and back costs two thread wake-ups, more than the loop would do meanwhile. Bigger batches
             // (heavy load) and snapshot installs go to the disk thread, so reading and applying overlap the fsync.
-            if rd.snapshotToInstall == nil && rd.truncateAfter == nil && rd.entriesToAppend.count <= Self.inlineSyncMaxEntries {
+            if rd.snapshotToInstall == nil && rd.truncateAfter == nil && rd.entriesToAppend.count <= ZooKeeperServer.inlineSyncMaxEntries {
                 done(Result { try work() })
                 continue
             }
@@ -535,8 +535,6 @@ final class QuorumPeer {
     /// server that breaks ZooKeeper's guarantees; never set it in production.
     static let unsafeFault = ProcessInfo.processInfo.environment["ZKSERVER_UNSAFE_FAULT"] ?? ""
     static let unsafeStaleSync = unsafeFault == "stale-sync"
-    /// Appends of at most this many entries are fsynced on the event loop (see `processReady`).
-    static let inlineSyncMaxEntries = Int(ProcessInfo.processInfo.environment["ZKSERVER_INLINE_SYNC_MAX"] ?? "") ?? 8
     /// `slow-follower` (or `stale-sync`): followers apply commits late, as a lagging replica would.
     static let slowFollower = unsafeFault == "stale-sync" || unsafeFault == "slow-follower"
     /// With the fault on, followers also apply commits late (a lagging replica: 150 ms, or 500 ms with
