@@ -49,10 +49,7 @@ public enum ClusterCertificates {
             OrganizationName("zkctl")
             CommonName(commonName)
         }
-        var names: [GeneralName] = []
-        for san in unique(sans) {
-            if let ip = ipAddressBytes(san) { names.append(.ipAddress(ASN1OctetString(contentBytes: ip[...]))) } else { names.append(.dnsName(san)) }
-        }
+        let names = generalNames(sans)
         let publicKey = Certificate.PublicKey(key.publicKey)
         let caKeyId = try caCert.extensions.subjectKeyIdentifier?.keyIdentifier
         let extensions = try Certificate.Extensions {
@@ -69,6 +66,35 @@ public enum ClusterCertificates {
             issuer: caCert.subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
             extensions: extensions, issuerPrivateKey: .init(caKey))
         return IssuedCertificate(certificatePEM: try cert.serializeAsPEM().pemString, privateKeyPEM: key.pemRepresentation)
+    }
+
+    /// SAN entries in the order given, without repeats: IP literals as IP addresses, the rest as DNS names.
+    public static func generalNames(_ sans: [String]) -> [GeneralName] {
+        unique(sans).map { san in
+            if let ip = ipAddressBytes(san) { return .ipAddress(ASN1OctetString(contentBytes: ip[...])) }
+            return .dnsName(san)
+        }
+    }
+
+    /// Whether `issued` can be handed out again instead of a new certificate: `authority` signed it,
+    /// its key matches, it names exactly `sans`, and it stays valid for at least `minimumDays` more.
+    public static func isReusable(_ issued: IssuedCertificate, sans: [String], authority: IssuedCertificate,
+                                  now: Date = Date(), minimumDays: Int = 30) -> Bool {
+        guard let cert = try? Certificate(pemEncoded: issued.certificatePEM),
+              let ca = try? Certificate(pemEncoded: authority.certificatePEM),
+              let key = try? Certificate.PrivateKey(pemEncoded: issued.privateKeyPEM),
+              let names = try? cert.extensions.subjectAlternativeNames else { return false }
+        return cert.issuer == ca.subject && ca.publicKey.isValidSignature(cert.signature, for: cert)
+            && key.publicKey == cert.publicKey && Array(names) == generalNames(sans)
+            && cert.notValidBefore <= now && cert.notValidAfter > now.addingTimeInterval(Double(minimumDays) * 86400)
+    }
+
+    /// Splits a key store written from `IssuedCertificate.keyStorePEM` back into key and certificate.
+    public static func parseKeyStore(_ pem: String) -> IssuedCertificate? {
+        guard let docs = try? PEMDocument.parseMultiple(pemString: pem),
+              let cert = docs.first(where: { $0.discriminator == "CERTIFICATE" }),
+              let key = docs.first(where: { $0.discriminator.hasSuffix("PRIVATE KEY") }) else { return nil }
+        return IssuedCertificate(certificatePEM: cert.pemString, privateKeyPEM: key.pemString)
     }
 
     /// The SANs of a node: loopback names plus its inventory host.
@@ -103,6 +129,8 @@ public struct TLSLayout: Equatable, Sendable {
     public var clientKey: String { dir + "/client-key.pem" }
     /// The client identity as one PEM file (key + certificate), for the Java client's zookeeper.ssl.keyStore.location.
     public var clientKeyStore: String { dir + "/client.pem" }
+    /// Key + certificate behind the Kubernetes Secret `secret` (`zkctl generate kubernetes --issue-tls-secret`).
+    public func kubernetesKeyStore(_ secret: String) -> String { dir + "/kubernetes-\(secret).pem" }
 }
 
 extension ClusterLayout {
@@ -123,20 +151,9 @@ extension ClusterStore {
     @discardableResult
     public func ensureTLSMaterial(_ inventory: Inventory, renew: Bool = false, now: Date = Date()) throws -> TLSInitResult {
         let tls = layout(inventory.cluster.name).tls
-        try FileSystem.makeDirectory(tls.dir)
         var created: [String] = [], kept: [String] = []
-        let authority: IssuedCertificate
-        if !renew, FileSystem.exists(tls.caCertificate), FileSystem.exists(tls.caKey) {
-            authority = IssuedCertificate(certificatePEM: try FileSystem.readString(tls.caCertificate),
-                                          privateKeyPEM: try FileSystem.readString(tls.caKey))
-            kept.append(tls.caCertificate)
-        } else {
-            authority = try ClusterCertificates.makeAuthority(cluster: inventory.cluster.name, now: now)
-            try Self.writePrivate(authority.privateKeyPEM + "\n", to: tls.caKey)
-            try FileSystem.write(authority.certificatePEM + "\n", to: tls.caCertificate)
-            created.append(tls.caCertificate)
-        }
-        let caChanged = created.contains(tls.caCertificate)
+        let (authority, caChanged) = try ensureAuthority(inventory.cluster.name, renew: renew, now: now)
+        if caChanged { created.append(tls.caCertificate) } else { kept.append(tls.caCertificate) }
         for node in inventory.nodes {
             let path = tls.nodeKeyStore(node.id)
             if !caChanged && FileSystem.exists(path) { kept.append(path); continue }
@@ -158,8 +175,52 @@ extension ClusterStore {
         return TLSInitResult(layout: tls, created: created, kept: kept)
     }
 
+    /// The cluster's CA from its state dir, created there (ca.pem, ca-key.pem) when it has none or
+    /// when `renew` is set; `created` tells which.
+    public func ensureAuthority(_ cluster: String, renew: Bool = false, now: Date = Date()) throws -> (authority: IssuedCertificate, created: Bool) {
+        let tls = layout(cluster).tls
+        try FileSystem.makeDirectory(tls.dir)
+        if !renew, FileSystem.exists(tls.caCertificate), FileSystem.exists(tls.caKey) {
+            // As makeAuthority returns them: without the final newline the files add.
+            return (IssuedCertificate(certificatePEM: try FileSystem.readString(tls.caCertificate).trimmed(" \n\r\t"),
+                                      privateKeyPEM: try FileSystem.readString(tls.caKey).trimmed(" \n\r\t")), false)
+        }
+        let authority = try ClusterCertificates.makeAuthority(cluster: cluster, now: now)
+        try Self.writePrivate(authority.privateKeyPEM + "\n", to: tls.caKey)
+        try FileSystem.write(authority.certificatePEM + "\n", to: tls.caCertificate)
+        return (authority, true)
+    }
+
+    /// What `ensureKubernetesCertificate` handed out.
+    public struct KubernetesCertificate: Sendable {
+        public var authority: IssuedCertificate
+        public var certificate: IssuedCertificate
+        public var createdAuthority: Bool
+        public var reused: Bool
+        public var keyStore: String
+    }
+
+    /// The one certificate the pods of `secret` share, from the cluster's CA (created if absent).
+    /// It is kept in `tls/kubernetes-<secret>.pem` and handed out again while the CA still signs it,
+    /// it names exactly `sans` and has 30 days left; otherwise a new one replaces it. So regenerating
+    /// the manifests leaves the Secret unchanged until the names change.
+    public func ensureKubernetesCertificate(_ cluster: String, secret: String, commonName: String, sans: [String],
+                                            now: Date = Date()) throws -> KubernetesCertificate {
+        let (authority, createdAuthority) = try ensureAuthority(cluster, now: now)
+        let path = layout(cluster).tls.kubernetesKeyStore(secret)
+        if let text = try? FileSystem.readString(path), let stored = ClusterCertificates.parseKeyStore(text),
+           ClusterCertificates.isReusable(stored, sans: sans, authority: authority, now: now) {
+            return KubernetesCertificate(authority: authority, certificate: stored, createdAuthority: createdAuthority,
+                                         reused: true, keyStore: path)
+        }
+        let issued = try ClusterCertificates.issue(commonName: commonName, sans: sans, authority: authority, now: now)
+        try Self.writePrivate(issued.keyStorePEM, to: path)
+        return KubernetesCertificate(authority: authority, certificate: issued, createdAuthority: createdAuthority,
+                                     reused: false, keyStore: path)
+    }
+
     /// Writes a file only its owner can read.
-    static func writePrivate(_ text: String, to path: String) throws {
+    public static func writePrivate(_ text: String, to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         guard fd >= 0 else { throw ZKCtlError("cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
