@@ -120,6 +120,8 @@ public struct KubernetesModel: Sendable {
     public var tls = false
     public var tlsSecret = ""
     public var secureClientPort = 0
+    /// `--issue-tls-secret`: the data of the Secret `tlsSecret`, rendered as tls-secret.yaml (empty: not rendered).
+    public var tlsSecretData: [SecretEntry] = []
 
     /// Kubernetes object names: DNS-1123 labels.
     public static func objectName(_ cluster: String) -> String {
@@ -212,9 +214,11 @@ public struct KubernetesModel: Sendable {
 }
 
 extension Renderer {
-    /// Every Kubernetes manifest of an inventory, in apply order.
-    public func renderKubernetes(_ inventory: Inventory, options: KubernetesOptions = .init()) throws -> [RenderedFile] {
-        let model = KubernetesModel.derive(inventory, options: options)
+    /// Every Kubernetes manifest of an inventory, in apply order; with `tlsSecretData`, the TLS Secret too.
+    public func renderKubernetes(_ inventory: Inventory, options: KubernetesOptions = .init(),
+                                 tlsSecretData: [KubernetesModel.SecretEntry] = []) throws -> [RenderedFile] {
+        var model = KubernetesModel.derive(inventory, options: options)
+        if model.tls && !tlsSecretData.isEmpty { model.addTLSSecret(tlsSecretData) }
         return try model.files.map { file in
             RenderedFile(path: file.path, template: file.template, contents: try render(template: file.template, model: model))
         }
