@@ -24,6 +24,18 @@ struct GenerateKubernetes: ParsableCommand {
         discussion: """
             Without -o the objects are printed as one YAML stream. Pod N of the StatefulSet is the \
             inventory's (N+1)-th server by id; its myid comes from that list, never from guessing.
+
+            With zk_tls: true the pods mount the Secret zk_tls_secret (default <cluster>-zk-tls) with \
+            ca.crt, tls.crt and tls.key. Either let cert-manager write it, or add --issue-tls-secret \
+            and zkctl writes it as tls-secret.yaml from the cluster's own CA (the one `zkctl tls init` \
+            makes, in <home>/clusters/<cluster>/tls/; created if absent). The certificate names every \
+            pod and Service in the namespace given with --namespace (default: default) and the cluster \
+            domain given with --cluster-domain (default: cluster.local). It is kept in that directory \
+            and reused on the next run until those names change, so regenerating shows no diff.
+
+            Example, with an inventory that sets zk_tls: true:
+              zkctl generate kubernetes -i tls.yaml --namespace zk --issue-tls-secret -o k8s/
+              kubectl apply -k k8s/    # keep k8s/tls-secret.yaml out of version control
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -51,6 +63,10 @@ struct GenerateKubernetes: ParsableCommand {
     var noNetworkPolicy = false
     @Flag(help: "Also generate a Prometheus Operator ServiceMonitor (Apache ZooKeeper's metrics provider).")
     var serviceMonitor = false
+    @Flag(name: .customLong("issue-tls-secret"), help: ArgumentHelp(
+        "Also write the TLS Secret the pods mount (tls-secret.yaml), signed by the cluster's zkctl CA. Needs zk_tls: true.",
+        discussion: "The file holds a private key (mode 0600): do not commit it. The names it covers are described above."))
+    var issueTLSSecret = false
 
     func run() throws {
         let inv = try InventoryLoader.load(path: inventory)
@@ -58,7 +74,20 @@ struct GenerateKubernetes: ParsableCommand {
             namespace: namespace, image: image, engine: engine, storageClass: storageClass,
             dataSize: dataSize, dataLogSize: datalogSize, hardAntiAffinity: !softAntiAffinity,
             networkPolicy: !noNetworkPolicy, serviceMonitor: serviceMonitor, clusterDomain: clusterDomain)
-        let files = try Renderer(source: try global.templateSource()).renderKubernetes(inv, options: options)
+        var secretData: [KubernetesModel.SecretEntry] = []
+        if issueTLSSecret {
+            try KubernetesTLSSecret.requireTLS(inv, path: inventory)
+            let model = KubernetesModel.derive(inv, options: options)
+            let issued = try global.store.ensureKubernetesCertificate(
+                inv.cluster.name, secret: model.tlsSecret, commonName: KubernetesTLSSecret.commonName(model),
+                sans: KubernetesTLSSecret.sans(model, options: options))
+            secretData = KubernetesTLSSecret.data(caCertificatePEM: issued.authority.certificatePEM, certificate: issued.certificate)
+            let how = issued.reused ? "reused the certificate in" : "issued a certificate into"
+            printErr("zkctl: \(issued.createdAuthority ? "created the cluster CA and " : "")\(how) \(issued.keyStore)")
+            let holder = output.map { ($0 as NSString).appendingPathComponent(KubernetesTLSSecret.file) } ?? "the YAML on stdout (Secret \(model.tlsSecret))"
+            printErr("zkctl: warning: \(holder) holds a private key; do not commit it")
+        }
+        let files = try Renderer(source: try global.templateSource()).renderKubernetes(inv, options: options, tlsSecretData: secretData)
         if let output {
             try GenerateOutput.write(files, to: output)
             printErr("zkctl: wrote \(files.count) files to \(output); apply with: kubectl apply -k \(output)")
@@ -101,6 +130,10 @@ enum GenerateOutput {
         try FileSystem.makeDirectory(dir)
         for f in files {
             let path = dir + "/" + f.path
+            if f.path == KubernetesTLSSecret.file {
+                try ClusterStore.writePrivate(f.contents, to: path)
+                continue
+            }
             try FileSystem.write(f.contents, to: path)
             if f.path.hasSuffix(".sh") || f.path.hasSuffix(".py") {
                 try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
