@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Deployment checks for `zkctl generate`:
 #   1. Kubernetes: every shipped inventory, both engines -> kubernetes-validate (strict, pinned
-#      Kubernetes version, offline schemas), yamllint, and `kubectl kustomize` when kubectl exists.
+#      Kubernetes version, offline schemas), yamllint, and `kubectl kustomize` when kubectl exists;
+#      the same for production-3 with zk_tls: true and --issue-tls-secret, whose Secret must pass
+#      `openssl verify` against its own ca.crt.
 #   2. Ansible: ansible-lint (production profile) and ansible-playbook --syntax-check.
 #   3. A real deployment: the generated site.yml installs a 3-server ensemble of the bundled
 #      zkserver on 127.0.0.1 (ports and directories in a temp dir, the pid-file service manager),
@@ -62,30 +64,70 @@ trap cleanup EXIT
 
 # ---------------------------------------------------------------------------------------------
 step "Kubernetes manifests (kubernetes-validate $K8S_VERSION, yamllint)"
+# validate_k8s DIR LABEL: kubernetes-validate, yamllint and (when kubectl exists) kubectl kustomize,
+# which leaves the built objects in DIR.all.yaml.
+validate_k8s() {
+  local out="$1" label="$2" report
+  # Kustomization and ServiceMonitor are not core kinds: kubernetes-validate warns, it does not fail.
+  if report="$(kubernetes-validate -k "$K8S_VERSION" --strict --quiet "$out"/*.yaml 2>&1)"; then
+    ok "kubernetes-validate $label: $(ls "$out"/*.yaml | wc -l) files"
+  else
+    fail "kubernetes-validate $label"; echo "$report" >&2
+  fi
+  if yamllint -s -c Tests/deploy/yamllint.yml "$out"; then ok "yamllint $label"; else fail "yamllint $label"; fi
+  if command -v kubectl >/dev/null; then
+    if kubectl kustomize "$out" >"$out.all.yaml" 2>"$out.err"; then
+      ok "kubectl kustomize $label: $(grep -c '^kind:' "$out.all.yaml") objects"
+    else
+      fail "kubectl kustomize $label"; cat "$out.err" >&2
+    fi
+  fi
+}
 for inv in inventory/*.yaml; do
   name="$(basename "$inv" .yaml)"
   for engine in apache bundled; do
     out="$WORK/k8s/$name-$engine"
     "$ZKCTL" generate kubernetes -i "$inv" --engine "$engine" --service-monitor -o "$out" 2>/dev/null
-    # Kustomization and ServiceMonitor are not core kinds: kubernetes-validate warns, it does not fail.
-    if report="$(kubernetes-validate -k "$K8S_VERSION" --strict --quiet "$out"/*.yaml 2>&1)"; then
-      ok "kubernetes-validate $name ($engine): $(ls "$out"/*.yaml | wc -l) files"
-    else
-      fail "kubernetes-validate $name ($engine)"; echo "$report" >&2
-    fi
-    if yamllint -s -c Tests/deploy/yamllint.yml "$out"; then ok "yamllint $name ($engine)"; else fail "yamllint $name ($engine)"; fi
-    if command -v kubectl >/dev/null; then
-      if kubectl kustomize "$out" >"$out.all.yaml" 2>"$out.err"; then
-        ok "kubectl kustomize $name ($engine): $(grep -c '^kind:' "$out.all.yaml") objects"
-      else
-        fail "kubectl kustomize $name ($engine)"; cat "$out.err" >&2
-      fi
-    fi
+    validate_k8s "$out" "$name ($engine)"
   done
 done
 # The stdout form is one stream of the same objects.
 "$ZKCTL" generate kubernetes -i inventory/production-3.yaml >"$WORK/stream.yaml"
 if kubernetes-validate -k "$K8S_VERSION" --strict --quiet "$WORK/stream.yaml"; then ok "stdout stream validates"; else fail "stdout stream"; fi
+
+# ---------------------------------------------------------------------------------------------
+step "Kubernetes TLS Secret from the zkctl CA (--issue-tls-secret)"
+# production-3 with zk_tls: true (a shipped TLS inventory is used when there is one). The CA and
+# the certificate go to a private zkctl home under the work dir.
+tls_inv=inventory/production-3-tls.yaml
+if [ ! -f "$tls_inv" ]; then
+  tls_inv="$WORK/production-3-tls.yaml"
+  sed 's/^\( *\)zk_cluster: prod$/&\n\1zk_tls: true/' inventory/production-3.yaml >"$tls_inv"
+fi
+out="$WORK/k8s/production-3-tls-secret"
+if "$ZKCTL" generate kubernetes -i "$tls_inv" --namespace zk --issue-tls-secret --home "$WORK/zkctl-home" \
+     -o "$out" 2>"$WORK/tls-secret.err" && grep -qx '  - tls-secret.yaml' "$out/kustomization.yaml" &&
+   [ "$(stat -c %a "$out/tls-secret.yaml")" = 600 ] && grep -q 'private key' "$WORK/tls-secret.err"; then
+  ok "tls-secret.yaml written (mode 600), listed in kustomization.yaml, private-key warning printed"
+else
+  fail "--issue-tls-secret output"; cat "$WORK/tls-secret.err" >&2
+fi
+validate_k8s "$out" "production-3 with TLS Secret"
+if command -v kubectl >/dev/null; then
+  if grep -q '^kind: Secret$' "$out.all.yaml"; then ok "kustomize output has the Secret"; else fail "kustomize output lacks the Secret"; fi
+fi
+if command -v openssl >/dev/null; then
+  for key in ca.crt tls.crt tls.key; do
+    sed -n "s/^  $key: //p" "$out/tls-secret.yaml" | base64 -d >"$WORK/$key"
+  done
+  if openssl verify -CAfile "$WORK/ca.crt" "$WORK/tls.crt" >/dev/null &&
+     openssl x509 -in "$WORK/tls.crt" -noout -checkhost prod-zk-1.prod-zk-hs.zk.svc.cluster.local | grep -q 'does match' &&
+     [ "$(openssl pkey -in "$WORK/tls.key" -pubout)" = "$(openssl x509 -in "$WORK/tls.crt" -noout -pubkey)" ]; then
+    ok "openssl: tls.crt verifies against ca.crt, names the pods, matches tls.key"
+  else
+    fail "openssl verify of the TLS Secret"
+  fi
+fi
 
 # ---------------------------------------------------------------------------------------------
 step "Ansible output (ansible-lint production profile, --syntax-check)"
