@@ -39,6 +39,8 @@ import X509
         #expect(otherSANs.contains("prod-zk-0.prod-zk-hs.default.svc.corp.example"))
         #expect(otherSANs.contains("prod-zk-client.default.svc.corp.example"))
         #expect(!otherSANs.contains { $0.hasSuffix("cluster.local") })
+        // With a cluster domain the server lines are fully qualified, namespace and `svc` included.
+        #expect(otherModel.members[0].serverLine.hasPrefix("server.1=prod-zk-0.prod-zk-hs.default.svc.corp.example:"))
         for member in otherModel.members {
             let host = String(member.serverLine.split(separator: "=")[1].split(separator: ":")[0])
             #expect(otherSANs.contains(host), "\(host)")

@@ -138,13 +138,15 @@ public struct KubernetesModel: Sendable {
         let isApache = engine == .apache
         let version = isApache ? (c.version ?? KubernetesOptions.defaultApacheVersion) : "0.1.0"
         let image = options.image ?? (isApache ? "zookeeper:\(version)" : KubernetesOptions.bundledImage)
-        let domain = options.clusterDomain.map { ".\($0)" } ?? ""
+        // A cluster domain makes the names fully qualified, which needs the namespace (the CLI refuses
+        // --cluster-domain without --namespace; "default" stands in for library callers that omit it).
+        let domain = options.clusterDomain.map { ".\(options.namespace ?? "default").svc.\($0)" } ?? ""
         let standalone = inventory.isStandalone
         let members = inventory.nodes.enumerated().map { ordinal, node -> Member in
             let pod = "\(name)-\(ordinal)"
             // Peers are reached through the headless Service; the pod's own entry binds all addresses
             // (quorumListenOnAllIPs) so the name resolving to the pod IP is enough.
-            let host = options.clusterDomain == nil ? "\(pod).\(headless)" : "\(pod).\(headless)\(domain)"
+            let host = "\(pod).\(headless)\(domain)"
             let line = "server.\(node.id)=\(host):\(c.quorumPort):\(c.electionPort):\(node.role.rawValue);0.0.0.0:\(c.clientPort)"
             return Member(ordinal: ordinal, id: node.id, role: node.role.rawValue, podName: pod, serverLine: line)
         }

@@ -30,9 +30,7 @@ public enum KubernetesTLSSecret {
     public static func sans(_ model: KubernetesModel, options: KubernetesOptions) -> [String] {
         let namespace = options.namespace ?? defaultNamespace
         let domain = options.clusterDomain ?? defaultClusterDomain
-        var suffixes = ["", ".\(namespace)", ".\(namespace).svc", ".\(namespace).svc.\(domain)"]
-        // With --cluster-domain the server lines read <pod>.<headless>.<domain>: name that form too.
-        if let d = options.clusterDomain { suffixes.append(".\(d)") }
+        let suffixes = ["", ".\(namespace)", ".\(namespace).svc", ".\(namespace).svc.\(domain)"]
         var names: [String] = []
         for suffix in suffixes { names.append("*.\(model.headlessService)\(suffix)") }
         for member in model.members {

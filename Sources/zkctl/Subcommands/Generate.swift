@@ -55,7 +55,7 @@ struct GenerateKubernetes: ParsableCommand {
     var dataSize: String = "10Gi"
     @Option(help: "Size of each transaction-log volume (used when zk_datalog_dir differs from zk_data_dir).")
     var datalogSize: String = "10Gi"
-    @Option(help: "Cluster DNS domain appended to server addresses (default: none, resolved through the pod's search path).")
+    @Option(help: "Cluster DNS domain: server addresses become <pod>.<headless>.<namespace>.svc.<domain> (needs --namespace; default: short names resolved through the pod's search path).")
     var clusterDomain: String?
     @Flag(help: "Prefer, rather than require, one server per node (for clusters with fewer nodes than servers).")
     var softAntiAffinity = false
@@ -67,6 +67,12 @@ struct GenerateKubernetes: ParsableCommand {
         "Also write the TLS Secret the pods mount (tls-secret.yaml), signed by the cluster's zkctl CA. Needs zk_tls: true.",
         discussion: "The file holds a private key (mode 0600): do not commit it. The names it covers are described above."))
     var issueTLSSecret = false
+
+    func validate() throws {
+        if clusterDomain != nil && namespace == nil {
+            throw ValidationError("--cluster-domain needs --namespace: a fully qualified pod name reads <pod>.<headless>.<namespace>.svc.<domain>")
+        }
+    }
 
     func run() throws {
         let inv = try InventoryLoader.load(path: inventory)
