@@ -76,6 +76,28 @@ import X509
         #expect(try FileSystem.readString(tls.caCertificate) != ca)
     }
 
+    @Test func tlsInitReissuesANodeCertificateThatNoLongerFits() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("zkctl-tls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let store = ClusterStore(home: home)
+        var inv = Inventory.local(name: "t", count: 3)
+        try store.ensureTLSMaterial(inv)
+        let tls = store.layout("t").tls
+        let before = try (1...3).map { try FileSystem.readString(tls.nodeKeyStore($0)) }
+        // Server 3 moved to another host: only its certificate is issued again, naming the new host.
+        inv.nodes[2].host = "zk3.example.internal"
+        let moved = try store.ensureTLSMaterial(inv)
+        #expect(moved.created == [tls.nodeKeyStore(3)])
+        #expect(try (1...2).map { try FileSystem.readString(tls.nodeKeyStore($0)) } == Array(before[0...1]))
+        let third = try #require(ClusterCertificates.parseKeyStore(try FileSystem.readString(tls.nodeKeyStore(3))))
+        let authority = try store.ensureAuthority("t").authority
+        #expect(ClusterCertificates.isReusable(third, sans: ClusterCertificates.sans(for: inv.nodes[2]), authority: authority))
+        // Fewer than 30 days left: every node certificate is issued again, the CA is kept.
+        let late = try store.ensureTLSMaterial(inv, now: Date().addingTimeInterval(810 * 86400))
+        #expect(Set(late.created) == Set((1...3).map(tls.nodeKeyStore)))
+        #expect(try store.ensureAuthority("t").authority == authority)
+    }
+
     @Test func tlsInventoryRendersSecurePortAndQuorumTLS() throws {
         var inv = try InventoryLoader.parse(yaml: """
             zookeeper:

@@ -10,6 +10,10 @@
 #      health_check.yml must report quorum, a second site.yml must change nothing, --check --diff
 #      must pass, rolling_restart.yml runs under a kazoo write probe (0 failed writes allowed),
 #      backup.yml fetches an archive; then everything this script started is stopped.
+#   4. The same with zk_tls: true: `zkctl generate ansible` issues the certificates from the zkctl
+#      CA into files/tls, site.yml deploys a TLS ensemble (mutual TLS between members), a kazoo
+#      client connects to every server's TLS port, health_check.yml reports quorum, a second
+#      site.yml changes nothing; then those servers are stopped too.
 # Docker is not available here: the Dockerfile is checked statically only.
 # Env: ZKSERVER_BIN / ZKCTL_BIN (default: the newer of .build/release and .build/debug), K8S_VERSION, KEEP_WORK=1.
 set -euo pipefail
@@ -55,7 +59,7 @@ PROBE_PID=""
 cleanup() {
   if [ -n "$PROBE_PID" ] && kill -0 "$PROBE_PID" 2>/dev/null; then kill "$PROBE_PID" 2>/dev/null || true; fi
   # Stop only the servers this run started, through their own pid-file scripts.
-  for s in "$WORK"/opt/run/*/zk-service.sh; do
+  for s in "$WORK"/opt/run/*/zk-service.sh "$WORK"/tls/opt/run/*/zk-service.sh; do
     [ -x "$s" ] && "$s" stop >/dev/null 2>&1 || true
   done
   if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
@@ -133,10 +137,11 @@ fi
 step "Ansible output (ansible-lint production profile, --syntax-check)"
 # The role and playbooks differ between inventories only in the generated defaults and members,
 # so lint one remote (Apache) and one loopback (bundled) inventory; syntax-check all of them.
-for inv in inventory/*.yaml; do
+# production-3 with zk_tls: true as well (tls.yml, the TLS keys in zoo.cfg, files/tls).
+for inv in inventory/*.yaml "$tls_inv"; do
   name="$(basename "$inv" .yaml)"
   out="$WORK/ansible/$name"
-  "$ZKCTL" generate ansible -i "$inv" -o "$out" 2>/dev/null
+  "$ZKCTL" generate ansible -i "$inv" --home "$WORK/zkctl-home" -o "$out" 2>/dev/null
   if [ "$name" = local-5-observer ]; then
     :
   elif (cd "$out" && ansible-lint -q --offline --profile production . >"$WORK/lint-$name.log" 2>&1); then
@@ -155,19 +160,24 @@ done
 
 # ---------------------------------------------------------------------------------------------
 step "Real deployment: 3 bundled servers on 127.0.0.1 with the generated playbooks"
-BASE="$(python3 - <<'EOF'
-import socket
-for base in range(24181, 30000, 37):
+# free_base FIRST: a base port B >= FIRST with B+{0,1,2} (clients), +{100..102} (quorum),
+# +{200..202} (election) and +{300..302} (TLS clients) all free on 127.0.0.1.
+free_base() {
+  python3 - "$1" <<'EOF'
+import socket, sys
+for base in range(int(sys.argv[1]), 40000, 37):
+    socks = []
     try:
-        socks = []
-        for port in [base + i for i in (0, 1, 2, 100, 101, 102, 200, 201, 202)]:
+        for port in [base + i for i in (0, 1, 2, 100, 101, 102, 200, 201, 202, 300, 301, 302)]:
             s = socket.socket(); s.bind(("127.0.0.1", port)); socks.append(s)
-        for s in socks: s.close()
         print(base); break
     except OSError:
+        pass
+    finally:
         for s in socks: s.close()
 EOF
-)"
+}
+BASE="$(free_base 24181)"
 PY="$(command -v python3)"
 cat >"$WORK/inventory.yaml" <<EOF
 # Loopback test ensemble for Tests/deploy/run.sh (also read by zkctl).
@@ -208,11 +218,14 @@ EOF
 PLAY="$WORK/play"
 "$ZKCTL" generate ansible -i "$WORK/inventory.yaml" -o "$PLAY" 2>/dev/null
 export ANSIBLE_CONFIG="$PLAY/ansible.cfg" ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
-# Every playbook run is bounded; the recap lines are kept for the checks below.
+# Every playbook run is bounded; the recap lines are kept for the checks below. It runs against
+# PLAY_INV with the extra vars in PLAY_VARS.
+PLAY_INV="$WORK/inventory.yaml"
+PLAY_VARS="$WORK/vars.yml"
 run_playbook() {
   local label="$1"; shift
   local log="$WORK/$label.log"
-  if timeout 240 ansible-playbook -i "$WORK/inventory.yaml" -e "@$WORK/vars.yml" "$@" >"$log" 2>&1; then
+  if timeout 240 ansible-playbook -i "$PLAY_INV" -e "@$PLAY_VARS" "$@" >"$log" 2>&1; then
     echo "-- $label recap:"; sed -n '/PLAY RECAP/,$p' "$log" | grep -E '^[a-z0-9_-]+ +:' | sed 's/^/   /'
     return 0
   fi
@@ -321,6 +334,87 @@ if run_playbook backup "$PLAY/backup.yml"; then
 else
   fail "backup.yml"
 fi
+
+step "Real deployment with zk_tls: true: certificates from the zkctl CA, a TLS client"
+# The plain ensemble is done: stop it, so the TLS one has the machine.
+for s in "$WORK"/opt/run/*/zk-service.sh; do "$s" stop >/dev/null 2>&1 || true; done
+TW="$WORK/tls"
+TBASE="$(free_base 31181)"
+mkdir -p "$TW"
+sed -e "s|zk_cluster: deploytest|zk_cluster: deploytls\n        zk_tls: true\n        zk_secure_client_port: $((TBASE + 300))|" \
+    -e "s|zk_client_port: $BASE|zk_client_port: $TBASE|" -e "s|zk_quorum_port: $((BASE + 100))|zk_quorum_port: $((TBASE + 100))|" \
+    -e "s|zk_election_port: $((BASE + 200))|zk_election_port: $((TBASE + 200))|" -e "s|$WORK/srv/|$TW/srv/|" \
+    -e '/zk_version:/d' -e '/zk_max_client_cnxns:/d' "$WORK/inventory.yaml" >"$TW/inventory.yaml"
+sed -e "s|^zk_install_dir: .*|zk_install_dir: $TW/opt|" -e "s|^zk_report_dir: .*|zk_report_dir: $TW/reports|" \
+    "$WORK/vars.yml" >"$TW/vars.yml"
+TPLAY="$TW/play"
+if "$ZKCTL" generate ansible -i "$TW/inventory.yaml" --home "$WORK/zkctl-home" -o "$TPLAY" 2>"$TW/generate.err" &&
+   grep -q 'holds the servers. private keys' "$TW/generate.err" && [ -f "$TPLAY/roles/zk/tasks/tls.yml" ] &&
+   [ "$(stat -c %a "$TPLAY"/files/tls/zk{1,2,3}-key.pem | sort -u)" = 600 ] &&
+   openssl verify -CAfile "$TPLAY/files/tls/ca.pem" "$TPLAY"/files/tls/zk{1,2,3}-cert.pem >/dev/null; then
+  ok "generate ansible with zk_tls: tls.yml, files/tls (keys mode 600, certificates verify against ca.pem), warning printed"
+else
+  fail "generate ansible with zk_tls"; cat "$TW/generate.err" >&2
+fi
+export ANSIBLE_CONFIG="$TPLAY/ansible.cfg"
+PLAY_INV="$TW/inventory.yaml"
+PLAY_VARS="$TW/vars.yml"
+if run_playbook tls-site "$TPLAY/site.yml"; then
+  cfgs=("$TW"/srv/conf/deploytls-*/zoo.cfg)
+  if [ "$(grep -l '^sslQuorum=true$' "${cfgs[@]}" | wc -l)" = 3 ] &&
+     [ "$(stat -c %a "$TW"/srv/conf/deploytls-*/tls/keystore.pem | sort -u)" = 600 ]; then
+    ok "site.yml deployed the TLS ensemble: $(recap_sum tls-site changed) changes, sslQuorum in every zoo.cfg, key stores mode 600"
+  else
+    fail "TLS deployment: zoo.cfg or key store not as expected"
+  fi
+else
+  fail "site.yml with zk_tls"
+fi
+# Every server's TLS port, with the client identity from the same CA (`zkctl tls init`'s client-cert.pem).
+T="$WORK/zkctl-home/clusters/deploytls/tls"
+if timeout 60 python3 - "$T" "$((TBASE + 300))" >"$TW/kazoo.log" 2>&1 <<'EOF'
+import sys
+from kazoo.client import KazooClient
+tls, base = sys.argv[1], int(sys.argv[2])
+for i in range(3):
+    zk = KazooClient(hosts=f"127.0.0.1:{base + i}", use_ssl=True, verify_certs=True, ca=f"{tls}/ca.pem",
+                     certfile=f"{tls}/client-cert.pem", keyfile=f"{tls}/client-key.pem", timeout=10)
+    zk.start(timeout=15)
+    if i == 0:
+        zk.ensure_path("/tls-check")
+        zk.set("/tls-check", b"over tls")
+    zk.sync("/tls-check")
+    data, _ = zk.get("/tls-check")
+    assert data == b"over tls", data
+    print(f"127.0.0.1:{base + i}: TLS session 0x{zk.client_id[0]:x} read {data!r}")
+    zk.stop(); zk.close()
+EOF
+then
+  ok "kazoo over TLS (verified against the zkctl CA) on all 3 TLS ports: $(grep -c 'TLS session' "$TW/kazoo.log") sessions"
+else
+  fail "kazoo over TLS"; cat "$TW/kazoo.log" >&2
+fi
+# Members talk TLS too: server 1's election port presents its certificate, which verifies against the CA.
+if timeout 20 openssl s_client -connect "127.0.0.1:$((TBASE + 200))" -CAfile "$TPLAY/files/tls/ca.pem" -verify_return_error \
+     -verify_ip 127.0.0.1 -cert "$T/client-cert.pem" -key "$T/client-key.pem" </dev/null >"$TW/s_client.log" 2>&1 &&
+   grep -q 'Verify return code: 0 (ok)' "$TW/s_client.log" && grep -q 'CN = deploytls server 1 (zk1)' "$TW/s_client.log"; then
+  ok "openssl s_client: server 1's election port speaks TLS with its certificate from the CA"
+else
+  fail "election port TLS"; tail -20 "$TW/s_client.log" >&2
+fi
+if run_playbook tls-health "$TPLAY/health_check.yml"; then
+  modes="$(cd "$TW/reports" && for f in zk1 zk2 zk3; do python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mode"])' "$f.json"; done | sort | tr '\n' ' ')"
+  if [ "$modes" = "follower follower leader " ]; then ok "health_check.yml with TLS: quorum ($modes)"; else fail "TLS health_check.yml modes: $modes"; fi
+else
+  fail "health_check.yml with TLS"
+fi
+if run_playbook tls-site-2 "$TPLAY/site.yml"; then
+  changed="$(recap_sum tls-site-2 changed)"
+  if [ "$changed" = 0 ]; then ok "second site.yml with TLS: changed=0 on every host"; else fail "second TLS site.yml changed $changed"; fi
+else
+  fail "second site.yml with TLS"
+fi
+for s in "$TW"/opt/run/*/zk-service.sh; do "$s" stop >/dev/null 2>&1 || true; done
 
 step "zkctl k8s rolling order against a stand-in kubectl"
 FK="$WORK/fake-kubectl"

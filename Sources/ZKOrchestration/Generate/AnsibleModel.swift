@@ -10,6 +10,8 @@ public struct AnsibleModel: Sendable {
         public var clientPort: Int
         public var quorumPort: Int
         public var electionPort: Int
+        /// `zk_tls`: the TLS client port (shifted like clientPort on shared hosts).
+        public var secureClientPort: Int
         public var clientAddress: String
         public var serverLine: String
     }
@@ -35,6 +37,8 @@ public struct AnsibleModel: Sendable {
     /// Several servers share one address: each gets its own directories and service name.
     public var instanceDirs: Bool
     public var standalone: Bool
+    /// `zk_tls`: zoo.cfg gets the TLS keys and the role copies certificates (tasks/tls.yml).
+    public var tls: Bool
     public var members: [Member]
 
     public static func derive(_ inventory: Inventory) -> AnsibleModel {
@@ -53,10 +57,11 @@ public struct AnsibleModel: Sendable {
             fourLetterWordWhitelist: whitelist.joined(separator: ","),
             maxClientCnxns: c.maxClientConnections, autopurgeSnapRetainCount: c.autopurgeSnapRetainCount,
             autopurgePurgeInterval: c.autopurgePurgeIntervalHours, javaHeapMB: c.javaHeapMB,
-            instanceDirs: hosts.count < inventory.nodes.count, standalone: inventory.isStandalone,
+            instanceDirs: hosts.count < inventory.nodes.count, standalone: inventory.isStandalone, tls: c.tls,
             members: inventory.nodes.map { n in
                 Member(name: n.name, id: n.id, role: n.role.rawValue, host: n.host, clientPort: n.clientPort,
-                       quorumPort: n.quorumPort, electionPort: n.electionPort, clientAddress: n.clientAddress,
+                       quorumPort: n.quorumPort, electionPort: n.electionPort,
+                       secureClientPort: inventory.secureClientPort(n), clientAddress: n.clientAddress,
                        serverLine: RenderModel.serverLine(n))
             })
     }
@@ -78,13 +83,19 @@ public struct AnsibleModel: Sendable {
         "roles/zk/templates/myid.j2", "roles/zk/templates/java.env.j2",
         "roles/zk/templates/zookeeper.service.j2", "roles/zk/templates/zk-service.sh.j2",
     ]
+
+    /// Generated only with `zk_tls: true`.
+    public static let tlsFiles: [String] = ["roles/zk/tasks/tls.yml"]
+
+    /// The templated files of this model, in output order.
+    public var files: [String] { Self.files + (tls ? Self.tlsFiles : []) }
 }
 
 extension Renderer {
     /// The Ansible role and playbooks of an inventory.
     public func renderAnsible(_ inventory: Inventory) throws -> [RenderedFile] {
         let model = AnsibleModel.derive(inventory)
-        return try AnsibleModel.files.map { path in
+        return try model.files.map { path in
             let template = "ansible/" + path
             return RenderedFile(path: path, template: template, contents: try render(template: template, model: model))
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where one node's files live. Local clusters use the state dir; generators for remote hosts
 /// use the inventory's data dirs.
 public struct NodeLayout: Equatable, Sendable {
@@ -104,6 +106,27 @@ public struct RenderedFile: Equatable, Sendable {
     public var path: String
     public var template: String
     public var contents: String
+
+    /// Whether the file holds a private key: written with mode 0600.
+    public var isPrivate: Bool { path == KubernetesTLSSecret.file || AnsibleTLS.isPrivateKey(path) }
+
+    /// Writes generated files under `dir` (created): private ones with mode 0600, scripts and
+    /// modules (.sh, .py) executable.
+    public static func write(_ files: [RenderedFile], to dir: String) throws {
+        try FileSystem.makeDirectory(dir)
+        for f in files {
+            let path = dir + "/" + f.path
+            if f.isPrivate {
+                try FileSystem.makeDirectory((path as NSString).deletingLastPathComponent)
+                try ClusterStore.writePrivate(f.contents, to: path)
+                continue
+            }
+            try FileSystem.write(f.contents, to: path)
+            if f.path.hasSuffix(".sh") || f.path.hasSuffix(".py") {
+                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+            }
+        }
+    }
 }
 
 public enum RenderModel {

@@ -147,7 +147,9 @@ extension ClusterStore {
 
     /// Creates the cluster's CA (unless it has one), a key store per node and a client identity.
     /// Existing files are kept unless `renew` is set; a node's certificate is (re)issued whenever
-    /// its key store is missing. Private keys are written with mode 0600.
+    /// its key store is missing or no longer fits (see `ClusterCertificates.isReusable`: another CA,
+    /// other SANs because the node's host changed, or fewer than 30 days left). Private keys are
+    /// written with mode 0600.
     @discardableResult
     public func ensureTLSMaterial(_ inventory: Inventory, renew: Bool = false, now: Date = Date()) throws -> TLSInitResult {
         let tls = layout(inventory.cluster.name).tls
@@ -156,9 +158,14 @@ extension ClusterStore {
         if caChanged { created.append(tls.caCertificate) } else { kept.append(tls.caCertificate) }
         for node in inventory.nodes {
             let path = tls.nodeKeyStore(node.id)
-            if !caChanged && FileSystem.exists(path) { kept.append(path); continue }
+            let sans = ClusterCertificates.sans(for: node)
+            if !caChanged, let text = try? FileSystem.readString(path), let stored = ClusterCertificates.parseKeyStore(text),
+               ClusterCertificates.isReusable(stored, sans: sans, authority: authority, now: now) {
+                kept.append(path)
+                continue
+            }
             let issued = try ClusterCertificates.issue(commonName: "\(inventory.cluster.name) server \(node.id) (\(node.name))",
-                                                       sans: ClusterCertificates.sans(for: node), authority: authority, now: now)
+                                                       sans: sans, authority: authority, now: now)
             try Self.writePrivate(issued.keyStorePEM, to: path)
             created.append(path)
         }

@@ -111,6 +111,14 @@ struct GenerateAnsible: ParsableCommand {
             Run the playbooks against the same inventory file:
               ansible-playbook -i inventory/production-3.yaml DIR/site.yml
             Without -o the file list is printed.
+
+            With zk_tls: true every zoo.cfg gets secureClientPort, the ssl.* keys and sslQuorum, and \
+            DIR/files/tls/ gets the cluster's CA (ca.pem) and a certificate and key per inventory \
+            host (<host>-cert.pem, <host>-key.pem; SANs 127.0.0.1, localhost and the host's address). \
+            They come from the cluster's own CA in <home>/clusters/<cluster>/tls/, the one `zkctl tls \
+            init` makes (created if absent), and are reused on the next run while they still fit. \
+            roles/zk/tasks/tls.yml copies them to each server; set zk_tls_ca_src, zk_tls_cert_src \
+            and zk_tls_key_src to use certificates from another PKI instead.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -121,31 +129,28 @@ struct GenerateAnsible: ParsableCommand {
 
     func run() throws {
         let inv = try InventoryLoader.load(path: inventory)
-        let files = try Renderer(source: try global.templateSource()).renderAnsible(inv)
-        if let output {
-            try GenerateOutput.write(files, to: output)
-            printErr("zkctl: wrote \(files.count) files to \(output); run: ansible-playbook -i \(inventory) \(output)/site.yml")
-        } else {
+        var files = try Renderer(source: try global.templateSource()).renderAnsible(inv)
+        guard let output else {
             for f in files { print(f.path) }
+            if inv.cluster.tls { for path in AnsibleTLS.paths(inv) { print(path) } }
+            return
         }
+        let dir = output.count > 1 && output.hasSuffix("/") ? String(output.dropLast()) : output
+        if inv.cluster.tls {
+            let (tlsFiles, result) = try global.store.ansibleTLSFiles(inv)
+            files += tlsFiles
+            let created = result.created.map { ($0 as NSString).lastPathComponent }
+            printErr("zkctl: TLS certificates from \(result.layout.dir): "
+                     + (created.isEmpty ? "all reused" : "created \(created.joined(separator: ", "))"))
+            printErr("zkctl: warning: \(dir)/\(AnsibleTLS.dir) holds the servers' private keys; do not commit it")
+        }
+        try GenerateOutput.write(files, to: dir)
+        printErr("zkctl: wrote \(files.count) files to \(dir); run: ansible-playbook -i \(inventory) \(dir)/site.yml")
     }
 }
 
 enum GenerateOutput {
-    static func write(_ files: [RenderedFile], to dir: String) throws {
-        try FileSystem.makeDirectory(dir)
-        for f in files {
-            let path = dir + "/" + f.path
-            if f.path == KubernetesTLSSecret.file {
-                try ClusterStore.writePrivate(f.contents, to: path)
-                continue
-            }
-            try FileSystem.write(f.contents, to: path)
-            if f.path.hasSuffix(".sh") || f.path.hasSuffix(".py") {
-                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
-            }
-        }
-    }
+    static func write(_ files: [RenderedFile], to dir: String) throws { try RenderedFile.write(files, to: dir) }
 
     /// One YAML stream: each file a document.
     static func stream(_ files: [RenderedFile]) -> String {

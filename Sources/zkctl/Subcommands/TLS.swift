@@ -20,8 +20,10 @@ struct TLSInit: ParsableCommand {
                                             ssl.quorum.keyStore.location); SANs 127.0.0.1, localhost, its host
               client-cert.pem, client-key.pem   a client identity for kazoo and other clients
               client.pem                    the same identity as one file (key + certificate), for zkCli
-            Existing files are kept (a node missing its file gets one); --renew replaces everything. \
-            `zkctl up` runs this by itself for an inventory with zk_tls: true.
+            Existing files are kept; a node gets a new certificate when its file is missing, no \
+            longer names its host, or expires within 30 days. --renew replaces everything. \
+            `zkctl up` and `zkctl generate ansible` run this by themselves for an inventory with \
+            zk_tls: true.
 
             Examples:
               zkctl tls init -i inventory/local.yaml
