@@ -88,7 +88,7 @@ enum FourLetterWords {
         let c = s.config
         var out = """
             clientPort=\(c.clientPort ?? 0)
-            secureClientPort=-1
+            secureClientPort=\(c.secureClientPort ?? -1)
             dataDir=\(c.dataDir)/version-2
             dataDirSize=\(s.snapshots.totalBytes)
             dataLogDir=\(c.effectiveDataLogDir)/version-2

@@ -78,7 +78,8 @@ public struct ServerConfig: Sendable {
     /// Members refuse peers that present another cluster name (zkserver's own key; Apache ZooKeeper ignores it).
     public var clusterName = ""
     public var quorumListenOnAllIPs = false
-    /// The TLS client port (`secureClientPort`), served beside the plain one with the same protocol.
+    /// The TLS client port (`secureClientPort`), served beside the plain one with the same protocol;
+    /// without a plain client port it is the only one (TLS clients only).
     public var secureClientPort: Int?
     public var secureClientPortAddress: String?
     /// `ssl.*` keys: the secure client port's certificates.
@@ -322,8 +323,9 @@ public enum ConfigParser {
         if let mn = c.minSessionTimeout, let mx = c.maxSessionTimeout, mn > mx {
             problems.append("\(path): minSessionTimeout (\(mn)) is larger than maxSessionTimeout (\(mx))")
         }
-        if c.clientPort == nil && c.servers.allSatisfy({ $0.clientPort == nil }) {
-            problems.append("\(path): no client port; add clientPort=2181 (or a ;clientPort part on the server.N lines)")
+        if c.clientPort == nil && c.secureClientPort == nil && c.servers.allSatisfy({ $0.clientPort == nil }) {
+            problems.append("\(path): no client port; add clientPort=2181 (or a ;clientPort part on the server.N lines), "
+                + "or secureClientPort=2281 with the ssl.* keys for TLS clients only")
         }
         if c.secureClientPort != nil {
             if c.clientTLS.keyStoreLocation == nil {

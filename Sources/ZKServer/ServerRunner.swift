@@ -54,27 +54,42 @@ public final class ServerRunner {
         }
 
         let host = me?.clientHost ?? config.clientPortAddress
-        guard let port = me?.clientPort ?? config.clientPort ?? config.servers.first?.clientPort else {
+        // No plain port with a secureClientPort: TLS clients only.
+        let port = me?.clientPort ?? config.clientPort ?? config.servers.first?.clientPort
+        guard port != nil || config.secureClientPort != nil else {
             throw ConfigError(problems: ["no client port configured"])
         }
         if let quorum = server.quorum { try quorum.start() }
-        let listener = try Self.listen(group: group, server: server, host: host, port: port, tls: nil, key: "clientPort")
-        var secureListener: Channel?
+        var listeners: [Channel] = []
+        if let port {
+            listeners.append(try Self.listen(group: group, server: server, host: host, port: port, tls: nil, key: "clientPort"))
+        }
         if let securePort = config.secureClientPort, let secureContext {
             let secureHost = config.secureClientPortAddress ?? host
-            secureListener = try Self.listen(group: group, server: server, host: secureHost, port: securePort,
-                                             tls: secureContext, key: "secureClientPort")
+            do {
+                listeners.append(try Self.listen(group: group, server: server, host: secureHost, port: securePort,
+                                                 tls: secureContext, key: "secureClientPort"))
+            } catch {
+                for ch in listeners { try? ch.close().wait() }
+                throw error
+            }
             logger.info("listening for TLS clients on \(secureHost):\(securePort) (ssl.clientAuth=\(config.clientTLS.clientAuth.rawValue))")
         }
         let httpListeners: [Channel]
         do {
             httpListeners = try AdminServer.start(server: server, group: group)
         } catch {
-            try? listener.close().wait()
+            for ch in listeners { try? ch.close().wait() }
             throw error
         }
         server.startTimers()
-        logger.info("listening for clients on \(host):\(port) (\(me.map { "ensemble member \($0.id) of \(config.servers.count)" } ?? "standalone"), dataDir \(config.dataDir), dataLogDir \(config.effectiveDataLogDir))")
+        let role = me.map { "ensemble member \($0.id) of \(config.servers.count)" } ?? "standalone"
+        let place = "\(role), dataDir \(config.dataDir), dataLogDir \(config.effectiveDataLogDir)"
+        if let port {
+            logger.info("listening for clients on \(host):\(port) (\(place))")
+        } else {
+            logger.info("no plain client port: TLS clients only (\(place))")
+        }
 
         let stop = DispatchSemaphore(value: 0)
         var sources: [DispatchSourceSignal] = []
@@ -87,8 +102,7 @@ public final class ServerRunner {
         }
         stop.wait()
         logger.info("shutting down: flushing the log and closing connections")
-        try? listener.close().wait()
-        try? secureListener?.close().wait()
+        for ch in listeners { try? ch.close().wait() }
         for ch in httpListeners { try? ch.close().wait() }
         try? server.shutdown().wait()
         logger.info("stopped")

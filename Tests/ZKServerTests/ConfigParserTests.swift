@@ -47,6 +47,11 @@ import Testing
     #expect(e.problems.contains { $0.contains("no client port") })
 }
 
+@Test func aSecureClientPortAloneIsEnough() throws {
+    let c = try ConfigParser.parse("dataDir=/d\nsecureClientPort=2281\nssl.keyStore.location=/tls/node.pem\nssl.clientAuth=none\n").get()
+    #expect(c.clientPort == nil && c.secureClientPort == 2281)
+}
+
 @Test func minAboveMaxSessionTimeoutIsAnError() {
     guard case .failure(let e) = ConfigParser.parse("dataDir=/d\nclientPort=1\nminSessionTimeout=5000\nmaxSessionTimeout=4000\n") else {
         Issue.record("accepted"); return

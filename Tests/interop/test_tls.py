@@ -159,6 +159,55 @@ def test_client_auth_none_or_want_accepts_a_client_without_certificate(certs, tm
         srv.stop()
 
 
+def listening_ports(pid):
+    """TCP ports the process listens on, from /proc (its socket inodes matched against /proc/net/tcp*)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "0A" and f[9] in inodes:   # 0A: LISTEN
+                ports.add(int(f[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_secure_client_port_alone_serves_tls_clients_only(certs, tmp_path):
+    """secureClientPort without clientPort (as Apache ZooKeeper allows): one TLS listener, no plain port."""
+    port = free_port()
+    srv = ZKServer("zkserver", tmp_path, extra_cfg=tls_cfg(certs, port), omit=("clientPort", "clientPortAddress"))
+    srv.start(wait=False)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert srv.proc.poll() is None, srv.log_tail()
+            try:
+                zk = kazoo_tls(port, certs, timeout=2)
+                break
+            except KazooTimeoutError:
+                assert time.monotonic() < deadline, srv.log_tail()
+        try:
+            zk.create("/tls-only", b"x")
+            assert zk.get("/tls-only")[0] == b"x"
+        finally:
+            zk.stop()
+            zk.close()
+        assert listening_ports(srv.proc.pid) == {port}
+        assert "no plain client port: TLS clients only" in srv.log_path.read_text()
+    finally:
+        srv.stop()
+
+
 def test_server_certificate_is_checked_by_the_client(certs, tmp_path):
     """A server presenting another CA's certificate is refused by a verifying client."""
     port = free_port()
