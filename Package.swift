@@ -53,6 +53,8 @@ let package = Package(
             "ZKProtocol", "ZKStateMachine", "ZKStorage", "ZKReplication",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             // CoreMetrics, not Metrics: zkserver stays free of Foundation.

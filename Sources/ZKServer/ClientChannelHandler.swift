@@ -1,5 +1,8 @@
 import NIOCore
+import NIOSSL
+import NIOTLS
 import ZKProtocol
+import ZKStateMachine
 
 /// Turns a client TCP stream into frames for the server: a four-letter word as the first 4 bytes, or
 /// length-prefixed frames (a negative or oversized length closes the connection, as Apache ZooKeeper does).
@@ -31,6 +34,18 @@ final class ClientChannelHandler: ChannelInboundHandler {
             self.server.close(c)
         }
         context.fireChannelActive()
+    }
+
+    /// On the TLS client port, a client certificate authenticates the connection as `x509:<subject>`
+    /// (and as the superuser when it is `X509AuthenticationProvider.superUser`), before any request.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? TLSUserEvent, case .handshakeCompleted = e, let conn,
+           let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+           let cert = tls.peerCertificate, let subject = TLSContexts.subjectName(cert) {
+            conn.auth.add(Id(scheme: "x509", id: subject))
+            if let sup = server.config.x509SuperUser, sup == subject { conn.auth.add(Id(scheme: "super", id: "")) }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -65,6 +65,9 @@ public struct ServerConfig: Sendable {
     /// log in memory to catch followers up), so memory stays bounded under large or many writes.
     public var snapSizeLimitInKb = 16 * 1024
     public var superDigest: String?
+    /// `X509AuthenticationProvider.superUser`: the client certificate subject (RFC 4514 form,
+    /// e.g. `CN=admin,O=example`) that is the superuser on the TLS client port.
+    public var x509SuperUser: String?
     public var juteMaxBuffer = 0xfffff
     public var extendedTypesEnabled = false
     public var skipACL = false
@@ -260,6 +263,8 @@ public enum ConfigParser {
                     bad("must be user:base64digest"); continue
                 }
                 c.superDigest = value
+            case "X509AuthenticationProvider.superUser", "zookeeper.X509AuthenticationProvider.superUser":
+                c.x509SuperUser = value
             case "jute.maxbuffer": if let v = int(1024...Int(Int32.max), "must be an integer >= 1024") { c.juteMaxBuffer = v }
             case "extendedTypesEnabled", "zookeeper.extendedTypesEnabled": if let v = bool() { c.extendedTypesEnabled = v }
             case "skipACL": if let v = bool() { c.skipACL = v }

@@ -8,6 +8,7 @@ import NIOConcurrencyHelpers
 import Logging
 import NIOCore
 import NIOSSL
+import X509
 
 /// A certificate or key file that cannot be used; the message names the zoo.cfg key and the path.
 public struct TLSSetupError: Error, CustomStringConvertible {
@@ -19,6 +20,13 @@ public struct TLSSetupError: Error, CustomStringConvertible {
 /// so a missing file, an empty PEM, a wrong password or a key that does not match its certificate
 /// stops the server with a message naming the key and the path.
 enum TLSContexts {
+    /// A certificate's subject in RFC 4514 form, most specific part first (`CN=admin,O=example`), the
+    /// id an `x509` ACL names; nil when the certificate cannot be parsed.
+    static func subjectName(_ certificate: NIOSSLCertificate) -> String? {
+        guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der) else { return nil }
+        return String(describing: parsed.subject)
+    }
+
     struct Material {
         var chain: [NIOSSLCertificate]
         var key: NIOSSLPrivateKey

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
+from kazoo.security import make_acl, make_digest_acl
 from kazoo.handlers.threading import KazooTimeoutError
 
 from cliproc import JAVA_CLASSPATH, ZKCLI_MAIN
@@ -249,6 +251,59 @@ def test_bad_tls_settings_stop_the_start_with_a_clear_message(certs, tmp_path, c
         ok = ZKServer("zkserver", tmp_path / "ok", extra_cfg=cfg)
         ok.start(timeout=30)
         ok.stop()
+
+
+def cert_subject(path):
+    """The certificate's subject in RFC 2253/4514 form, as openssl prints it."""
+    out = subprocess.run(["openssl", "x509", "-in", str(path), "-noout", "-subject", "-nameopt", "RFC2253"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    return out.split("=", 1)[1] if out.startswith("subject=") else out
+
+
+def test_client_certificate_is_an_x509_acl_identity(tls_zk, certs):
+    """A TLS client certificate authenticates the connection as x509:<subject>; a plain session is not it."""
+    subject = cert_subject(certs["dir"] / "client-cert.pem")
+    zk = kazoo_tls(tls_zk.secure_port, certs)
+    plain = KazooClient(hosts=tls_zk.hosts, timeout=10)
+    plain.start(timeout=10)
+    try:
+        zk.create("/x509-owned", b"mine", acl=[make_acl("x509", subject, all=True)])
+        assert zk.get("/x509-owned")[0] == b"mine"
+        assert zk.get_acls("/x509-owned")[0][0].id.id == subject
+        with pytest.raises(NoAuthError):
+            plain.get("/x509-owned")
+        # A name that is not the certificate's is not this client.
+        zk.create("/x509-other", b"", acl=[make_acl("x509", "CN=someone else,O=zkctl", all=True)])
+        with pytest.raises(NoAuthError):
+            zk.get("/x509-other")
+    finally:
+        for c in (zk, plain):
+            c.stop()
+            c.close()
+
+
+def test_x509_superuser_certificate_bypasses_acls(certs, tmp_path):
+    subject = cert_subject(certs["dir"] / "client-cert.pem")
+    port = free_port()
+    cfg = tls_cfg(certs, port)
+    cfg["X509AuthenticationProvider.superUser"] = subject
+    srv = ZKServer("zkserver", tmp_path, extra_cfg=cfg)
+    srv.start()
+    plain = KazooClient(hosts=srv.hosts, timeout=10)
+    plain.start(timeout=10)
+    zk = None
+    try:
+        plain.add_auth("digest", "alice:secret")
+        plain.create("/alice-only", b"a", acl=[make_digest_acl("alice", "secret", all=True)])
+        zk = kazoo_tls(port, certs)
+        assert zk.get("/alice-only")[0] == b"a"
+        zk.delete("/alice-only")
+    finally:
+        for c in (plain, zk):
+            if c is not None:
+                c.stop()
+                c.close()
+        srv.stop()
 
 
 def java_tls_cli(port, certs, *args):
