@@ -42,7 +42,7 @@ import Testing
                   steps: ["remove 3", "remove 2", "remove 1"], after: [(2, 2, 0), (1, 1, 0), (0, 1, 0)],
                   blocked: "at least one voter"),
         ScaleCase(name: "even count refused", from: (3, 0), to: (4, nil), leader: 1,
-                  steps: ["add 4"], after: [(4, 3, 1)], blocked: "odd number"),
+                  steps: ["add 4"], after: [(4, 3, 1)], blocked: "4 voters survive only 1 failure, as 3 would, with a bigger quorum (3); choose an odd number"),
         ScaleCase(name: "even count allowed", from: (3, 0), to: (4, nil), leader: 1, allowEven: true,
                   steps: ["add 4"], after: [(4, 3, 1)]),
         ScaleCase(name: "unhealthy member refused", from: (3, 0), to: (5, nil), leader: 1, unhealthy: [3],

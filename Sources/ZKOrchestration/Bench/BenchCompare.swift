@@ -165,7 +165,7 @@ public struct BenchCompare: Sendable {
             c.clients = config.clients; c.outstanding = config.outstanding; c.valueSize = config.valueSize
             c.ops = w == .churn ? min(config.ops, 2_000) : config.ops
             c.duration = config.duration; c.readRatio = config.readRatio
-            if w == .churn { c.outstanding = min(config.outstanding, 4) }
+            if w == .churn { c.outstanding = min(config.outstanding, BenchConfig.churnOutstandingCap) }
             try checkInterrupt()
             let r = try await runner.run(c)
             progress(String(format: "%@: %@ %.0f ops/s, p99 %.2f ms, %d errors", engine.rawValue, r.workload, r.opsPerSecond, r.latencyMs.p99, r.errors))

@@ -24,6 +24,9 @@ public enum BenchWorkload: String, CaseIterable, Sendable, Codable {
 }
 
 public struct BenchConfig: Sendable, Equatable {
+    /// Session opens in flight per client in the churn workload at most: 8 clients x 4 stay below the
+    /// 60 connections per address that `maxClientCnxns` allows by default.
+    public static let churnOutstandingCap = 4
     public var connectString: String
     public var workload: BenchWorkload
     public var clients: Int = 8

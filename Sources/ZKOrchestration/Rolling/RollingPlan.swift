@@ -131,8 +131,9 @@ public enum RollingPlanner {
         if current.isStandalone {
             blockers.append("cluster \(current.cluster.name) runs standalone (1 node); standalone servers cannot change membership; recreate it with `zkctl up -n 3`")
         }
-        if !allowEven && desired.voters.count % 2 == 0 && desired.voters.count != current.voters.count {
-            blockers.append("\(desired.voters.count) voters tolerate no more failures than \(desired.voters.count - 1) and need a bigger quorum; choose an odd number or pass --allow-even")
+        if !allowEven && !desired.voters.isEmpty && desired.voters.count % 2 == 0 && desired.voters.count != current.voters.count {
+            let n = desired.voters.count
+            blockers.append("\(n) voters survive only \((n - 1) / 2) failure\((n - 1) / 2 == 1 ? "" : "s"), as \(n - 1) would, with a bigger quorum (\(n / 2 + 1)); choose an odd number or pass --allow-even")
         }
         for node in current.nodes {
             if let d = desired.node(id: node.id), d != node {

@@ -9,7 +9,8 @@ struct Bench: AsyncParsableCommand {
             Each client is one session; each keeps --outstanding requests in flight. A run stops \
             after --ops operations or --duration seconds, whichever comes first. Only successful \
             operations count. Workloads: create, set, get, mixed (--read-ratio), multi, ephemeral \
-            (create + exists watch + delete), churn (session open/close), or all.
+            (create + exists watch + delete), churn (session open/close; at most 4 opens in flight per client, \
+            so the default maxClientCnxns of 60 holds), or all.
 
             --compare brings up a bundled and an Apache ZooKeeper ensemble of --nodes servers on \
             free loopback ports in a private zkctl home (fsync on for both), runs the workloads \
@@ -108,6 +109,7 @@ struct Bench: AsyncParsableCommand {
             var c = BenchConfig(connectString: connect, workload: w)
             c.clients = clients; c.outstanding = outstanding; c.valueSize = valueSize; c.ops = ops
             c.duration = .milliseconds(Int64(duration * 1000)); c.readRatio = readRatio; c.multiSize = multiSize
+            if w == .churn { c.outstanding = min(outstanding, BenchConfig.churnOutstandingCap) }
             results.append(try await runner.run(c))
         }
         switch output {
