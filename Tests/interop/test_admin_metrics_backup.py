@@ -180,12 +180,13 @@ def run_zkctl(*args, timeout=120):
     return subprocess.run([zkctl_binary(), *args], capture_output=True, text=True, timeout=timeout)
 
 
-def free_base_port():
-    """A base port P with P..P+2, P+100..P+102, P+200..P+202 and P+400..P+402 free (zkctl's generated layout)."""
+def free_base_port(offsets=(0, 100, 200, 400)):
+    """A base port P with P+off..P+off+2 free for every offset (zkctl's generated layout for 3 nodes),
+    chosen below the kernel's ephemeral range so client connections and their TIME_WAITs do not collide."""
     import random
-    for _ in range(50):
-        p = random.randrange(20000, 40000)
-        if not any(port_taken(p + off + i) for off in (0, 100, 200, 400) for i in range(3)):
+    for _ in range(200):
+        p = random.randrange(20000, 32000)
+        if not any(port_taken(p + off + i) for off in offsets for i in range(3)):
             return p
     pytest.skip("no free port range for a 3-node cluster")
 

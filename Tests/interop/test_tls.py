@@ -387,16 +387,8 @@ def test_member_with_a_certificate_from_another_ca_is_refused(tls_ensemble, cert
 def test_zkctl_up_with_tls_serves_clients_over_tls(tmp_path, engine):
     """`zkctl up --tls`: certificates made on the fly, secureClientPort and sslQuorum rendered; Apache
     ZooKeeper reads the same keys and certificates."""
-    from ensemble_harness import free_ports
-    from zkharness import port_taken
-    base = None
-    for candidate in free_ports(20):   # a base with P..P+2, P+100.., P+200.., P+300.., P+400.. all free
-        if 1024 <= candidate <= 65000 and not any(port_taken(candidate + off + i)
-                                                  for off in (0, 100, 200, 300, 400) for i in range(3)):
-            base = candidate
-            break
-    if base is None:
-        pytest.skip("no free block of ports")
+    from test_admin_metrics_backup import free_base_port
+    base = free_base_port(offsets=(0, 100, 200, 300, 400))   # client, quorum, election, TLS, metrics
     env = dict(os.environ, ZKCTL_HOME=str(tmp_path / "home"), ZKCTL_ZKSERVER=str(zkserver_binary()))
     zkctl = [str(zkctl_binary()), "--name", "sectest"]
     up = subprocess.run([str(zkctl_binary()), "up", "--tls", "--engine", engine, "--base-port", str(base), "--name", "sectest"],
