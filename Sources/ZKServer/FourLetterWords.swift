@@ -42,7 +42,7 @@ enum FourLetterWords {
             }
             return out + "\n"
         case "dirs":
-            return "datadir_size: \(s.snapshots.totalBytes)\nlogdir_size: \(s.txnLog.totalBytes)\n"
+            return "datadir_size: \(s.snapshots.totalBytes)\nlogdir_size: \(s.activeTxnLog.totalBytes)\n"
         case "crst":
             for c in s.connections.values {
                 c.received = 0; c.sent = 0; c.minLatencyMs = Int64.max; c.maxLatencyMs = 0; c.totalLatencyMs = 0; c.latencyCount = 0
@@ -92,7 +92,7 @@ enum FourLetterWords {
             dataDir=\(c.dataDir)/version-2
             dataDirSize=\(s.snapshots.totalBytes)
             dataLogDir=\(c.effectiveDataLogDir)/version-2
-            dataLogSize=\(s.txnLog.totalBytes)
+            dataLogSize=\(s.activeTxnLog.totalBytes)
             tickTime=\(c.tickTime)
             maxClientCnxns=\(c.maxClientCnxns)
             minSessionTimeout=\(c.effectiveMinSessionTimeout)
@@ -214,7 +214,7 @@ extension ZooKeeperServer {
         r.fsyncAvgMs = st.fsyncCount == 0 ? 0 : Double(st.fsyncTotalNanos) / Double(st.fsyncCount) / 1e6
         r.digest = tree.digest
         r.dataDirSize = snapshots.totalBytes
-        r.logDirSize = txnLog.totalBytes
+        r.logDirSize = activeTxnLog.totalBytes
         r.roleLines = roleMonitorLines()
         r.members = (quorum?.members ?? config.servers).sorted { $0.id < $1.id }
         if let data = tree.node(DataTree.configPath)?.data,

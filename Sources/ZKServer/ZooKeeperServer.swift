@@ -821,17 +821,25 @@ public final class ZooKeeperServer {
         }
     }
 
+    /// Every snapCount transactions, at a quiet point (no batch being written, everything written is
+    /// applied): start a new log segment here, then write the snapshot file on the disk thread. The log is
+    /// only ever touched by one thread at a time: rolling it under a running append would cut records.
     func maybeSnapshot() {
-        guard txnsSinceSnapshot >= snapThreshold, !snapshotInProgress else { return }
+        guard txnsSinceSnapshot >= snapThreshold, !snapshotInProgress, !diskBusy else { return }
+        let zxid = tree.lastZxid
+        let t0 = Self.monotonicNanos()
+        do {
+            try txnLog.roll(firstZxid: max(txnLog.lastZxid, zxid) + 1)
+        } catch {
+            logger.error("cannot start a new log segment for snapshot 0x\(String(zxid, radix: 16)): \(error); trying again later")
+            return
+        }
         snapshotInProgress = true
         txnsSinceSnapshot = 0
         snapThreshold = randomSnapThreshold()
-        let zxid = tree.lastZxid
         let payload = tree.serialized()
-        let log = txnLog, snaps = snapshots
-        let t0 = Self.monotonicNanos()
+        let snaps = snapshots
         diskPool.runIfActive(eventLoop: loop) {
-            try log.roll(firstZxid: zxid + 1)
             try payload.withUnsafeReadableBytes { try snaps.write(zxid: zxid, payload: $0) }
         }.whenComplete { [self] r in
             snapshotInProgress = false
@@ -846,14 +854,20 @@ public final class ZooKeeperServer {
         }
     }
 
+    /// The log this server writes: its own when standalone, the replication store's in an ensemble.
+    var activeTxnLog: TxnLog { quorum?.store.txnLog ?? txnLog }
+
     func purge() {
         let retain = config.snapRetainCount
-        let log = txnLog, snaps = snapshots
-        diskPool.runIfActive(eventLoop: loop) { () -> [String] in
-            guard let oldest = try snaps.purge(retain: retain) else { return [] }
-            return log.purge(coveredUpTo: oldest)
+        let log = activeTxnLog, snaps = snapshots
+        diskPool.runIfActive(eventLoop: loop) { () -> Int64? in
+            try snaps.purge(retain: retain)
         }.whenComplete { [self] r in
-            if case .success(let removed) = r, !removed.isEmpty { logger.info("autopurge removed \(removed.count) log segments") }
+            // Segment bookkeeping belongs to the loop (where segments are rolled); purging never touches
+            // the segment being written.
+            guard case .success(let oldest?) = r else { return }
+            let removed = log.purge(coveredUpTo: oldest)
+            if !removed.isEmpty { logger.info("autopurge removed \(removed.count) log segments") }
         }
     }
 

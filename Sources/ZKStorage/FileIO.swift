@@ -53,6 +53,15 @@ enum FileIO {
         }
     }
 
+    static func writeAll(fd: Int32, _ p: UnsafeRawBufferPointer, at start: off_t, path: String) throws {
+        var off = 0
+        while off < p.count {
+            let n = pwrite(fd, p.baseAddress! + off, p.count - off, start + off_t(off))
+            if n < 0 { if errno == EINTR { continue }; throw StorageError.io("cannot write", path, errno: errno) }
+            off += n
+        }
+    }
+
     static func fsyncDir(_ dir: String) {
         let fd = open(dir, O_RDONLY)
         if fd >= 0 { _ = fsync(fd); close(fd) }

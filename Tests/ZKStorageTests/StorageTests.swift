@@ -24,22 +24,76 @@ func records(_ range: ClosedRange<Int64>) -> [TxnLog.Record] {
     #expect(report.truncatedBytes == 0)
 }
 
+/// Where the records of `records(1...n)` end in a fresh segment: header, then per record
+/// [len][crc][zxid] and "txn-<n>".
+func logicalEnd(_ n: Int64) -> Int {
+    TxnLog.magic.count + (1...n).reduce(0) { $0 + 16 + "txn-\($1)".utf8.count }
+}
+
 @Test func tornLastRecordIsTruncatedAndAppendingContinues() throws {
+    // Torn two ways: the file cut short (a file system that grows with each append), and the record's
+    // last bytes still zeros inside the preallocated part of the segment.
+    for zeroed in [false, true] {
+        let d = tempDir()
+        let log = try TxnLog(dataLogDir: d)
+        try log.append(records(1...3)); try log.sync()
+        let path = log.segmentPath(1)
+        let end = logicalEnd(3)
+        if zeroed {
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            #expect(bytes.count > end)   // preallocated
+            for i in (end - 3)..<end { bytes[i] = 0 }
+            try bytes.write(to: URL(fileURLWithPath: path))
+        } else {
+            truncate(path, off_t(end - 3))   // cut the last record short
+        }
+        var seen: [Int64] = []
+        let again = try TxnLog(dataLogDir: d)
+        let report = try again.recover(after: 0) { seen.append($0.zxid) }
+        #expect(seen == [1, 2])
+        #expect(report.truncatedBytes > 0)
+        try again.append(records(3...4)); try again.sync()
+        seen = []
+        _ = try TxnLog(dataLogDir: d).recover(after: 0) { seen.append($0.zxid) }
+        #expect(seen == [1, 2, 3, 4])
+    }
+}
+
+@Test func preallocatedZerosAreTheCleanEndOfASegment() throws {
     let d = tempDir()
     let log = try TxnLog(dataLogDir: d)
-    try log.append(records(1...3)); try log.sync()
+    try log.append(records(1...5)); try log.sync()
     let path = log.segmentPath(1)
-    let size = FileManager.default.fileSize(path)
-    truncate(path, off_t(size - 3))   // cut the last record short
-    var seen: [Int64] = []
+    #expect(FileManager.default.fileSize(path) >= Int(TxnLog.preallocationBytes))
     let again = try TxnLog(dataLogDir: d)
+    var seen: [Int64] = []
     let report = try again.recover(after: 0) { seen.append($0.zxid) }
-    #expect(seen == [1, 2])
-    #expect(report.truncatedBytes > 0)
-    try again.append(records(3...4)); try again.sync()
+    #expect(seen == [1, 2, 3, 4, 5])
+    #expect(report.truncatedBytes == 0)
+    // Appending resumes right after the last record, not after the zeros.
+    try again.append(records(6...7)); try again.sync()
     seen = []
     _ = try TxnLog(dataLogDir: d).recover(after: 0) { seen.append($0.zxid) }
-    #expect(seen == [1, 2, 3, 4])
+    #expect(seen == [1, 2, 3, 4, 5, 6, 7])
+    // Rolling gives the old segment's unused allocation back.
+    try again.roll(firstZxid: 8)
+    #expect(FileManager.default.fileSize(path) == logicalEnd(7))
+    try again.append(records(8...8)); try again.sync()
+    seen = []
+    _ = try TxnLog(dataLogDir: d).recover(after: 0) { seen.append($0.zxid) }
+    #expect(seen == [1, 2, 3, 4, 5, 6, 7, 8])
+}
+
+@Test func truncatingASuffixKeepsAppendingInPlace() throws {
+    let d = tempDir()
+    let log = try TxnLog(dataLogDir: d)
+    try log.append(records(1...6)); try log.sync()
+    try log.truncate(after: 3)
+    try log.append(records(4...5)); try log.sync()
+    var seen: [Int64] = []
+    let report = try TxnLog(dataLogDir: d).recover(after: 0) { seen.append($0.zxid) }
+    #expect(seen == [1, 2, 3, 4, 5])
+    #expect(report.truncatedBytes == 0)
 }
 
 @Test func corruptionInTheMiddleRefusesToStart() throws {
