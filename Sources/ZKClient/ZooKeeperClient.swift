@@ -469,3 +469,21 @@ final class ReplyHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 }
+
+/// Runs Swift tasks on a client's event loop. A task that prefers it (`withTaskExecutorPreference`,
+/// `addTask(executorPreference:)`) sends its requests and is resumed with their replies on the thread that
+/// owns the connection, instead of hopping to the cooperative pool and back for every request.
+public final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
+    public let loop: EventLoop
+    public init(_ loop: EventLoop) { self.loop = loop }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+extension ZooKeeperClient {
+    /// An executor for tasks that mostly wait on this client (see ``EventLoopTaskExecutor``).
+    public var taskExecutor: EventLoopTaskExecutor { EventLoopTaskExecutor(eventLoop) }
+}
