@@ -600,13 +600,17 @@ public struct Replica {
     /// Sends entries after `progress.next` (or a snapshot if they are compacted away).
     /// Heartbeats always go out; otherwise only when there is something to send and the
     /// follower is not being probed with a message in flight.
-    private mutating func sendAppend(to k: ServerID, heartbeat: Bool) {
+    private mutating func sendAppend(to k: ServerID, heartbeat: Bool, commitNotice: Bool = false) {
         guard var p = progress[k] else { return }
         if heartbeat && p.replicating {
             // A heartbeat at the acknowledged point: carries the commit, never conflicts
-            // with appends in flight.
-            let commit = min(hard.commit, p.match)
-            send(to: k, .append(AppendRequest(term: hard.epoch, prev: p.match, commit: commit,
+            // with appends in flight. A commit notice goes at the last point sent instead: the
+            // connection is ordered, so the follower has those entries (or rejects the notice like
+            // any append it cannot place), and it learns a commit that a quorum without it made
+            // without waiting for its own acknowledgement to travel first.
+            let at = commitNotice ? p.next : p.match
+            let commit = min(hard.commit, at)
+            send(to: k, .append(AppendRequest(term: hard.epoch, prev: at, commit: commit,
                                               round: round, entries: [])))
             progress[k]!.commitSent = max(p.commitSent, commit)
             return
@@ -765,7 +769,7 @@ public struct Replica {
     private mutating func broadcastCommit() {
         for k in progress.keys.sorted() {
             let p = progress[k]!
-            if p.replicating && p.next >= lastZxid { sendAppend(to: k, heartbeat: true) }
+            if p.replicating && p.next >= lastZxid { sendAppend(to: k, heartbeat: true, commitNotice: true) }
         }
     }
 
