@@ -2,7 +2,7 @@
 ///
 /// Layout (all integers big-endian):
 ///
-///     u8  version (1)
+///     u8  version (2)
 ///     u8  type
 ///     ... fields of the type
 ///
@@ -10,7 +10,7 @@
 /// `encodeFrame` adds a u32 length prefix for stream transports. Decoding never traps:
 /// malformed, truncated, oversized or trailing input yields a `PeerCodecError`.
 public enum PeerCodec {
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
 
     public struct Limits: Sendable {
         public var maxMessageBytes: Int = 64 << 20
@@ -24,7 +24,7 @@ public enum PeerCodec {
 
     enum Tag: UInt8 {
         case preVote = 1, preVoteResponse, vote, voteResponse, append, appendResponse, snapshot,
-             syncRequest, syncResponse, app, snapshotAck
+             syncRequest, syncResponse, app, snapshotAck, commitHint
     }
 
     // MARK: encoding
@@ -63,6 +63,7 @@ public enum PeerCodec {
         case .syncRequest(let t, let id): w.u8(Tag.syncRequest.rawValue); w.u32(t); w.u64(id)
         case .syncResponse(let t, let id, let z): w.u8(Tag.syncResponse.rawValue); w.u32(t); w.u64(id); w.zxid(z)
         case .app(let b): w.u8(Tag.app.rawValue); w.bytes(b)
+        case .commitHint(let t, let z): w.u8(Tag.commitHint.rawValue); w.u32(t); w.zxid(z)
         }
         return w.buf
     }
@@ -135,6 +136,7 @@ public enum PeerCodec {
         case .syncRequest: m = .syncRequest(term: try r.u32(), id: try r.u64())
         case .syncResponse: m = .syncResponse(term: try r.u32(), id: try r.u64(), zxid: try r.zxid())
         case .app: m = .app(try r.bytes())
+        case .commitHint: m = .commitHint(term: try r.u32(), upTo: try r.zxid())
         }
         guard r.pos == bytes.count else { throw PeerCodecError.trailingBytes(bytes.count - r.pos) }
         return m

@@ -19,6 +19,10 @@ public enum PeerMessage: Hashable, Sendable, CustomStringConvertible {
     case syncResponse(term: UInt32, id: UInt64, zxid: Zxid)
     /// Opaque application bytes, delivered untouched in `Ready.appMessages`.
     case app([UInt8])
+    /// Leader -> voter, once the leader's own log is durable: "every entry of mine up to `upTo` that
+    /// you hold durably is committed" (the leader's quorum count with the receiver counted as having
+    /// everything). Lets a follower apply a write when its own fsync ends instead of a round trip later.
+    case commitHint(term: UInt32, upTo: Zxid)
 
     public var term: UInt32? {
         switch self {
@@ -29,6 +33,7 @@ public enum PeerMessage: Hashable, Sendable, CustomStringConvertible {
         case .snapshot(let r): return r.term
         case .snapshotAck(let r): return r.term
         case .syncRequest(let t, _), .syncResponse(let t, _, _): return t
+        case .commitHint(let t, _): return t
         case .app: return nil
         }
     }
@@ -54,6 +59,7 @@ public enum PeerMessage: Hashable, Sendable, CustomStringConvertible {
         case .syncRequest(let t, let id): return "sync-req t=\(t) id=\(id)"
         case .syncResponse(let t, let id, let z): return "sync-resp t=\(t) id=\(id) zxid=\(z)"
         case .app(let b): return "app \(b.count)b"
+        case .commitHint(let t, let z): return "commit-hint t=\(t) upto=\(z)"
         }
     }
 }

@@ -112,6 +112,7 @@ public struct Replica {
         var hard: HardState
         var commit: Zxid
         var snapshot: Bool
+        var ack: AckPoint?
     }
     /// Proposals since the last Ready: appends go out once per Ready, batching them.
     private var proposalsPending = false
@@ -119,6 +120,20 @@ public struct Replica {
     private var outbox: [Outbound] = []
     private var appInbox: [AppMessage] = []
     private var syncsReady: [SyncReady] = []
+    /// The last successful answer this follower gave to an append: (leader, epoch, match, round).
+    private var lastAppendAck: (to: ServerID, term: UInt32, match: Zxid, round: UInt64)?
+    /// Follower: the greatest point acknowledged to (leader, epoch) since the last Ready was taken,
+    /// and the greatest one known durable (its Ready was persisted).
+    private var ackSinceReady: AckPoint?
+    private var durableAck: AckPoint?
+    /// Follower: the leader's latest commit hint.
+    private var commitHintIn: AckPoint?
+
+    struct AckPoint: Equatable {
+        var leader: ServerID
+        var term: UInt32
+        var zxid: Zxid
+    }
 
     struct Progress {
         var match: Zxid = .zero
@@ -136,6 +151,8 @@ public struct Replica {
         /// Snapshot being streamed to this follower and the offset of the next chunk.
         var snapshotZxid: Zxid = .zero
         var snapshotOffset = 0
+        /// Greatest commit hint sent to this follower.
+        var hintSent: Zxid = .zero
         /// The highest commit point sent to this follower (to tell it a new one exactly once).
         var commitSent: Zxid = .zero
     }
@@ -393,6 +410,11 @@ public struct Replica {
             enqueueSync(from: from, id: sid)
         case .syncResponse(_, let sid, let z):
             syncsReady.append(SyncReady(id: sid, zxid: z))
+        case .commitHint(let t, let z):
+            guard role == .follower, leaderID == from else { return }
+            if let h = commitHintIn, h.leader == from, h.term == t, h.zxid >= z { return }
+            commitHintIn = AckPoint(leader: from, term: t, zxid: z)
+            commitFromHint()
         case .app:
             break
         }
@@ -424,7 +446,8 @@ public struct Replica {
         rd.appMessages = appInbox
         rd.syncsReady = syncsReady
         handed = Handed(entries: unstable, generation: viewGeneration, hard: hard, commit: hard.commit,
-                        snapshot: pendingSnapshot != nil)
+                        snapshot: pendingSnapshot != nil, ack: ackSinceReady)
+        ackSinceReady = nil
         mustSync = false
         outbox = []
         appInbox = []
@@ -456,7 +479,40 @@ public struct Replica {
             selfMatch = pendingSnapshot == nil ? unstableAfter : .zero
             maybeCommit()
             releaseSyncs()
+            sendCommitHints()
+        } else if let a = h.ack, viewGeneration == h.generation, a.term == hard.epoch {
+            // The answers in that Ready went out after it was persisted: what they acknowledged is durable.
+            if let d = durableAck, d.leader == a.leader, d.term == a.term, d.zxid >= a.zxid {} else { durableAck = a }
+            commitFromHint()
         }
+    }
+
+    /// Leader, once its own log is durable: tells each voter the commit point it would reach if that
+    /// voter held everything sent to it. Only while no membership change is pending, so the point is
+    /// counted in a settled membership (and a follower never has to judge quorums itself).
+    private mutating func sendCommitHints() {
+        guard role == .leader, !configChangePending, progress.count > 0 else { return }
+        var matches: [ServerID: Zxid] = [id: selfMatch]
+        for (k, p) in progress { matches[k] = p.match }
+        for k in progress.keys.sorted() {
+            let p = progress[k]!
+            guard p.replicating, cluster.isVoter(k), p.next > p.match else { continue }
+            var m = matches
+            m[k] = p.next
+            let y = cluster.quorum.committed(matches: m)
+            guard y.epoch == hard.epoch, y > hard.commit, y > p.hintSent, y > p.match else { continue }
+            send(to: k, .commitHint(term: hard.epoch, upTo: y))
+            progress[k]!.hintSent = y
+        }
+    }
+
+    /// Follower: a point it holds durably (acknowledged to this leader in this epoch) and the leader's
+    /// hint covers is on a quorum: committed.
+    private mutating func commitFromHint() {
+        guard role == .follower, let h = commitHintIn, let d = durableAck, h.leader == d.leader,
+              h.term == hard.epoch, d.term == hard.epoch, leaderID == h.leader else { return }
+        let c = min(h.zxid, d.zxid)
+        if c > hard.commit && c.epoch == hard.epoch && logContains(c) { hard.commit = c }
     }
 
     // MARK: - roles
@@ -693,7 +749,8 @@ public struct Replica {
             // A quorum committed these entries before this follower's answer came, so no message told it
             // the commit: tell it now rather than at the next heartbeat (a client write it forwarded
             // would otherwise wait for that heartbeat). Once per commit point and follower.
-            if role == .leader, let q = progress[from], q.replicating, min(hard.commit, q.match) > q.commitSent {
+            if role == .leader, let q = progress[from], q.replicating,
+               min(hard.commit, q.match) > max(q.commitSent, configChangePending ? .zero : min(q.hintSent, q.match)) {
                 sendAppend(to: from, heartbeat: true)
             }
         } else {
@@ -769,7 +826,10 @@ public struct Replica {
     private mutating func broadcastCommit() {
         for k in progress.keys.sorted() {
             let p = progress[k]!
-            if p.replicating && p.next >= lastZxid { sendAppend(to: k, heartbeat: true, commitNotice: true) }
+            guard p.replicating && p.next >= lastZxid else { continue }
+            // A hint covering the commit and everything sent: the follower commits by itself once durable.
+            if !configChangePending && hard.commit <= p.hintSent && hard.commit <= p.next { continue }
+            sendAppend(to: k, heartbeat: true, commitNotice: true)
         }
     }
 
@@ -790,14 +850,18 @@ public struct Replica {
     private mutating func releaseSyncs() {
         guard role == .leader, !pendingSyncs.isEmpty, hard.commit.epoch == hard.epoch else { return }
         var still: [PendingSync] = []
+        // A follower with a commit hint may apply a write before this leader hears it is committed:
+        // a barrier must wait for everything that may already be visible somewhere.
+        var point = hard.commit
+        for p in progress.values where p.hintSent > point { point = p.hintSent }
         for s in pendingSyncs {
             var acked: Set<ServerID> = [id]
             for (k, p) in progress where p.ackedRound >= s.round { acked.insert(k) }
             if cluster.quorum.isQuorum(acked) {
                 if s.from == id {
-                    syncsReady.append(SyncReady(id: s.id, zxid: hard.commit))
+                    syncsReady.append(SyncReady(id: s.id, zxid: point))
                 } else {
-                    send(to: s.from, .syncResponse(term: hard.epoch, id: s.id, zxid: hard.commit))
+                    send(to: s.from, .syncResponse(term: hard.epoch, id: s.id, zxid: point))
                 }
             } else {
                 still.append(s)
@@ -839,9 +903,22 @@ public struct Replica {
             if lastZxid > after { truncateLocal(after: after) }
             appendLocal(Array(ents[i...]))
         }
+        var learnedCommit = false
         if r.commit > hard.commit {
             let c = min(r.commit, lastInMsg)
-            if c > hard.commit { hard.commit = c }
+            if c > hard.commit { hard.commit = c; learnedCommit = true }
+        }
+        // A commit notice (no entries, a new commit point, at a point and round this follower has
+        // already acknowledged to this leader) would get the very answer the leader already has or
+        // is about to get: skip it. That halves the messages per write in a quiet ensemble. Every
+        // other append is answered; a lost answer is repaired by the next heartbeat, whose round is new.
+        if r.entries.isEmpty && learnedCommit, let last = lastAppendAck, last.to == from,
+           last.term == hard.epoch, last.match >= lastInMsg, last.round >= r.round {
+            return
+        }
+        lastAppendAck = (to: from, term: hard.epoch, match: lastInMsg, round: r.round)
+        if let a = ackSinceReady, a.leader == from, a.term == hard.epoch, a.zxid >= lastInMsg {} else {
+            ackSinceReady = AckPoint(leader: from, term: hard.epoch, zxid: lastInMsg)
         }
         send(to: from, .appendResponse(AppendResponse(
             term: hard.epoch, success: true, match: lastInMsg, rejectedPrev: .zero, hint: .zero, round: r.round)))

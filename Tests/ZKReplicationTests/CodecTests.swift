@@ -22,6 +22,7 @@ let sampleMessages: [PeerMessage] = [
     .snapshot(SnapshotRequest(term: 2, round: 5, meta: SnapshotMeta(zxid: Zxid(epoch: 2, counter: 7), config: nil),
                               total: 1000, offset: 992, chunk: [1, 2, 3, 4, 5, 6, 7, 8])),
     .snapshotAck(SnapshotAck(term: 2, zxid: Zxid(epoch: 2, counter: 7), next: 512, round: 6)),
+    .commitHint(term: 2, upTo: Zxid(epoch: 2, counter: 9)),
 ]
 
 @Test func everyMessageRoundTrips() throws {
@@ -56,12 +57,13 @@ let sampleMessages: [PeerMessage] = [
 
 @Test func malformedHeadersAreRejected() {
     var b = PeerCodec.encode(.app([1]))
-    b[0] = 2
-    #expect(throws: PeerCodecError.unsupportedVersion(2)) { try PeerCodec.decode(b) }
-    #expect(throws: PeerCodecError.unknownType(99)) { try PeerCodec.decode([1, 99]) }
+    let v = PeerCodec.version
+    b[0] = v + 1
+    #expect(throws: PeerCodecError.unsupportedVersion(v + 1)) { try PeerCodec.decode(b) }
+    #expect(throws: PeerCodecError.unknownType(99)) { try PeerCodec.decode([v, 99]) }
     #expect(throws: PeerCodecError.trailingBytes(1)) { try PeerCodec.decode(PeerCodec.encode(.app([1])) + [0]) }
     // A bool that is not 0/1.
-    #expect(throws: PeerCodecError.invalidValue("bool 7")) { try PeerCodec.decode([1, 2, 0, 0, 0, 1, 7]) }
+    #expect(throws: PeerCodecError.invalidValue("bool 7")) { try PeerCodec.decode([v, 2, 0, 0, 0, 1, 7]) }
 }
 
 @Test func snapshotChunksMustFitTheirTotal() {
@@ -76,10 +78,10 @@ let sampleMessages: [PeerMessage] = [
 
 @Test func oversizedLengthsAreRejectedWithoutAllocating() {
     // app with a 4 GiB payload length
-    #expect(throws: PeerCodecError.tooLarge(Int(UInt32.max))) { try PeerCodec.decode([1, 10, 255, 255, 255, 255]) }
+    #expect(throws: PeerCodecError.tooLarge(Int(UInt32.max))) { try PeerCodec.decode([PeerCodec.version, 10, 255, 255, 255, 255]) }
     // append announcing 100k+1 entries
     var w = Writer()
-    w.u8(1); w.u8(5); w.u32(1); w.u64(0); w.u64(0); w.u64(0); w.u32(100_001)
+    w.u8(PeerCodec.version); w.u8(5); w.u32(1); w.u64(0); w.u64(0); w.u64(0); w.u32(100_001)
     #expect(throws: PeerCodecError.tooLarge(100_001)) { try PeerCodec.decode(w.buf) }
     var frame: [UInt8] = [0x7f, 0xff, 0xff, 0xff]
     #expect(throws: PeerCodecError.tooLarge(0x7fff_ffff)) { try PeerCodec.decodeFrame(&frame) }

@@ -529,3 +529,70 @@ func lateFollowerGetsASnapshot(chunk: Int) throws {
     #expect(c.stores[3]!.lastZxid == z(1, 3))
     #expect(c.applied[3]!.map(\.zxid) == (0...3).map { z(1, $0) })
 }
+
+@Test func aFollowerCommitsFromTheLeaderHintWithoutACommitNotice() throws {
+    let c = try TestCluster(voters: [1, 2, 3])
+    c.elect(1)
+    _ = c.propose(1, [1])
+    var hints = 0
+    // Drop every append without entries (commit notices, heartbeats): the hint alone must do.
+    c.deliverAll(drop: { _, _, m in
+        if case .commitHint = m { hints += 1 }
+        if case .append(let r) = m { return r.entries.isEmpty }
+        return false
+    })
+    #expect(hints == 2)
+    for id: ServerID in [1, 2, 3] { #expect(c.applied[id]!.map(\.zxid).last == z(1, 1)) }
+}
+
+@Test func aHintCommitsNothingTheFollowerDoesNotHoldDurably() throws {
+    let c = try TestCluster(voters: [1, 2, 3])
+    c.elect(1)
+    _ = c.propose(1, [1])
+    // The hint reaches follower 2 before the entries do: it must not commit what it lacks.
+    c.drain(1)
+    let hint = c.queue.first { if case .commitHint = $0.m { return $0.to == 2 } else { return false } }!
+    c.replicas[2]!.step(hint.m, from: 1)
+    c.drain(2)
+    #expect(c.applied[2]!.map(\.zxid).last == z(1, 0))
+    c.deliverAll()
+    #expect(c.applied[2]!.map(\.zxid).last == z(1, 1))
+}
+
+@Test func aCommitNoticeThatTellsNothingNewIsNotAnswered() throws {
+    // Five voters: the leader and one follower are no quorum, so no hints; commit notices go out.
+    let c = try TestCluster(voters: [1, 2, 3, 4, 5])
+    c.elect(1)
+    _ = c.propose(1, [1])
+    var notices = 0, answers = 0
+    c.deliverAll(drop: { f, t, m in
+        if f == 1, t == 2, case .append(let r) = m, r.entries.isEmpty { notices += 1 }
+        if f == 2, t == 1, case .appendResponse = m { answers += 1 }
+        return false
+    })
+    #expect(c.applied[2]!.map(\.zxid).last == z(1, 1))
+    #expect(notices == 1)
+    #expect(answers == 1)   // for the entries only
+}
+
+@Test func syncWaitsForWhatAHintMayAlreadyShow() throws {
+    let c = try TestCluster(voters: [1, 2, 3])
+    c.elect(1)
+    _ = c.propose(1, [1])
+    // Follower 2 commits from the hint; its acknowledgement never reaches the leader; 3 gets nothing.
+    c.deliverAll(drop: { f, t, m in
+        if t == 3 { return true }
+        if f == 2, t == 1, case .appendResponse = m { return true }
+        return false
+    })
+    #expect(c.applied[2]!.map(\.zxid).last == z(1, 1))
+    #expect(c.replicas[1]!.commitZxid == z(1, 0))
+    // The leader's own barrier (confirmed by 3) must wait for what 2 may already show.
+    #expect(c.replicas[1]!.requestSync(id: 9) == .pending)
+    c.deliverAll(drop: { f, t, m in
+        if t == 3, case .append(let r) = m { return !r.entries.isEmpty }
+        if f == 2, t == 1, case .appendResponse = m { return true }
+        return false
+    })
+    #expect(c.syncs[1] == [SyncReady(id: 9, zxid: z(1, 1))])
+}

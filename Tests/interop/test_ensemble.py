@@ -627,6 +627,10 @@ def send_bytes(port, data):
             pass
 
 
+# The version byte of zkserver's peer handshake (Sources/ZKServer/Ensemble/PeerTransport.swift).
+PEER_PROTOCOL = 2
+
+
 @zkserver_only
 def test_garbage_on_peer_ports(bad_ens, clients):
     ens = bad_ens
@@ -636,11 +640,14 @@ def test_garbage_on_peer_ports(bad_ens, clients):
         for port in (n.quorum_port, n.election_port):
             send_bytes(port, garbage())
     # a well-formed handshake from an id that is not a member
-    hello = b"ZKPR" + bytes([1]) + struct.pack(">QH", 77, 0)
+    hello = b"ZKPR" + bytes([PEER_PROTOCOL]) + struct.pack(">QH", 77, 0)
     send_bytes(leader.quorum_port, hello + garbage(64))
     # a handshake claiming to be a member, followed by an undecodable frame
     member = next(n for n in ens.nodes if n is not leader)
-    fake = b"ZKPR" + bytes([1]) + struct.pack(">QH", member.sid, 0)
+    fake = b"ZKPR" + bytes([PEER_PROTOCOL]) + struct.pack(">QH", member.sid, 0)
+    # a member speaking another version of the peer protocol
+    old = b"ZKPR" + bytes([PEER_PROTOCOL - 1]) + struct.pack(">QH", member.sid, 0)
+    send_bytes(leader.quorum_port, old + garbage(16))
     send_bytes(leader.quorum_port, fake + struct.pack(">I", 16) + garbage(16))
 
     # a member's handshake followed by a frame length far over any limit
@@ -652,6 +659,9 @@ def test_garbage_on_peer_ports(bad_ens, clients):
         log(f"server {n.sid}: {lines[0]}")
     assert wait_for(lambda: grep_log(leader, r"server id 77 is not a member"), 10,
                     what="a log line for the unknown id")
+    assert wait_for(lambda: grep_log(leader, rf"peer protocol version {PEER_PROTOCOL - 1} is not "
+                                             rf"{PEER_PROTOCOL}; upgrade all members"), 10,
+                    what="a log line for the other protocol version")
     assert wait_for(lambda: grep_log(leader, r"undecodable message"), 10,
                     what="a log line for the undecodable frame")
     assert wait_for(lambda: grep_log(leader, r"election connection .*over the limit"), 10,
