@@ -6,6 +6,7 @@ import Darwin
 #endif
 import ZKProtocol
 import ZKStateMachine
+import ZKReplication
 
 /// Plain-text answers to four-letter words, laid out like Apache ZooKeeper's so probes and exporters parse them.
 enum FourLetterWords {
@@ -241,4 +242,10 @@ extension FourLetterWords {
         lines.append(" /\(requester.remoteAddress)[0](queued=0,recved=1,sent=0)")
         return lines.joined(separator: "\n") + "\n"
     }
+}
+
+/// What `zkserver --version` prints. `zkctl upgrade` reads the peer protocol from it: members that
+/// speak different peer protocol versions refuse each other, so a rolling upgrade cannot mix them.
+public enum ZKServerVersion {
+    public static var line: String { "zkserver \(FourLetterWords.version) (peer protocol \(PeerCodec.version))" }
 }

@@ -23,7 +23,8 @@ struct ZKServerCommand: ParsableCommand {
 
             Stop it with SIGTERM or Ctrl-C: in-flight writes are made durable before it exits (status 0).
             Exit status 1 means it could not start (bad config, unreadable data, busy port); the reason is logged.
-            """
+            """,
+        version: ZKServerVersion.line
     )
 
     @Argument(help: "Path to a zoo.cfg file.")

@@ -120,6 +120,26 @@ import Testing
         RestartCase(name: "no leader", voters: 3, observers: 0, leader: nil, order: [1, 2, 3], blocked: "no leader"),
     ]
 
+    @Test func upgradeAcrossPeerProtocolVersionsIsRefused() {
+        let current = Self.cluster(3)
+        let mixed = RollingPlanner.rollingRestart(current: current, healthy: [1, 2, 3], leader: 2, verb: "upgrade",
+                                                  protocols: .init(running: 2, target: 1, targetPath: "/opt/old/zkserver"))
+        #expect(mixed.blockers.count == 1)
+        #expect(mixed.blockers.first?.contains("/opt/old/zkserver speaks zkserver peer protocol 1 and the running members speak 2") == true)
+        #expect(mixed.blockers.first?.contains("--zkserver /opt/old/zkserver") == true)
+        let same = RollingPlanner.rollingRestart(current: current, healthy: [1, 2, 3], leader: 2, verb: "upgrade",
+                                                 protocols: .init(running: 2, target: 2, targetPath: "/opt/new/zkserver"))
+        #expect(same.blockers.isEmpty)
+    }
+
+    @Test func peerProtocolIsReadFromVersionOutput() {
+        #expect(ZkserverProbe.parsePeerProtocol(status: 0, output: "zkserver 3.8.0-zkserver-0.1, built on 2026-11-21 00:00 UTC (peer protocol 2)\n") == 2)
+        // Older builds have no --version and answer with their usage: they spoke protocol 1.
+        #expect(ZkserverProbe.parsePeerProtocol(status: 64, output: "Error: give a zoo.cfg path\nUsage: zkserver [<config>]\n") == 1)
+        #expect(ZkserverProbe.parsePeerProtocol(status: 3, output: "this zkserver does not start\n") == nil)
+        #expect(ZkserverProbe.parsePeerProtocol(status: 0, output: "") == nil)
+    }
+
     @Test(arguments: restartCases)
     func rollingRestart(_ c: RestartCase) {
         let current = Self.cluster(c.voters, observers: c.observers)

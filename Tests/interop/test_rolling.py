@@ -5,6 +5,7 @@
     python3 Tests/interop/test_rolling.py --report --engine bundled
 """
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -118,13 +119,22 @@ def test_stale_config_version_is_refused(cluster):
     assert_still_serving(cluster)
 
 
-def test_upgrade_to_a_binary_that_does_not_start_stops_safely(cluster):
+@contextlib.contextmanager
+def fake_zkserver(script):
+    """An executable named zkserver with the given shell script, removed afterwards."""
     d = tempfile.mkdtemp()
-    bad = os.path.join(d, "zkserver")
-    with open(bad, "w") as f:
-        f.write("#!/bin/sh\necho 'this zkserver does not start' >&2\nexit 3\n")
-    os.chmod(bad, stat.S_IRWXU)
+    path = os.path.join(d, "zkserver")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + script)
+    os.chmod(path, stat.S_IRWXU)
     try:
+        yield path
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_upgrade_to_a_binary_that_does_not_start_stops_safely(cluster):
+    with fake_zkserver("echo 'this zkserver does not start' >&2\nexit 3\n") as bad:
         p = cluster.zkctl("upgrade", "--to", bad, "--output", "json", check=False, timeout=300)
         assert p.returncode != 0
         assert "stopped at step 1/3" in p.stderr and "previous command line" in p.stderr, p.stderr
@@ -133,19 +143,26 @@ def test_upgrade_to_a_binary_that_does_not_start_stops_safely(cluster):
         assert events[0]["event"] == "plan" and events[-1]["event"] == "aborted"
         cluster.zkctl("health", "--timeout", "60")
         assert_still_serving(cluster)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_upgrade_across_peer_protocol_versions_is_refused(cluster):
+    """A zkserver of another peer protocol version (here one that answers --version like the builds
+    before it existed) could not rejoin: zkctl refuses before touching any node."""
+    with fake_zkserver("echo 'Error: give a zoo.cfg path' >&2\necho 'Usage: zkserver [<config>]' >&2\nexit 64\n") as old:
+        before = cluster.zkctl("status", "--output", "json").stdout
+        p = cluster.zkctl("upgrade", "--to", old, check=False, timeout=60)
+        assert p.returncode != 0
+        assert "refused, nothing was changed" in p.stderr, p.stderr
+        assert "speaks zkserver peer protocol 1 and the running members speak 2" in p.stderr, p.stderr
+        pids = lambda s: sorted(n["pid"] for n in json.loads(s)["nodes"])
+        assert pids(cluster.zkctl("status", "--output", "json").stdout) == pids(before)
+        assert_still_serving(cluster)
 
 
 def test_upgrade_to_a_binary_that_never_syncs_stops_safely(cluster):
     """The new 'server' runs but never serves: zkctl gives up after --sync-timeout, puts the node
     back on its previous binary and stops; the ensemble keeps serving."""
-    d = tempfile.mkdtemp()
-    mute = os.path.join(d, "zkserver")
-    with open(mute, "w") as f:
-        f.write('#!/bin/sh\nexec python3 -c "import time; time.sleep(120)" "$@"\n')
-    os.chmod(mute, stat.S_IRWXU)
-    try:
+    with fake_zkserver('exec python3 -c "import time; time.sleep(120)" "$@"\n') as mute:
         began = time.monotonic()
         p = cluster.zkctl("upgrade", "--to", mute, "--sync-timeout", "5", check=False, timeout=300)
         assert p.returncode != 0
@@ -153,8 +170,6 @@ def test_upgrade_to_a_binary_that_never_syncs_stops_safely(cluster):
         assert "It is back and synced" in p.stderr, p.stderr
         assert time.monotonic() - began < 60
         assert_still_serving(cluster)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def main():

@@ -207,9 +207,28 @@ public enum RollingPlanner {
     }
 
     /// `zkctl restart --rolling` / `zkctl upgrade`: observers, then followers (by id), the leader last.
+    /// Peer protocol versions of the running zkserver and of an upgrade target, when both are known.
+    public struct PeerProtocols: Equatable, Sendable {
+        public var running: Int
+        public var target: Int
+        public var targetPath: String
+        public init(running: Int, target: Int, targetPath: String) {
+            self.running = running
+            self.target = target
+            self.targetPath = targetPath
+        }
+    }
+
     public static func rollingRestart(current: Inventory, healthy: Set<Int>, leader: Int?, skip: Set<Int> = [],
-                                      verb: String = "rolling restart") -> RollingPlan {
+                                      verb: String = "rolling restart", protocols: PeerProtocols? = nil) -> RollingPlan {
         var blockers: [String] = []
+        if let p = protocols, p.running != p.target {
+            blockers.append("\(p.targetPath) speaks zkserver peer protocol \(p.target) and the running members speak \(p.running); "
+                + "members of different versions refuse each other, so the first upgraded node could not rejoin. "
+                + "Upgrade all members at once instead: `zkctl down --name \(current.cluster.name)`, then "
+                + "`zkctl up --name \(current.cluster.name) --zkserver \(p.targetPath)` (the data is kept; pass the same "
+                + "--zkserver, or set ZKCTL_ZKSERVER, to later commands that start nodes)")
+        }
         let all = QuorumMath(voters: current.voters.count, observers: current.observers.count)
         let down = current.nodes.map(\.id).filter { !healthy.contains($0) }
         if !down.isEmpty {

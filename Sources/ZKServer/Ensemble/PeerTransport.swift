@@ -28,7 +28,7 @@ struct PeerTLS {
 /// replication protocol retries, so dropping under pressure is safe) and links reconnect with backoff.
 final class PeerTransport {
     static let magic: [UInt8] = Array("ZKPR".utf8)
-    static let version: UInt8 = 2
+    static let version: UInt8 = PeerCodec.version
     static let maxQueuedMessages = 4096
     static let maxFrameBytes = PeerCodec.defaultLimits.maxMessageBytes
 

@@ -55,9 +55,15 @@ func runRolling(global: GlobalOptions, cluster: ClusterOption, rolling: RollingO
         engine = try Upgrade.resolveTarget(to, engine: inventory.cluster.engine, orchestrator: orchestrator, settings: inventory.cluster)
         verb = "upgrade --to \(to)"
     }
+    var protocols: RollingPlanner.PeerProtocols? = nil
+    if let to = upgradeTo, case .bundled(let target)? = engine,
+       case .bundled(let running)? = try? orchestrator.locator.resolve(.bundled, settings: inventory.cluster),
+       let r = ZkserverProbe.peerProtocol(of: running), let t = ZkserverProbe.peerProtocol(of: target) {
+        protocols = .init(running: r, target: t, targetPath: to)
+    }
     let found = await executor.discover(inventory)
     let plan = RollingPlanner.rollingRestart(current: inventory, healthy: found.healthy, leader: found.leader, skip: skip,
-                                             verb: upgradeTo == nil ? "rolling restart" : "upgrade")
+                                             verb: upgradeTo == nil ? "rolling restart" : "upgrade", protocols: protocols)
     if dryRun || !plan.blockers.isEmpty {
         if rolling.output == .json {
             printOut(RollingEvent(event: plan.blockers.isEmpty ? "plan" : "refused", total: plan.steps.count, message: plan.text, seconds: 0).json)
