@@ -151,8 +151,9 @@ public struct Replica {
         /// Snapshot being streamed to this follower and the offset of the next chunk.
         var snapshotZxid: Zxid = .zero
         var snapshotOffset = 0
-        /// Greatest commit hint sent to this follower.
+        /// Greatest commit hint sent to this follower, and the last entry its clients wait for.
         var hintSent: Zxid = .zero
+        var hintWanted: Zxid = .zero
         /// The highest commit point sent to this follower (to tell it a new one exactly once).
         var commitSent: Zxid = .zero
     }
@@ -239,11 +240,13 @@ public struct Replica {
     }
 
     /// Appends a transaction to the log if this replica leads.
-    public mutating func propose(_ payload: [UInt8]) -> ProposeResult {
-        propose(payload, kind: .txn)
+    /// `waiter`: a member whose client waits for this entry (a forwarded write); it is sent a commit
+    /// hint, so it can apply the entry as soon as it holds it durably.
+    public mutating func propose(_ payload: [UInt8], waiter: ServerID? = nil) -> ProposeResult {
+        propose(payload, kind: .txn, waiter: waiter)
     }
 
-    public mutating func propose(_ payload: [UInt8], kind: Entry.Kind) -> ProposeResult {
+    public mutating func propose(_ payload: [UInt8], kind: Entry.Kind, waiter: ServerID? = nil) -> ProposeResult {
         guard role == .leader else { return .notLeader(leaderHint: leaderID) }
         guard nextCounter < UInt32.max else {
             becomeFollower(epoch: hard.epoch, leader: nil)
@@ -253,6 +256,7 @@ public struct Replica {
         nextCounter += 1
         appendLocal([Entry(zxid: z, kind: kind, payload: payload)])
         proposalsPending = true
+        if let w = waiter, w != id, progress[w] != nil { progress[w]!.hintWanted = z }
         return .accepted(z)
     }
 
@@ -487,16 +491,17 @@ public struct Replica {
         }
     }
 
-    /// Leader, once its own log is durable: tells each voter the commit point it would reach if that
-    /// voter held everything sent to it. Only while no membership change is pending, so the point is
-    /// counted in a settled membership (and a follower never has to judge quorums itself).
+    /// Leader, once its own log is durable: tells each voter that waits for an entry (a write it
+    /// forwarded) the commit point it would reach if that voter held everything sent to it. Only while
+    /// no membership change is pending, so the point is counted in a settled membership (and a
+    /// follower never has to judge quorums itself). Voters nobody waits on learn commits as before.
     private mutating func sendCommitHints() {
         guard role == .leader, !configChangePending, progress.count > 0 else { return }
         var matches: [ServerID: Zxid] = [id: selfMatch]
         for (k, p) in progress { matches[k] = p.match }
         for k in progress.keys.sorted() {
             let p = progress[k]!
-            guard p.replicating, cluster.isVoter(k), p.next > p.match else { continue }
+            guard p.replicating, cluster.isVoter(k), p.next > p.match, p.hintWanted > max(hard.commit, p.hintSent) else { continue }
             var m = matches
             m[k] = p.next
             let y = cluster.quorum.committed(matches: m)

@@ -35,6 +35,9 @@ public struct SimOptions: Sendable {
     /// Probability that an input reaches a node while it is handling a Ready (between
     /// takeReady and advance).
     public var interleaveRate = 0.2
+    /// A leader sends a Ready's messages before persisting it, as zkserver does (its own copy counts
+    /// only once durable). Probability that it crashes right after sending, before the fsync.
+    public var crashAfterSendRate = 0.003
     /// More queued events than this is a failure (a message storm), not a slow run.
     public var maxMessagesInFlight = 20_000
     /// A crashed node restarts after 1...maxDowntimeTicks ticks.
@@ -290,6 +293,7 @@ public final class Simulation<SM: SimStateMachine> {
     }
 
     func deliver(from: ServerID, to: ServerID, bytes: [UInt8]) throws {
+        guard nodes[to]!.replica != nil else { return }   // crashed meanwhile
         let m: PeerMessage
         do { m = try PeerCodec.decode(bytes) } catch {
             throw SafetyViolation(message: "codec failed on own bytes: \(error)")
@@ -385,6 +389,16 @@ public final class Simulation<SM: SimStateMachine> {
             var n = nodes[id]!
             var r = n.replica!
             let rd = r.takeReady()
+            let hardChanged = rd.hardState.map { $0.epoch != n.disk.writtenHard.epoch || $0.votedFor != n.disk.writtenHard.votedFor } ?? false
+            let sendFirst = r.role == .leader && !hardChanged
+            if sendFirst {
+                for o in rd.messages { send(from: id, o) }
+                if faultsOn && rng.chance(options.crashAfterSendRate) {
+                    trace("n\(id) crashes after sending, before persisting")
+                    crash(id)
+                    return
+                }
+            }
             // 1. persist
             n.disk.persist(rd)
             if rd.mustSync && !options.skipFsync { n.disk.fsync() }
@@ -397,7 +411,7 @@ public final class Simulation<SM: SimStateMachine> {
                 try checkRestore(id, at: s.zxid, digest: n.sm.digest)
             }
             // 2. send
-            for o in rd.messages { send(from: id, o) }
+            if !sendFirst { for o in rd.messages { send(from: id, o) } }
             // 3. apply
             for e in rd.committed {
                 n.sm.apply(e)
@@ -571,6 +585,10 @@ public final class Simulation<SM: SimStateMachine> {
         let leaders = ids.filter { nodes[$0]!.replica?.role == .leader }
         guard !leaders.isEmpty else { return }
         let id = leaders[Int(rng.next(below: UInt64(leaders.count)))]
+        // Half the bursts come "through" another member (a forwarded write): that member answers the
+        // client when it applies the entry, which a commit hint may let it do before the leader knows.
+        let others = ids.filter { $0 != id }
+        let waiter: ServerID? = others.isEmpty || rng.chance(0.5) ? nil : others[Int(rng.next(below: UInt64(others.count)))]
         for _ in 0..<rng.int(in: 1...3) {
             nextPayload += 1
             let reg = UInt8(truncatingIfNeeded: rng.next(below: 8))
@@ -578,9 +596,9 @@ public final class Simulation<SM: SimStateMachine> {
             var v = nextPayload
             for _ in 0..<8 { payload.append(UInt8(truncatingIfNeeded: v)); v >>= 8 }
             stats.proposals += 1
-            if case .accepted(let z) = nodes[id]!.replica!.propose(payload) {
-                pendingWrites[id, default: [:]][z] = payload
-                trace("n\(id) propose \(z)")
+            if case .accepted(let z) = nodes[id]!.replica!.propose(payload, waiter: waiter) {
+                pendingWrites[waiter ?? id, default: [:]][z] = payload
+                trace("n\(id) propose \(z)\(waiter.map { " for n\($0)" } ?? "")")
             }
         }
         try drain(id)

@@ -55,4 +55,26 @@ private struct ScriptedWords: FourLetterWordClient {
         #expect(one.contains { $0.name == "c=1 k=1 latency p50 (set)" && $0.met == true })
         #expect(!one.contains { $0.name.contains("leader") })
     }
+
+    @Test func repetitionsReportMediansAndRanges() throws {
+        // Follower set p50 over three repetitions: ratios 0.75, 0.6, 0.65 -> median 0.65 (met), met in 2 of 3.
+        let runs = [(0.6, 0.8), (0.48, 0.8), (0.52, 0.8)].map { b, a in
+            (bundled: Self.figures(engine: "bundled", nodes: 3, followerSet: b, leaderSet: 0.4),
+             apache: Self.figures(engine: "apache", nodes: 3, followerSet: a, leaderSet: 0.8))
+        }
+        let t = CompareReport.targets(runs: runs).first { $0.name == "c=1 k=1 latency p50 (set, via a follower)" }!
+        func near(_ x: Double?, _ y: Double) -> Bool { x.map { abs($0 - y) < 1e-9 } ?? false }
+        #expect(near(t.ratio, 0.65))
+        #expect(near(t.min, 0.6) && near(t.max, 0.75))
+        #expect(t.metIn == 2 && t.repetitions == 3 && t.met == true)
+        let median = try CompareReport.medianFigures(runs.map(\.bundled))
+        #expect(median.latencyWrite?.latencyMs.p50 == 0.52)
+        #expect(median.rssKB == 1 && median.engine == "bundled")
+        let text = CompareReport.text(runs: runs, config: CompareConfig())
+        #expect(text.contains("median of 3 repetitions"))
+        #expect(text.contains("0.60-0.75x") && text.contains("2/3"))
+        // A single run keeps the one-run layout.
+        let one = CompareReport.text(runs: [runs[0]], config: CompareConfig())
+        #expect(!one.contains("min-max") && one.contains("NOT MET"))
+    }
 }

@@ -235,9 +235,63 @@ public enum CompareReport {
     public struct Target: Sendable, Codable, Equatable {
         public var name: String
         public var goal: String
+        /// With repetitions: the median of the repetitions' ratios.
         public var ratio: Double?
         /// nil when the compare did not measure it (workload not run).
         public var met: Bool?
+        /// With repetitions: the smallest and largest ratio, and in how many repetitions it was met.
+        public var min: Double?
+        public var max: Double?
+        public var metIn: Int?
+        public var repetitions: Int?
+    }
+
+    /// Lower median: an observed value (so integers stay integers).
+    static func median(_ xs: [Double]) -> Double? {
+        guard !xs.isEmpty else { return nil }
+        return xs.sorted()[(xs.count - 1) / 2]
+    }
+
+    /// The targets over repetitions: each target's median ratio decides, with its range beside it.
+    public static func targets(runs: [(bundled: EngineFigures, apache: EngineFigures)]) -> [Target] {
+        guard let first = runs.first else { return [] }
+        let each = runs.map { targets(bundled: $0.bundled, apache: $0.apache) }
+        if runs.count == 1 { return each[0] }
+        return targets(bundled: first.bundled, apache: first.apache).enumerated().map { i, t in
+            let ratios = each.compactMap { $0.count > i ? $0[i].ratio : nil }
+            var out = t
+            out.ratio = median(ratios)
+            out.min = ratios.min()
+            out.max = ratios.max()
+            out.repetitions = runs.count
+            let atLeast = t.goal.hasPrefix(">=")
+            let bound = Double(t.goal.filter { $0.isNumber || $0 == "." }) ?? 0
+            out.met = out.ratio.map { atLeast ? $0 >= bound : $0 <= bound }
+            out.metIn = ratios.filter { atLeast ? $0 >= bound : $0 <= bound }.count
+            return out
+        }
+    }
+
+    /// Figure by figure, the median over repetitions (every number in the figures, matched by position).
+    public static func medianFigures(_ all: [EngineFigures]) throws -> EngineFigures {
+        guard all.count > 1 else { return all[0] }
+        let objects = try all.map { try JSONSerialization.jsonObject(with: JSONEncoder().encode($0)) }
+        func combine(_ xs: [Any]) -> Any {
+            if let ds = xs as? [[String: Any]] {
+                var out: [String: Any] = [:]
+                for k in ds[0].keys { out[k] = combine(ds.map { $0[k] ?? NSNull() }) }
+                return out
+            }
+            if let arrays = xs as? [[Any]], let n = arrays.map(\.count).min() {
+                return (0..<n).map { i in combine(arrays.map { $0[i] }) }
+            }
+            if xs.allSatisfy({ $0 is NSNumber && !($0 is Bool) }), let ns = xs as? [NSNumber] {
+                return ns.sorted { $0.doubleValue < $1.doubleValue }[(ns.count - 1) / 2]
+            }
+            return xs.first { !($0 is NSNull) } ?? NSNull()
+        }
+        let merged = combine(objects)
+        return try JSONDecoder().decode(EngineFigures.self, from: JSONSerialization.data(withJSONObject: merged))
     }
 
     static func find(_ f: EngineFigures, _ w: String) -> BenchResult? { f.results.first { $0.workload.hasPrefix(w) } }
@@ -273,6 +327,13 @@ public enum CompareReport {
     }
 
     public static func text(bundled b: EngineFigures, apache a: EngineFigures, config: CompareConfig) -> String {
+        text(runs: [(b, a)], config: config)
+    }
+
+    public static func text(runs: [(bundled: EngineFigures, apache: EngineFigures)], config: CompareConfig) -> String {
+        let b = (try? medianFigures(runs.map(\.bundled))) ?? runs[0].bundled
+        let a = (try? medianFigures(runs.map(\.apache))) ?? runs[0].apache
+        let repeated = runs.count > 1
         var rows = [["metric", "bundled", "apache", "bundled/apache"]]
         func row(_ name: String, _ x: Double?, _ y: Double?, _ digits: Int) {
             rows.append([name, x.map { BenchReport.f($0, digits) } ?? "-", y.map { BenchReport.f($0, digits) } ?? "-",
@@ -312,11 +373,21 @@ public enum CompareReport {
             row("RSS with znodes, MB", b.rssKBWithZnodes.map { Double($0) / 1024 }, a.rssKBWithZnodes.map { Double($0) / 1024 }, 1)
         }
         var out = "zkctl bench --compare: \(b.nodes) nodes, c=\(config.clients) k=\(config.outstanding), \(config.valueSize)-byte values, up to \(config.ops) ops or \(config.duration) per workload\n"
+        if repeated {
+            out += "median of \(runs.count) repetitions (engine order alternating, bundled first in the first); each figure is its own median\n"
+        }
         out += BenchReport.align(rows)
-        out += "\n\ntargets (bundled vs apache):\n"
-        var trows: [[String]] = [["target", "goal", "measured", "status"]]
-        for t in targets(bundled: b, apache: a) {
-            trows.append([t.name, t.goal, t.ratio.map { BenchReport.f($0, 2) + "x" } ?? "-", t.met.map { $0 ? "MET" : "NOT MET" } ?? "not measured"])
+        out += repeated ? "\n\ntargets (bundled vs apache; median of the repetitions' ratios decides):\n" : "\n\ntargets (bundled vs apache):\n"
+        var trows: [[String]] = [repeated ? ["target", "goal", "measured", "min-max", "met in", "status"] : ["target", "goal", "measured", "status"]]
+        for t in targets(runs: runs) {
+            let measured = t.ratio.map { BenchReport.f($0, 2) + "x" } ?? "-"
+            let status = t.met.map { $0 ? "MET" : "NOT MET" } ?? "not measured"
+            if repeated {
+                let range = t.min.flatMap { lo in t.max.map { BenchReport.f(lo, 2) + "-" + BenchReport.f($0, 2) + "x" } } ?? "-"
+                trows.append([t.name, t.goal, measured, range, t.metIn.map { "\($0)/\(runs.count)" } ?? "-", status])
+            } else {
+                trows.append([t.name, t.goal, measured, status])
+            }
         }
         out += BenchReport.align(trows)
         return out
@@ -327,13 +398,25 @@ public enum CompareReport {
         public var clients: Int
         public var outstanding: Int
         public var valueSize: Int
+        /// Medians when repeated.
         public var bundled: EngineFigures
         public var apache: EngineFigures
         public var targets: [Target]
+        public var repetitions: Int
+        /// Every repetition's figures, in the order run.
+        public var runs: [[EngineFigures]]?
     }
 
     public static func json(bundled b: EngineFigures, apache a: EngineFigures, config: CompareConfig) -> String {
-        BenchReport.json(JSONReport(nodes: config.nodes, clients: config.clients, outstanding: config.outstanding,
-                                    valueSize: config.valueSize, bundled: b, apache: a, targets: targets(bundled: b, apache: a)))
+        json(runs: [(b, a)], config: config)
+    }
+
+    public static func json(runs: [(bundled: EngineFigures, apache: EngineFigures)], config: CompareConfig) -> String {
+        let b = (try? medianFigures(runs.map(\.bundled))) ?? runs[0].bundled
+        let a = (try? medianFigures(runs.map(\.apache))) ?? runs[0].apache
+        return BenchReport.json(JSONReport(nodes: config.nodes, clients: config.clients, outstanding: config.outstanding,
+                                           valueSize: config.valueSize, bundled: b, apache: a, targets: targets(runs: runs),
+                                           repetitions: runs.count,
+                                           runs: runs.count > 1 ? runs.map { [$0.bundled, $0.apache] } : nil))
     }
 }

@@ -199,11 +199,13 @@ final class QuorumPeer {
             // after `advance`), so its disk and the followers' work in parallel. Everyone else persists
             // first: a vote or an acknowledgement must never get ahead of the state it promises.
             let hardChanged = rd.hardState.map { $0.epoch != persistedHard.epoch || $0.votedFor != persistedHard.votedFor } ?? false
-            let sendFirst = replica.role == .leader && !hardChanged
-            if sendFirst { for o in rd.messages { route(o) } }
             let needsDisk = hardChanged || rd.truncateAfter != nil || rd.snapshotToInstall != nil || !rd.entriesToAppend.isEmpty || rd.mustSync
+            let sendFirst = replica.role == .leader && !hardChanged && needsDisk
+            if sendFirst { for o in rd.messages { route(o) } }
             if !needsDisk {
-                finish(rd, sent: sendFirst, installed: nil)
+                // Nothing to persist: a leader answers its clients first (commit notices and hints
+                // are not on their path), everyone else sends first (their acks are on the leader's).
+                finish(rd, sent: false, installed: nil, repliesFirst: replica.role == .leader)
                 continue
             }
             let store = self.store
@@ -261,7 +263,7 @@ final class QuorumPeer {
     }
 
     /// The rest of a Ready once it is durable: send, apply, advance, then what the core handed out.
-    func finish(_ rd: Ready, sent: Bool, installed: DataTree?) {
+    func finish(_ rd: Ready, sent: Bool, installed: DataTree?, repliesFirst: Bool = false) {
         // The disk thread is idle and the core is not being called: a safe point to compact.
         if pendingCompaction != nil && installed == nil { adoptPendingSnapshot() }
         if let tree = installed, let s = rd.snapshotToInstall { adoptSnapshot(tree, at: s.zxid, config: s.meta.config) }
@@ -269,12 +271,16 @@ final class QuorumPeer {
             for e in rd.entriesToAppend where e.kind == .config { learnConfigEntry(e) }
             needsPeerRefresh = true
         }
-        if !sent { for o in rd.messages { route(o) } }
+        if !sent && !repliesFirst { for o in rd.messages { route(o) } }
         if Self.slowFollower && !isLeader && (!delayedCommits.isEmpty || !rd.committed.isEmpty) {
             delayCommits(rd.committed)
         } else {
             for e in rd.committed { apply(e) }
             if !rd.committed.isEmpty { server.releaseBarriers() }
+        }
+        if repliesFirst && !sent {
+            server.flushDirty()
+            for o in rd.messages { route(o) }
         }
         for s in rd.syncsReady { readySyncs.append((s.zxid, s.id)) }
         checkSyncs()
@@ -608,7 +614,7 @@ final class QuorumPeer {
         }
         switch outcome {
         case .txn(let txn, let changes):
-            propose(txn, sessionId: ctx.sessionId, cxid: ctx.cxid, changes: changes)
+            propose(txn, sessionId: ctx.sessionId, cxid: ctx.cxid, changes: changes, waiter: remote)
         case .failed(let code):
             let barrier = replica.lastZxid.raw
             if let (c, slot) = local {
@@ -631,9 +637,10 @@ final class QuorumPeer {
         }
     }
 
-    func propose(_ txn: Txn, sessionId: Int64, cxid: Int32, changes: [ChangeRecord]) {
+    /// `waiter`: the member that forwarded the request and answers its client.
+    func propose(_ txn: Txn, sessionId: Int64, cxid: Int32, changes: [ChangeRecord], waiter: ServerID? = nil) {
         let entry = TxnEntry(header: TxnHeader(sessionId: sessionId, cxid: cxid, zxid: 0, time: ZooKeeperServer.wallMs()), txn: txn)
-        switch replica.propose(entry.encoded()) {
+        switch replica.propose(entry.encoded(), waiter: waiter) {
         case .accepted(let z):
             server.preparer.recordOutstanding(changes, zxid: z.raw)
         case .notLeader, .epochExhausted:
@@ -675,12 +682,12 @@ final class QuorumPeer {
             prepareAndPropose(request, ctx, local: nil, remote: from)
         case .createSession(let sid, let timeout, let passwd):
             guard isLeader else { return }
-            propose(.createSession(timeoutMs: timeout, passwd: passwd), sessionId: sid, cxid: 0, changes: [])
+            propose(.createSession(timeoutMs: timeout, passwd: passwd), sessionId: sid, cxid: 0, changes: [], waiter: from)
         case .closeSession(let sid, let cxid):
             guard isLeader else { return }
             server.closingSessions.insert(sid)
             if case .txn(let t, let changes) = server.preparer.prepareCloseSession(sessionId: sid) {
-                propose(t, sessionId: sid, cxid: cxid, changes: changes)
+                propose(t, sessionId: sid, cxid: cxid, changes: changes, waiter: from)
             }
         case .touch(let ids):
             guard isLeader else { return }

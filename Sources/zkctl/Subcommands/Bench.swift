@@ -67,6 +67,11 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Use one million znodes for the memory figure.")
     var million = false
 
+    @Option(name: .customLong("repeat"), help: ArgumentHelp(
+        "Repetitions of the whole comparison with --compare, engine order alternating; the table shows medians, each target its median ratio with min-max.",
+        valueName: "n"))
+    var repetitions = 1
+
     @Option(help: "Operations of each c=1 k=1 latency run with --compare.")
     var latencyOps = 2_000
 
@@ -84,6 +89,8 @@ struct Bench: AsyncParsableCommand {
         guard duration > 0, duration <= 3600 else { throw ValidationError("--duration must be in (0, 3600] seconds") }
         guard (0...1).contains(readRatio) else { throw ValidationError("--read-ratio must be within 0...1") }
         guard [1, 3, 5].contains(nodes) else { throw ValidationError("--nodes must be 1, 3 or 5") }
+        guard (1...20).contains(repetitions) else { throw ValidationError("--repeat must be 1...20") }
+        guard repetitions == 1 || compare else { throw ValidationError("--repeat goes with --compare") }
         guard memoryZnodes >= 0, memoryZnodes <= 1_000_000 else { throw ValidationError("--memory-znodes must be 0...1000000") }
         _ = try workloads()
     }
@@ -136,12 +143,21 @@ struct Bench: AsyncParsableCommand {
             printErr("zkctl: warning: this is a debug build, so its zkserver is too; build with `swift build -c release` and run .build/release/zkctl for meaningful figures")
         }
         printErr("zkctl: comparing bundled and apache, \(nodes) nodes each, state in \(home)")
-        let bundled = try await compare.run(engine: .bundled, config: config)
-        if Interrupt.requested { throw ZKCtlError("interrupted") }
-        let apache = try await compare.run(engine: .apache, config: config)
+        var runs: [(bundled: EngineFigures, apache: EngineFigures)] = []
+        for i in 0..<repetitions {
+            // Alternating order, so drift on a shared machine does not favour one engine.
+            let order: [Engine] = i % 2 == 0 ? [.bundled, .apache] : [.apache, .bundled]
+            if repetitions > 1 { printErr("zkctl: repetition \(i + 1)/\(repetitions): \(order[0].rawValue) first") }
+            var figures: [Engine: EngineFigures] = [:]
+            for engine in order {
+                if Interrupt.requested { throw ZKCtlError("interrupted") }
+                figures[engine] = try await compare.run(engine: engine, config: config)
+            }
+            runs.append((figures[.bundled]!, figures[.apache]!))
+        }
         switch output {
-        case .text: printOut(CompareReport.text(bundled: bundled, apache: apache, config: config))
-        case .json: printOut(CompareReport.json(bundled: bundled, apache: apache, config: config))
+        case .text: printOut(CompareReport.text(runs: runs, config: config))
+        case .json: printOut(CompareReport.json(runs: runs, config: config))
         }
     }
 }
