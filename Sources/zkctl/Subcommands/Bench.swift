@@ -15,12 +15,15 @@ struct Bench: AsyncParsableCommand {
             --compare brings up a bundled and an Apache ZooKeeper ensemble of --nodes servers on \
             free loopback ports in a private zkctl home (fsync on for both), runs the workloads \
             against each in turn, prints them side by side with the servers' RSS, CPU seconds and \
-            launch-to-healthy times, checks the targets, and tears both ensembles down.
+            launch-to-healthy times, checks the targets, and tears both ensembles down. With \
+            --repeat N it does that N times, engine order alternating, and reports medians with \
+            each target's min-max over the repetitions.
 
             Examples:
               zkctl bench --connect 127.0.0.1:2181 --workload set --clients 1 --outstanding 1
               zkctl bench --workload all --ops 5000 --output json
               zkctl bench --compare --nodes 3
+              zkctl bench --compare --nodes 3 --workload all --repeat 5
             """)
 
     @OptionGroup var global: GlobalOptions
