@@ -24,11 +24,16 @@ public final class ServerRunner {
     /// Runs until SIGTERM/SIGINT. Throws on a start-up failure (bad data, busy port).
     public func run() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // One thread for the log's appends and fsyncs, one for snapshots: a snapshot of a large tree
+        // takes seconds to write and must not hold up the log (and so the ensemble's heartbeats).
         let pool = NIOThreadPool(numberOfThreads: 1)
+        let snapshotPool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
+        snapshotPool.start()
         defer {
             try? group.syncShutdownGracefully()
             try? pool.syncShutdownGracefully()
+            try? snapshotPool.syncShutdownGracefully()
         }
         let loop = group.next()
         // Certificates are read before anything else, so a bad file stops the start-up at once.
@@ -42,7 +47,8 @@ public final class ServerRunner {
             }
             me = spec
         }
-        let server = try ZooKeeperServer(config: config, serverId: me?.id ?? 1, loop: loop, diskPool: pool, logger: logger)
+        let server = try ZooKeeperServer(config: config, serverId: me?.id ?? 1, loop: loop, diskPool: pool,
+                                         snapshotPool: snapshotPool, logger: logger)
         if let me {
             let quorum = try QuorumPeer(server: server, me: me, logger: logger)
             server.quorum = quorum

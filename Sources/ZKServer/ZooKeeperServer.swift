@@ -56,6 +56,8 @@ public final class ZooKeeperServer {
     public let serverId: Int64
     let loop: EventLoop
     let diskPool: NIOThreadPool
+    /// Writes and purges snapshot files, beside the disk thread (the log's).
+    let snapshotPool: NIOThreadPool
     var logger: Logger
 
     let tree = DataTree()
@@ -92,11 +94,13 @@ public final class ZooKeeperServer {
     /// Set when this server is an ensemble member.
     var quorum: QuorumPeer?
 
-    public init(config: ServerConfig, serverId: Int64 = 1, loop: EventLoop, diskPool: NIOThreadPool, logger: Logger) throws {
+    public init(config: ServerConfig, serverId: Int64 = 1, loop: EventLoop, diskPool: NIOThreadPool,
+                snapshotPool: NIOThreadPool? = nil, logger: Logger) throws {
         self.config = config
         self.serverId = serverId
         self.loop = loop
         self.diskPool = diskPool
+        self.snapshotPool = snapshotPool ?? diskPool
         self.logger = logger
         preparer = Preparer(tree: tree, options: PreparerOptions(extendedTypesEnabled: config.extendedTypesEnabled,
                                                                  skipACL: config.skipACL))
@@ -837,17 +841,23 @@ public final class ZooKeeperServer {
         snapshotInProgress = true
         txnsSinceSnapshot = 0
         snapThreshold = randomSnapThreshold()
-        let payload = tree.serialized()
+        // Serialized on the disk thread from a frozen image: a large tree takes longer to serialize
+        // than clients should wait.
+        let image = tree.freeze()
+        let size = tree.estimatedSnapshotSize
         let snaps = snapshots
-        diskPool.runIfActive(eventLoop: loop) {
+        snapshotPool.runIfActive(eventLoop: loop) { () -> Int in
+            let payload = image.serialized(estimatedSize: size)
             try payload.withUnsafeReadableBytes { try snaps.write(zxid: zxid, payload: $0) }
+            return payload.readableBytes
         }.whenComplete { [self] r in
+            tree.thaw()
             snapshotInProgress = false
             switch r {
-            case .success:
+            case .success(let bytes):
                 stats.snapshotsTaken += 1
                 stats.lastSnapshotZxid = zxid
-                logger.info("snapshot 0x\(String(zxid, radix: 16)) written (\(tree.nodeCount) znodes, \(payload.readableBytes) bytes, \((Self.monotonicNanos() - t0) / 1_000_000) ms)")
+                logger.info("snapshot 0x\(String(zxid, radix: 16)) written (\(image.nodeCount) znodes, \(bytes) bytes, \((Self.monotonicNanos() - t0) / 1_000_000) ms)")
             case .failure(let e):
                 logger.error("snapshot 0x\(String(zxid, radix: 16)) failed: \(e)")
             }
@@ -860,7 +870,7 @@ public final class ZooKeeperServer {
     func purge() {
         let retain = config.snapRetainCount
         let log = activeTxnLog, snaps = snapshots
-        diskPool.runIfActive(eventLoop: loop) { () -> Int64? in
+        snapshotPool.runIfActive(eventLoop: loop) { () -> Int64? in
             try snaps.purge(retain: retain)
         }.whenComplete { [self] r in
             // Segment bookkeeping belongs to the loop (where segments are rolled); purging never touches

@@ -1,8 +1,16 @@
 import NIOCore
 import ZKProtocol
 
-extension DataTree {
-    /// Serializes the whole tree and session table (a consistent image at `lastZxid`).
+/// What a snapshot holds: the nodes, the session table, the last applied zxid and the digest, as
+/// of one moment. Until the tree is told `thaw()`, it copies a node before changing it, so the image's
+/// node objects stay unchanged and the image can be serialized on another thread.
+public struct DataTreeImage: @unchecked Sendable {
+    let nodes: [String: Znode]
+    let sessions: [Int64: SessionInfo]
+    public let lastZxid: Int64
+    let digest: UInt64
+    public var nodeCount: Int { nodes.count }
+
     public func serialize(into b: inout ByteBuffer) {
         b.writeJuteLong(lastZxid)
         b.writeJuteInt(Int32(sessions.count))
@@ -20,10 +28,25 @@ extension DataTree {
         b.writeInteger(digest, endianness: .big)
     }
 
-    public func serialized() -> ByteBuffer {
-        var b = ByteBufferAllocator().buffer(capacity: 64 + approximateDataSize + nodes.count * 96)
+    /// Bytes of a snapshot of this image (the format `DataTree.deserialize` reads).
+    public func serialized(estimatedSize: Int) -> ByteBuffer {
+        var b = ByteBufferAllocator().buffer(capacity: estimatedSize)
         serialize(into: &b)
         return b
+    }
+}
+
+extension DataTree {
+    /// Serializes the whole tree and session table (a consistent image at `lastZxid`).
+    public func serialize(into b: inout ByteBuffer) {
+        currentImage.serialize(into: &b)
+    }
+
+    /// A capacity that holds this tree's snapshot without growing the buffer.
+    public var estimatedSnapshotSize: Int { 64 + approximateDataSize + nodes.count * 96 }
+
+    public func serialized() -> ByteBuffer {
+        currentImage.serialized(estimatedSize: estimatedSnapshotSize)
     }
 
     /// Rebuilds a tree from `serialize` output; checks the stored digest.
@@ -46,13 +69,10 @@ extension DataTree {
         let count = try r.readInt()
         guard count >= 0 else { throw JuteError("bad node count") }
         nodes.reserveCapacity(Int(count))
-        var aclCache: [[ACL]: [ACL]] = [:]
         for _ in 0..<count {
             let path = try r.readPath()
             let data = try r.readBuffer()
-            var acl = try r.readACLs() ?? []
-            if let cached = aclCache[acl] { acl = cached } else { aclCache[acl] = acl }
-            let n = Znode(data: data, acl: acl, zxid: 0, time: 0, ephemeralOwner: 0)
+            let n = Znode(data: data, acl: interned(try r.readACLs() ?? []), zxid: 0, time: 0, ephemeralOwner: 0)
             n.czxid = try r.readLong(); n.mzxid = try r.readLong(); n.pzxid = try r.readLong()
             n.ctime = try r.readLong(); n.mtime = try r.readLong()
             n.version = try r.readInt(); n.storedCversion = try r.readInt(); n.aversion = try r.readInt()

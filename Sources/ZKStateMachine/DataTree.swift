@@ -18,6 +18,9 @@ public final class Znode {
     public var children: Set<String>
     /// This node's contribution to the tree digest (kept so a change hashes the node once, not twice).
     var digestHash: UInt64 = 0
+    /// The tree generation this node object was made in; a node of a frozen generation is never
+    /// changed in place (see `DataTree.freeze()`).
+    var generation: UInt64 = 0
 
     init(data: [UInt8]?, acl: [ACL], zxid: Int64, time: Int64, ephemeralOwner: Int64) {
         self.data = data; self.acl = acl
@@ -25,6 +28,15 @@ public final class Znode {
         version = 0; storedCversion = 0; aversion = 0
         self.ephemeralOwner = ephemeralOwner
         children = []
+    }
+
+    /// A copy with the same contents (children share storage until one side changes).
+    func copy() -> Znode {
+        let c = Znode(data: data, acl: acl, zxid: czxid, time: ctime, ephemeralOwner: ephemeralOwner)
+        c.mzxid = mzxid; c.pzxid = pzxid; c.mtime = mtime
+        c.version = version; c.storedCversion = storedCversion; c.aversion = aversion
+        c.children = children; c.digestHash = digestHash
+        return c
     }
 
     /// The Stat a client sees.
@@ -77,6 +89,22 @@ public final class DataTree {
     public private(set) var digest: UInt64 = 0
     /// Approximate bytes of paths and data held.
     public private(set) var approximateDataSize: Int = 0
+    /// Node objects are stamped with the generation they were made in. While an image is out
+    /// (`freeze()` until `thaw()`), nodes of generation `frozenThrough` or older are copied before
+    /// a change instead of being changed in place, so the image stays as it was.
+    private var generation: UInt64 = 1
+    private var frozenThrough: UInt64 = 0
+    private var imagesOut = 0
+    /// Distinct ACL lists, so nodes with equal ACLs share one array (most trees use a handful).
+    /// Bounded: past `aclCacheLimit` distinct lists, new ones are kept per node.
+    private var aclCache: [[ACL]: [ACL]] = [:]
+    static let aclCacheLimit = 4096
+
+    func interned(_ acl: [ACL]) -> [ACL] {
+        if let shared = aclCache[acl] { return shared }
+        if aclCache.count < Self.aclCacheLimit { aclCache[acl] = acl }
+        return acl
+    }
 
     public static let configPath = "/zookeeper/config"
     public static let quotaPath = "/zookeeper/quota"
@@ -118,6 +146,7 @@ public final class DataTree {
     }
 
     private func insert(_ path: String, _ n: Znode) {
+        n.generation = generation
         nodes[path] = n
         n.digestHash = Self.hash(path, n)
         digest &+= n.digestHash
@@ -128,14 +157,46 @@ public final class DataTree {
         digest &-= n.digestHash
         approximateDataSize -= path.utf8.count + (n.data?.count ?? 0)
     }
-    /// Mutates a node keeping the digest and size current.
-    private func modify(_ path: String, _ n: Znode, _ body: (Znode) -> Void) {
+    /// Mutates a node keeping the digest and size current; returns the node now in the tree (a copy
+    /// when the original belongs to a frozen image).
+    @discardableResult
+    private func modify(_ path: String, _ original: Znode, _ body: (Znode) -> Void) -> Znode {
+        var n = original
+        if n.generation <= frozenThrough {
+            n = original.copy()
+            n.generation = generation
+            nodes[path] = n
+        }
         digest &-= n.digestHash
         approximateDataSize -= n.data?.count ?? 0
         body(n)
         n.digestHash = Self.hash(path, n)
         digest &+= n.digestHash
         approximateDataSize += n.data?.count ?? 0
+        return n
+    }
+
+    // MARK: images
+
+    /// An unchanging image of the tree as of now, to serialize on another thread while the tree goes
+    /// on applying transactions. O(1) here: the node table is shared copy-on-write (the tree's next
+    /// change copies the table once), and until `thaw()` a node is copied before it changes.
+    public func freeze() -> DataTreeImage {
+        imagesOut += 1
+        frozenThrough = generation
+        generation += 1
+        return DataTreeImage(nodes: nodes, sessions: sessions, lastZxid: lastZxid, digest: digest)
+    }
+
+    /// An image from `freeze()` is no longer read; once none is, nodes change in place again.
+    public func thaw() {
+        imagesOut = max(0, imagesOut - 1)
+        if imagesOut == 0 { frozenThrough = 0 }
+    }
+
+    /// The tree's own contents as an image, valid only until the tree next changes.
+    var currentImage: DataTreeImage {
+        DataTreeImage(nodes: nodes, sessions: sessions, lastZxid: lastZxid, digest: digest)
     }
 
     // MARK: apply
@@ -181,7 +242,7 @@ public final class DataTree {
             guard let parent = nodes[parentPath] else { return .error(.noNode) }
             let name = PathValidation.name(of: c.path)
             if parent.children.contains(name) { return .error(.nodeExists) }
-            let n = Znode(data: c.data, acl: c.acl, zxid: h.zxid, time: h.time, ephemeralOwner: c.ephemeralOwner)
+            let n = Znode(data: c.data, acl: interned(c.acl), zxid: h.zxid, time: h.time, ephemeralOwner: c.ephemeralOwner)
             modify(parentPath, parent) { p in
                 p.children.insert(name)
                 p.storedCversion = c.parentCVersion
@@ -197,21 +258,22 @@ public final class DataTree {
         case .delete(let path):
             return deleteNode(path, zxid: h.zxid, triggers: &triggers)
         case .setData(let path, let data, let version):
-            guard let n = nodes[path] else { return .error(.noNode) }
-            modify(path, n) { n in
+            guard let old = nodes[path] else { return .error(.noNode) }
+            let n = modify(path, old) { n in
                 n.data = data; n.version = version; n.mzxid = h.zxid; n.mtime = h.time
             }
             triggers.append(WatchTrigger(path: path, kind: .dataChanged))
             return .setData(n.stat)
         case .setACL(let path, let acl, let version):
-            guard let n = nodes[path] else { return .error(.noNode) }
-            modify(path, n) { n in n.acl = acl; n.aversion = version }
+            guard let old = nodes[path] else { return .error(.noNode) }
+            let shared = interned(acl)
+            let n = modify(path, old) { n in n.acl = shared; n.aversion = version }
             return .setACL(n.stat)
         case .check(let path, _):
             return nodes[path] == nil ? .error(.noNode) : .checked
         case .setConfig(let data):
-            guard let n = nodes[Self.configPath] else { return .error(.noNode) }
-            modify(Self.configPath, n) { n in n.data = data; n.mzxid = h.zxid; n.mtime = h.time; n.version = -1 }
+            guard let old = nodes[Self.configPath] else { return .error(.noNode) }
+            let n = modify(Self.configPath, old) { n in n.data = data; n.mzxid = h.zxid; n.mtime = h.time; n.version = -1 }
             triggers.append(WatchTrigger(path: Self.configPath, kind: .dataChanged))
             return .config(data: data, stat: n.stat)
         case .multi(let ops):
@@ -300,5 +362,7 @@ public final class DataTree {
         nodes = other.nodes; sessions = other.sessions; ephemerals = other.ephemerals
         containers = other.containers; ttlNodes = other.ttlNodes; lastZxid = other.lastZxid
         digest = other.digest; approximateDataSize = other.approximateDataSize
+        generation = max(generation, other.generation) + 1
+        aclCache = other.aclCache
     }
 }

@@ -123,19 +123,24 @@ public final class DurableLogStore: LogStore {
     /// start a new log segment, and forget in-memory entries up to it.
     public func compact(at zxid: Zxid, config: ClusterConfig?, data: [UInt8]) throws {
         try writeSnapshotFile(at: zxid, config: config, data: data)
-        try adoptSnapshot(at: zxid, config: config, data: data)
+        try adoptSnapshot(at: zxid, config: config)
     }
 
     /// Writes a snapshot file (temp file, fsync, rename). Touches nothing else, so it may run on another
     /// thread while the log is in use.
     public func writeSnapshotFile(at zxid: Zxid, config: ClusterConfig?, data: [UInt8]) throws {
-        let payload = Self.encodeSnapshotPayload(config: config, data: data)
-        try payload.withUnsafeBytes { try snapshots.write(zxid: zxid.raw, payload: $0) }
+        try data.withUnsafeBytes { try writeSnapshotFile(at: zxid, config: config, data: $0) }
+    }
+
+    /// The same, for application bytes held elsewhere (written as they are, not copied).
+    public func writeSnapshotFile(at zxid: Zxid, config: ClusterConfig?, data: UnsafeRawBufferPointer) throws {
+        let prefix = Self.encodeSnapshotPayload(config: config, data: [])
+        try prefix.withUnsafeBytes { try snapshots.write(zxid: zxid.raw, parts: [$0, data]) }
     }
 
     /// Once the snapshot file is durable: start a new log segment and forget in-memory entries up to it.
     /// Call it when nothing else uses the store.
-    public func adoptSnapshot(at zxid: Zxid, config: ClusterConfig?, data: [UInt8]) throws {
+    public func adoptSnapshot(at zxid: Zxid, config: ClusterConfig?) throws {
         guard zxid > snapshotMeta.zxid else { return }
         if txnLog.lastZxid >= zxid.raw { try txnLog.roll(firstZxid: txnLog.lastZxid + 1) }
         log.dropPrefix(through: zxid)

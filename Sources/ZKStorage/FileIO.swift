@@ -68,12 +68,32 @@ enum FileIO {
     }
 
     /// Writes a file atomically: temp file, fsync, rename, fsync of the directory.
+    /// Bytes written between syncs of a file written by `writeAtomically`.
+    static let syncEvery = 4 << 20
+
     static func writeAtomically(_ path: String, dir: String, _ chunks: [UnsafeRawBufferPointer]) throws {
         let tmp = path + ".tmp"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw StorageError.io("cannot create", tmp, errno: errno) }
         do {
-            for c in chunks { try writeAll(fd: fd, c, path: tmp) }
+            // Written and synced a few MiB at a time: a large file's dirty pages, flushed at once by a
+            // final fsync, would hold up every other fsync on the file system meanwhile (ext4 commits
+            // them in one journal transaction), and the transaction log's fsyncs are what clients and
+            // the ensemble's heartbeats wait on.
+            var unsynced = 0
+            for c in chunks {
+                var off = 0
+                while off < c.count {
+                    let n = min(c.count - off, syncEvery - unsynced)
+                    try writeAll(fd: fd, UnsafeRawBufferPointer(rebasing: c[off..<(off + n)]), path: tmp)
+                    off += n
+                    unsynced += n
+                    if unsynced >= syncEvery {
+                        guard fdatasync(fd) == 0 else { throw StorageError.io("cannot fsync", tmp, errno: errno) }
+                        unsynced = 0
+                    }
+                }
+            }
             guard fsync(fd) == 0 else { throw StorageError.io("cannot fsync", tmp, errno: errno) }
         } catch {
             close(fd); unlink(tmp); throw error

@@ -23,12 +23,17 @@ public final class SnapshotStore {
     }
 
     public func write(zxid: Int64, payload: UnsafeRawBufferPointer) throws {
+        try write(zxid: zxid, parts: [payload])
+    }
+
+    /// Writes a snapshot whose payload is `parts` one after another (no copy joins them).
+    public func write(zxid: Int64, parts: [UnsafeRawBufferPointer]) throws {
         var header: [UInt8] = Self.magic
         func put(_ v: UInt64, _ bytes: Int) { for s in stride(from: (bytes - 1) * 8, through: 0, by: -8) { header.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) } }
         put(UInt64(bitPattern: zxid), 8)
-        put(UInt64(payload.count), 8)
-        put(UInt64(CRC32C.checksum(payload)), 4)
-        try header.withUnsafeBytes { h in try FileIO.writeAtomically(path(zxid), dir: dir, [h, payload]) }
+        put(UInt64(parts.reduce(0) { $0 + $1.count }), 8)
+        put(UInt64(parts.reduce(UInt32(0)) { CRC32C.checksum($1, seed: $0) }), 4)
+        try header.withUnsafeBytes { h in try FileIO.writeAtomically(path(zxid), dir: dir, [h] + parts) }
     }
 
     /// Loads the newest snapshot that passes its checksum; older ones are tried if the newest is damaged.

@@ -77,4 +77,14 @@ private struct ScriptedWords: FourLetterWordClient {
         let one = CompareReport.text(runs: [runs[0]], config: CompareConfig())
         #expect(!one.contains("min-max") && one.contains("NOT MET"))
     }
+
+    @Test func apacheGetsAHeapThatHoldsTheMemoryFiguresZnodes() {
+        // The default memory figure fits the default heap; one million znodes do not.
+        #expect(BenchCompare.apacheHeapMB(memoryZnodes: 100_000, valueSize: 100, default: 256) == 256)
+        #expect(BenchCompare.apacheHeapMB(memoryZnodes: 0, valueSize: 100, default: 256) == 256)
+        let million = BenchCompare.apacheHeapMB(memoryZnodes: 1_000_000, valueSize: 100, default: 256)
+        #expect(million >= 1_100 && million % 256 == 0)
+        // A larger configured heap is kept.
+        #expect(BenchCompare.apacheHeapMB(memoryZnodes: 1_000_000, valueSize: 100, default: 4096) == 4096)
+    }
 }

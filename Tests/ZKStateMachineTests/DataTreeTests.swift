@@ -204,6 +204,97 @@ final class Harness {
     #expect(throws: (any Error).self) { try DataTree.deserialize(&bad) }
 }
 
+@Test func aFrozenImageStaysAsItWasWhileTheTreeChanges() throws {
+    let h = Harness()
+    _ = h.create("/a", data: [1]); _ = h.create("/a/b", data: [2]); _ = h.create("/gone")
+    let before = Array(h.tree.serialized().readableBytesView)
+    let digestBefore = h.tree.digest
+    let image = h.tree.freeze()
+    let original = h.tree.node("/a")!
+    // Every kind of change after the freeze: data, ACL, a new child (parent changes), a delete.
+    guard case .success(.setData(let s)) = h.run(.setData(SetDataRequest(path: "/a", data: [9, 9], version: 0))) else {
+        Issue.record("setData failed"); return
+    }
+    #expect(s.version == 1 && s.dataLength == 2)
+    _ = h.run(.setACL(SetACLRequest(path: "/a/b", acl: ACL.readUnsafe, version: -1)))
+    _ = h.create("/a/c", data: [3])
+    _ = h.delete("/gone")
+    // The image still serializes to the bytes of the moment it was taken, and reads back as that tree.
+    let imageBytes = Array(image.serialized(estimatedSize: 0).readableBytesView)
+    let unchanged = imageBytes == before
+    #expect(unchanged, "the image changed with the tree")
+    var r = JuteReader(ByteBuffer(bytes: imageBytes), maxLength: Int(Int32.max))
+    let old = try DataTree.deserialize(&r)
+    #expect(old.digest == digestBefore && old.node("/a")!.data == [1] && old.node("/a/c") == nil && old.node("/gone") != nil)
+    #expect(original.data == [1] && original.version == 0)
+    // The live tree has every change, and a consistent digest.
+    #expect(h.tree.node("/a")!.data == [9, 9] && h.tree.node("/a") !== original)
+    #expect(h.tree.node("/a")!.stat.numChildren == 2 && h.tree.node("/gone") == nil)
+    var live = JuteReader(h.tree.serialized(), maxLength: Int(Int32.max))
+    #expect(try DataTree.deserialize(&live).digest == h.tree.digest)
+    // Once thawed, nodes change in place again.
+    h.tree.thaw()
+    let current = h.tree.node("/a")!
+    _ = h.run(.setData(SetDataRequest(path: "/a", data: [7], version: -1)))
+    #expect(h.tree.node("/a") === current && current.data == [7])
+}
+
+/// xorshift64*: seeded, so a failing seed can be replayed.
+private struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
+    mutating func next() -> UInt64 {
+        state ^= state >> 12; state ^= state << 25; state ^= state >> 27
+        return state &* 0x2545_F491_4F6C_DD1D
+    }
+}
+
+@Test func imagesStayFixedUnderRandomChanges() throws {
+    for seed in UInt64(1)...40 {
+        var rng = SeededRandom(seed)
+        let h = Harness()
+        var image: DataTreeImage?
+        var imageBytes: [UInt8] = []
+        var checked = 0
+        for _ in 0..<500 {
+            let parent = "/n\(Int.random(in: 0..<4, using: &rng))"
+            let path = Bool.random(using: &rng) ? parent : parent + "/c\(Int.random(in: 0..<4, using: &rng))"
+            let session = Int64.random(in: 1...3, using: &rng)
+            let data = [UInt8](repeating: UInt8.random(in: 0...255, using: &rng), count: Int.random(in: 0..<5, using: &rng))
+            switch Int.random(in: 0..<7, using: &rng) {
+            case 0: _ = h.create(path, data: data)
+            case 1: _ = h.run(.create(CreateRequest(path: path, data: data, acl: ACL.openUnsafe, flags: 1), op: .create), session: session)
+            case 2: _ = h.run(.setData(SetDataRequest(path: path, data: data, version: -1)))
+            case 3: _ = h.run(.setACL(SetACLRequest(path: path, acl: Bool.random(using: &rng) ? ACL.readUnsafe : ACL.openUnsafe, version: -1)))
+            case 4: _ = h.delete(path)
+            case 5:
+                _ = h.run(.multi([.create(CreateRequest(path: path, data: data, acl: ACL.openUnsafe, flags: 0), op: .create),
+                                  .setData(SetDataRequest(path: parent, data: data, version: -1))]))
+            default:
+                if case .txn(let t, _) = h.prep.prepareCloseSession(sessionId: session) {
+                    h.zxid += 1
+                    h.tree.apply(TxnEntry(header: TxnHeader(sessionId: session, cxid: 0, zxid: h.zxid, time: 0), txn: t), triggers: &h.triggers)
+                }
+            }
+            if let img = image, Int.random(in: 0..<30, using: &rng) == 0 {
+                let unchanged = Array(img.serialized(estimatedSize: 0).readableBytesView) == imageBytes
+                #expect(unchanged, "seed \(seed): the image changed with the tree")
+                h.tree.thaw()
+                image = nil
+                checked += 1
+            } else if image == nil, Int.random(in: 0..<20, using: &rng) == 0 {
+                imageBytes = Array(h.tree.serialized().readableBytesView)
+                image = h.tree.freeze()
+            }
+        }
+        #expect(checked > 0, "seed \(seed) checked no image")
+        // The live tree reads back with the digest it keeps.
+        var r = JuteReader(h.tree.serialized(), maxLength: Int(Int32.max))
+        let copy = try DataTree.deserialize(&r)
+        #expect(copy.digest == h.tree.digest && copy.nodeCount == h.tree.nodeCount, "seed \(seed)")
+    }
+}
+
 @Test func txnEntriesRoundTrip() throws {
     let e = TxnEntry(header: TxnHeader(sessionId: 5, cxid: 6, zxid: 7, time: 8), txn: .multi([
         .create(CreateTxn(path: "/x", data: [1], acl: ACL.openUnsafe, ephemeralOwner: 5, parentCVersion: 3)),

@@ -126,6 +126,19 @@ func logicalEnd(_ n: Int64) -> Int {
     #expect(try s.list() == [15, 12, 9])
 }
 
+@Test func aSnapshotWrittenInPartsReadsBackAsOnePayload() throws {
+    let d = tempDir()
+    let s = try SnapshotStore(dataDir: d)
+    // Larger than the sync interval, in parts that do not line up with it.
+    let a = (0..<(FileIO.syncEvery + 123)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+    let b = (0..<(FileIO.syncEvery * 2 + 5)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+    try a.withUnsafeBytes { pa in try b.withUnsafeBytes { pb in try s.write(zxid: 7, parts: [pa, UnsafeRawBufferPointer(start: nil, count: 0), pb]) } }
+    let loaded = try s.loadNewest(warn: { _ in })
+    #expect(loaded?.zxid == 7)
+    let same = loaded?.payload == a + b
+    #expect(same, "the parts did not come back as one payload")
+}
+
 @Test func crc32cKnownValue() {
     #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
 }

@@ -784,7 +784,7 @@ final class QuorumPeer {
 
     var snapshotWriting = false
     /// A snapshot whose file is durable, waiting for a moment when nothing else uses the store.
-    var pendingCompaction: (zxid: Zxid, config: ClusterConfig, data: [UInt8], started: UInt64)?
+    var pendingCompaction: (zxid: Zxid, config: ClusterConfig, bytes: Int, znodes: Int, started: UInt64)?
 
     /// Every snapCount applied transactions: serialize the tree here, write the file on the disk thread,
     /// then compact the log at the next quiet point (never while a Ready is being persisted).
@@ -796,17 +796,23 @@ final class QuorumPeer {
         server.snapThreshold = server.randomSnapThreshold()
         let zxid = Zxid(raw: server.tree.lastZxid)
         let t0 = ZooKeeperServer.monotonicNanos()
-        let data = Array(server.tree.serialized().readableBytesView)
+        // The tree is frozen, not serialized, here: serializing a large tree takes longer than an
+        // election timeout, and this thread must keep serving clients and answering the leader.
+        let image = server.tree.freeze()
+        let size = server.tree.estimatedSnapshotSize
         let config = replica.cluster(at: zxid)
         let store = self.store
         snapshotWriting = true
-        server.diskPool.runIfActive(eventLoop: server.loop) {
-            try store.writeSnapshotFile(at: zxid, config: config, data: data)
+        server.snapshotPool.runIfActive(eventLoop: server.loop) { () -> (bytes: Int, znodes: Int) in
+            let data = image.serialized(estimatedSize: size)
+            try data.withUnsafeReadableBytes { try store.writeSnapshotFile(at: zxid, config: config, data: $0) }
+            return (data.readableBytes, image.nodeCount)
         }.whenComplete { [self] result in
+            server.tree.thaw()
             snapshotWriting = false
             switch result {
-            case .success:
-                pendingCompaction = (zxid, config, data, t0)
+            case .success(let written):
+                pendingCompaction = (zxid, config, written.bytes, written.znodes, t0)
                 if !inReady { adoptPendingSnapshot() }
             case .failure(let error):
                 logger.error("snapshot \(zxid) failed: \(error)")
@@ -818,10 +824,10 @@ final class QuorumPeer {
         guard let p = pendingCompaction else { return }
         pendingCompaction = nil
         do {
-            try store.adoptSnapshot(at: p.zxid, config: p.config, data: p.data)
+            try store.adoptSnapshot(at: p.zxid, config: p.config)
             server.stats.snapshotsTaken += 1
             server.stats.lastSnapshotZxid = p.zxid.raw
-            logger.info("snapshot \(p.zxid) written (\(server.tree.nodeCount) znodes, \(p.data.count) bytes, \((ZooKeeperServer.monotonicNanos() - p.started) / 1_000_000) ms)")
+            logger.info("snapshot \(p.zxid) written (\(p.znodes) znodes, \(p.bytes) bytes, \((ZooKeeperServer.monotonicNanos() - p.started) / 1_000_000) ms)")
         } catch {
             logger.error("snapshot \(p.zxid) written but the log could not be rolled: \(error)")
         }
