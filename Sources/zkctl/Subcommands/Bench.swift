@@ -67,7 +67,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Znodes created for the memory-per-znode figure with --compare (0 skips).")
     var memoryZnodes = 100_000
 
-    @Flag(help: "Use one million znodes for the memory figure.")
+    @Flag(help: "Use one million znodes for the memory figure (Apache then gets a heap that holds them).")
     var million = false
 
     @Option(name: .customLong("repeat"), help: ArgumentHelp(
