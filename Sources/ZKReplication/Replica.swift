@@ -120,11 +120,11 @@ public struct Replica {
     private var outbox: [Outbound] = []
     private var appInbox: [AppMessage] = []
     private var syncsReady: [SyncReady] = []
-    /// The last successful answer this follower gave to an append: (leader, epoch, match, round).
-    private var lastAppendAck: (to: ServerID, term: UInt32, match: Zxid, round: UInt64)?
-    /// Follower: the greatest point acknowledged to (leader, epoch) since the last Ready was taken,
-    /// and the greatest one known durable (its Ready was persisted).
-    private var ackSinceReady: AckPoint?
+    /// Follower: what it has answered its leader in this epoch, the greatest point acknowledged and
+    /// the latest round answered (the leader keeps the greatest of each, so an answer that would not
+    /// raise either tells it nothing). Forgotten when the log view is replaced. Each Ready carries the
+    /// point; once that Ready is persisted, the point is `durableAck`.
+    private var answered: (point: AckPoint, round: UInt64)?
     private var durableAck: AckPoint?
     /// Follower: the leader's latest commit hint.
     private var commitHintIn: AckPoint?
@@ -450,8 +450,7 @@ public struct Replica {
         rd.appMessages = appInbox
         rd.syncsReady = syncsReady
         handed = Handed(entries: unstable, generation: viewGeneration, hard: hard, commit: hard.commit,
-                        snapshot: pendingSnapshot != nil, ack: ackSinceReady)
-        ackSinceReady = nil
+                        snapshot: pendingSnapshot != nil, ack: answered?.point)
         mustSync = false
         outbox = []
         appInbox = []
@@ -917,13 +916,14 @@ public struct Replica {
         // already acknowledged to this leader) would get the very answer the leader already has or
         // is about to get: skip it. That halves the messages per write in a quiet ensemble. Every
         // other append is answered; a lost answer is repaired by the next heartbeat, whose round is new.
-        if r.entries.isEmpty && learnedCommit, let last = lastAppendAck, last.to == from,
-           last.term == hard.epoch, last.match >= lastInMsg, last.round >= r.round {
+        let same = answered.map { $0.point.leader == from && $0.point.term == hard.epoch } ?? false
+        if same, r.entries.isEmpty && learnedCommit, let a = answered, a.point.zxid >= lastInMsg, a.round >= r.round {
             return
         }
-        lastAppendAck = (to: from, term: hard.epoch, match: lastInMsg, round: r.round)
-        if let a = ackSinceReady, a.leader == from, a.term == hard.epoch, a.zxid >= lastInMsg {} else {
-            ackSinceReady = AckPoint(leader: from, term: hard.epoch, zxid: lastInMsg)
+        if same, let a = answered {
+            answered = (AckPoint(leader: from, term: hard.epoch, zxid: max(a.point.zxid, lastInMsg)), max(a.round, r.round))
+        } else {
+            answered = (AckPoint(leader: from, term: hard.epoch, zxid: lastInMsg), r.round)
         }
         send(to: from, .appendResponse(AppendResponse(
             term: hard.epoch, success: true, match: lastInMsg, rejectedPrev: .zero, hint: .zero, round: r.round)))
@@ -965,6 +965,7 @@ public struct Replica {
         unstable = []
         unstableAfter = s.zxid
         viewGeneration &+= 1
+        answered = nil
         hard.commit = s.zxid
         appliedZxid = s.zxid
         if let c = s.meta.config {
@@ -999,6 +1000,7 @@ public struct Replica {
             unstableAfter = z
             pendingTruncate = min(pendingTruncate ?? z, z)
             viewGeneration &+= 1
+            answered = nil
         }
         if configHistory.contains(where: { $0.zxid > z }) {
             configHistory.removeAll { $0.zxid > z }

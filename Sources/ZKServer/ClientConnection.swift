@@ -37,7 +37,12 @@ final class ClientConnection {
     var pendingFrames: [ByteBuffer] = []
     private var queue: [ReplySlot] = []
     private var head = 0
-    var dirty = false
+    /// Written to since the last flush. The first such write tells the server (`onDirty`), which
+    /// keeps a list of these, so a flush touches only them, not every connection.
+    var dirty = false {
+        didSet { if dirty && !oldValue { onDirty?(self) } }
+    }
+    var onDirty: ((ClientConnection) -> Void)?
     /// Close after the queued replies are flushed.
     var closeAfterFlush = false
 

@@ -204,6 +204,7 @@ public final class ZooKeeperServer {
 
     func connectionOpened(_ channel: Channel) -> ClientConnection? {
         let conn = ClientConnection(id: nextConnectionId, channel: channel, establishedMs: Self.wallMs())
+        conn.onDirty = { [weak self] c in self?.dirtyConnections.append(c) }
         nextConnectionId += 1
         if config.maxClientCnxns > 0 && connectionsPerIP[conn.remoteIP, default: 0] >= config.maxClientCnxns {
             logger.warning("too many connections from \(conn.remoteIP) (maxClientCnxns=\(config.maxClientCnxns)); closing")
@@ -231,17 +232,17 @@ public final class ZooKeeperServer {
         conn.channel.close(promise: nil)
     }
 
-    func markDirty(_ conn: ClientConnection) {
-        if !conn.dirty { return }
-        dirtyConnections.append(conn)
-    }
-
-    /// Flushes every connection written to since the last flush.
+    /// Flushes every connection written to since the last flush (closing one may write to others:
+    /// those are flushed too).
     func flushDirty() {
-        for c in connections.values where c.dirty {
-            c.dirty = false
-            c.channel.flush()
-            if c.closeAfterFlush { close(c) }
+        while !dirtyConnections.isEmpty {
+            let list = dirtyConnections
+            dirtyConnections.removeAll(keepingCapacity: true)
+            for c in list where c.dirty {
+                c.dirty = false
+                c.channel.flush()
+                if c.closeAfterFlush { close(c) }
+            }
         }
     }
 

@@ -8,7 +8,7 @@ public struct DataTreeImage: @unchecked Sendable {
     let nodes: [String: Znode]
     let sessions: [Int64: SessionInfo]
     public let lastZxid: Int64
-    let digest: UInt64
+    public let digest: UInt64
     public var nodeCount: Int { nodes.count }
 
     public func serialize(into b: inout ByteBuffer) {

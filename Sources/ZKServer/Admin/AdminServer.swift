@@ -85,7 +85,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             head = nil
             let server = self.server, routes = self.routes
             let keepAlive = h.isKeepAlive
-            server.loop.submit { server.httpAnswer(h, routes: routes) }
+            server.loop.flatSubmit { server.httpAnswerFuture(h, routes: routes) }
                 .hop(to: context.eventLoop)
                 .whenComplete { [self] result in
                     let answer: HTTPAnswer
@@ -116,32 +116,59 @@ final class AdminHTTPHandler: ChannelInboundHandler {
 }
 
 extension ZooKeeperServer {
-    /// Answers one HTTP request. Runs on the server's loop.
-    func httpAnswer(_ h: HTTPRequestHead, routes: HTTPRoutes) -> HTTPAnswer {
+    /// Answers one HTTP request. Runs on the server's loop; a snapshot's bytes are made on the
+    /// snapshot thread from a frozen image (a large tree takes longer than clients should wait).
+    func httpAnswerFuture(_ h: HTTPRequestHead, routes: HTTPRoutes) -> EventLoopFuture<HTTPAnswer> {
+        switch httpAnswer(h, routes: routes) {
+        case .ready(let answer):
+            return loop.makeSucceededFuture(answer)
+        case .snapshot:
+            let image = tree.freeze()
+            let size = tree.estimatedSnapshotSize
+            return snapshotPool.runIfActive(eventLoop: loop) { () -> HTTPAnswer in
+                let buf = image.serialized(estimatedSize: size)
+                let backup = BackupFile(zxid: image.lastZxid, digest: image.digest, znodes: image.nodeCount,
+                                        payload: Array(buf.readableBytesView))
+                let bytes = backup.bytes
+                return HTTPAnswer(status: .ok, contentType: "application/octet-stream",
+                                  headers: [("last_zxid", "0x" + String(image.lastZxid, radix: 16)), ("snapshot_size", String(bytes.count))],
+                                  body: bytes)
+            }.always { [self] _ in tree.thaw() }
+        }
+    }
+
+    enum AdminAnswer {
+        case ready(HTTPAnswer)
+        /// Allowed: send the data tree as a backup file.
+        case snapshot
+    }
+
+    /// The answer to one HTTP request, or `.snapshot` when a snapshot may be sent. Runs on the server's loop.
+    func httpAnswer(_ h: HTTPRequestHead, routes: HTTPRoutes) -> AdminAnswer {
         let path = String(h.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
         if routes.metrics, path == "/metrics" {
             guard h.method == .GET else {
-                return .json(AdminCommands.error(405, command: "metrics", "only GET is supported"))
+                return .ready(.json(AdminCommands.error(405, command: "metrics", "only GET is supported")))
             }
-            return HTTPAnswer(status: .ok, contentType: ServerMetrics.contentType, body: metrics.scrape(reading()))
+            return .ready(HTTPAnswer(status: .ok, contentType: ServerMetrics.contentType, body: metrics.scrape(reading())))
         }
         guard let prefix = routes.commandURL, path == prefix || path.hasPrefix(prefix + "/") else {
-            return .json(AdminCommands.error(404, command: "", "no such page: \(path)"
-                + (routes.commandURL.map { "; the admin commands are under \($0)" } ?? "; metrics are at /metrics")))
+            return .ready(.json(AdminCommands.error(404, command: "", "no such page: \(path)"
+                + (routes.commandURL.map { "; the admin commands are under \($0)" } ?? "; metrics are at /metrics"))))
         }
         let name = path == prefix ? "" : String(path.dropFirst(prefix.count + 1))
         guard h.method == .GET else {
-            return .json(AdminCommands.error(405, command: name, "only GET is supported"))
+            return .ready(.json(AdminCommands.error(405, command: name, "only GET is supported")))
         }
-        if name.isEmpty { return .json(AdminCommands.Answer(status: 200, body: AdminCommands.index())) }
-        if AdminCommands.find(name)?.primary == "snapshot" { return snapshotAnswer(h) }
-        return .json(AdminCommands.run(name, reading(), environment: FourLetterWords.environmentPairs()))
+        if name.isEmpty { return .ready(.json(AdminCommands.Answer(status: 200, body: AdminCommands.index()))) }
+        if AdminCommands.find(name)?.primary == "snapshot" { return snapshotRefusal(h).map { .ready($0) } ?? .snapshot }
+        return .ready(.json(AdminCommands.run(name, reading(), environment: FourLetterWords.environmentPairs())))
     }
 
-    /// `GET /commands/snapshot`: the data tree at one zxid as a backup file. Refused (403) unless the request
+    /// `GET /commands/snapshot`: the data tree at one zxid as a backup file (nil: allowed). Refused (403) unless the request
     /// carries `Authorization: digest <user>:<password>` matching DigestAuthenticationProvider.superDigest,
     /// or the node sets admin.snapshot.requireAuth=false.
-    func snapshotAnswer(_ h: HTTPRequestHead) -> HTTPAnswer {
+    func snapshotRefusal(_ h: HTTPRequestHead) -> HTTPAnswer? {
         if config.adminSnapshotRequireAuth {
             guard let sup = config.superDigest else {
                 return .json(AdminCommands.error(403, command: "snapshot",
@@ -160,11 +187,6 @@ extension ZooKeeperServer {
         if let quorum, !quorum.serving {
             return .json(AdminCommands.error(503, command: "snapshot", "This ZooKeeper instance is not currently serving requests"))
         }
-        let buf = tree.serialized()
-        let backup = BackupFile(zxid: tree.lastZxid, digest: tree.digest, znodes: tree.nodeCount, payload: Array(buf.readableBytesView))
-        let bytes = backup.bytes
-        return HTTPAnswer(status: .ok, contentType: "application/octet-stream",
-                          headers: [("last_zxid", "0x" + String(tree.lastZxid, radix: 16)), ("snapshot_size", String(bytes.count))],
-                          body: bytes)
+        return nil
     }
 }
