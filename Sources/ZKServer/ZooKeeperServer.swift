@@ -845,7 +845,7 @@ public final class ZooKeeperServer {
         // Serialized on the disk thread from a frozen image: a large tree takes longer to serialize
         // than clients should wait.
         let image = tree.freeze()
-        let size = tree.estimatedSnapshotSize
+        let size = tree.estimatedSnapshotSize, znodes = image.nodeCount
         let snaps = snapshots
         snapshotPool.runIfActive(eventLoop: loop) { () -> Int in
             let payload = image.serialized(estimatedSize: size)
@@ -853,12 +853,13 @@ public final class ZooKeeperServer {
             return payload.readableBytes
         }.whenComplete { [self] r in
             tree.thaw()
+            _ = snapshotPool.runIfActive(eventLoop: loop) { MemoryRelease.releaseFreeMemory() }
             snapshotInProgress = false
             switch r {
             case .success(let bytes):
                 stats.snapshotsTaken += 1
                 stats.lastSnapshotZxid = zxid
-                logger.info("snapshot 0x\(String(zxid, radix: 16)) written (\(image.nodeCount) znodes, \(bytes) bytes, \((Self.monotonicNanos() - t0) / 1_000_000) ms)")
+                logger.info("snapshot 0x\(String(zxid, radix: 16)) written (\(znodes) znodes, \(bytes) bytes, \((Self.monotonicNanos() - t0) / 1_000_000) ms)")
             case .failure(let e):
                 logger.error("snapshot 0x\(String(zxid, radix: 16)) failed: \(e)")
             }

@@ -5,7 +5,7 @@ import ZKProtocol
 /// of one moment. Until the tree is told `thaw()`, it copies a node before changing it, so the image's
 /// node objects stay unchanged and the image can be serialized on another thread.
 public struct DataTreeImage: @unchecked Sendable {
-    let nodes: [String: Znode]
+    let nodes: NodeTable
     let sessions: [Int64: SessionInfo]
     public let lastZxid: Int64
     public let digest: UInt64

@@ -79,7 +79,7 @@ public indirect enum TxnResult: Hashable, Sendable {
 
 /// The ZooKeeper data tree with its sessions: a deterministic state machine over `TxnEntry`s.
 public final class DataTree {
-    public internal(set) var nodes: [String: Znode] = [:]
+    public internal(set) var nodes = NodeTable()
     public private(set) var sessions: [Int64: SessionInfo] = [:]
     public private(set) var ephemerals: [Int64: Set<String>] = [:]
     public private(set) var containers: Set<String> = []
@@ -179,8 +179,8 @@ public final class DataTree {
     // MARK: images
 
     /// An unchanging image of the tree as of now, to serialize on another thread while the tree goes
-    /// on applying transactions. O(1) here: the node table is shared copy-on-write (the tree's next
-    /// change copies the table once), and until `thaw()` a node is copied before it changes.
+    /// on applying transactions. O(1) here: the node table's shards are shared copy-on-write (the tree's
+    /// next change to a shard copies that shard), and until `thaw()` a node is copied before it changes.
     public func freeze() -> DataTreeImage {
         imagesOut += 1
         frozenThrough = generation

@@ -809,6 +809,7 @@ final class QuorumPeer {
             return (data.readableBytes, image.nodeCount)
         }.whenComplete { [self] result in
             server.tree.thaw()
+            _ = server.snapshotPool.runIfActive(eventLoop: server.loop) { MemoryRelease.releaseFreeMemory() }
             snapshotWriting = false
             switch result {
             case .success(let written):
