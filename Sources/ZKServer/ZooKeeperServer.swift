@@ -842,21 +842,14 @@ public final class ZooKeeperServer {
         snapshotInProgress = true
         txnsSinceSnapshot = 0
         snapThreshold = randomSnapThreshold()
-        // Serialized on the disk thread from a frozen image: a large tree takes longer to serialize
-        // than clients should wait.
-        let image = tree.freeze()
-        let size = tree.estimatedSnapshotSize, znodes = image.nodeCount
         let snaps = snapshots
-        snapshotPool.runIfActive(eventLoop: loop) { () -> Int in
-            let payload = image.serialized(estimatedSize: size)
+        withTreeSnapshot { image, payload -> (bytes: Int, znodes: Int) in
             try payload.withUnsafeReadableBytes { try snaps.write(zxid: zxid, payload: $0) }
-            return payload.readableBytes
+            return (payload.readableBytes, image.nodeCount)
         }.whenComplete { [self] r in
-            tree.thaw()
-            _ = snapshotPool.runIfActive(eventLoop: loop) { MemoryRelease.releaseFreeMemory() }
             snapshotInProgress = false
             switch r {
-            case .success(let bytes):
+            case .success(let (bytes, znodes)):
                 stats.snapshotsTaken += 1
                 stats.lastSnapshotZxid = zxid
                 logger.info("snapshot 0x\(String(zxid, radix: 16)) written (\(znodes) znodes, \(bytes) bytes, \((Self.monotonicNanos() - t0) / 1_000_000) ms)")
@@ -864,6 +857,22 @@ public final class ZooKeeperServer {
                 logger.error("snapshot 0x\(String(zxid, radix: 16)) failed: \(e)")
             }
         }
+    }
+
+    /// Every snapshot of the tree (the periodic one, an ensemble member's, the admin backup) leaves
+    /// the loop here: the tree is frozen (O(1)), serialized on the snapshot thread and the bytes
+    /// handed to `use` there; then the tree thaws and the memory freed meanwhile goes back to the
+    /// system. A large tree takes longer to serialize than clients and the ensemble may wait.
+    func withTreeSnapshot<T: Sendable>(_ use: @escaping @Sendable (DataTreeImage, ByteBuffer) throws -> T) -> EventLoopFuture<T> {
+        let image = tree.freeze()
+        let size = tree.estimatedSnapshotSize
+        let done = snapshotPool.runIfActive(eventLoop: loop) { try use(image, image.serialized(estimatedSize: size)) }
+        // Registered first, so it runs before the caller's callbacks.
+        done.whenComplete { [self] _ in
+            tree.thaw()
+            _ = snapshotPool.runIfActive(eventLoop: loop) { MemoryRelease.releaseFreeMemory() }
+        }
+        return done
     }
 
     /// The log this server writes: its own when standalone, the replication store's in an ensemble.

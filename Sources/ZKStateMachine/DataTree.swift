@@ -185,7 +185,7 @@ public final class DataTree {
         imagesOut += 1
         frozenThrough = generation
         generation += 1
-        return DataTreeImage(nodes: nodes, sessions: sessions, lastZxid: lastZxid, digest: digest)
+        return currentImage
     }
 
     /// An image from `freeze()` is no longer read; once none is, nodes change in place again.

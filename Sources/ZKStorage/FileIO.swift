@@ -67,10 +67,10 @@ enum FileIO {
         if fd >= 0 { _ = fsync(fd); close(fd) }
     }
 
-    /// Writes a file atomically: temp file, fsync, rename, fsync of the directory.
     /// Bytes written between syncs of a file written by `writeAtomically`.
     static let syncEvery = 4 << 20
 
+    /// Writes a file atomically: temp file, fsync, rename, fsync of the directory.
     static func writeAtomically(_ path: String, dir: String, _ chunks: [UnsafeRawBufferPointer]) throws {
         let tmp = path + ".tmp"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)

@@ -123,17 +123,14 @@ extension ZooKeeperServer {
         case .ready(let answer):
             return loop.makeSucceededFuture(answer)
         case .snapshot:
-            let image = tree.freeze()
-            let size = tree.estimatedSnapshotSize
-            return snapshotPool.runIfActive(eventLoop: loop) { () -> HTTPAnswer in
-                let buf = image.serialized(estimatedSize: size)
+            return withTreeSnapshot { image, buf -> HTTPAnswer in
                 let backup = BackupFile(zxid: image.lastZxid, digest: image.digest, znodes: image.nodeCount,
                                         payload: Array(buf.readableBytesView))
                 let bytes = backup.bytes
                 return HTTPAnswer(status: .ok, contentType: "application/octet-stream",
                                   headers: [("last_zxid", "0x" + String(image.lastZxid, radix: 16)), ("snapshot_size", String(bytes.count))],
                                   body: bytes)
-            }.always { [self] _ in tree.thaw() }
+            }
         }
     }
 

@@ -786,7 +786,7 @@ final class QuorumPeer {
     /// A snapshot whose file is durable, waiting for a moment when nothing else uses the store.
     var pendingCompaction: (zxid: Zxid, config: ClusterConfig, bytes: Int, znodes: Int, started: UInt64)?
 
-    /// Every snapCount applied transactions: serialize the tree here, write the file on the disk thread,
+    /// Every snapCount applied transactions: serialize the tree and write the file on the snapshot thread,
     /// then compact the log at the next quiet point (never while a Ready is being persisted).
     func maybeSnapshot() {
         let logFull = appliedBytesSinceSnapshot >= server.config.snapSizeLimitInKb * 1024
@@ -796,20 +796,13 @@ final class QuorumPeer {
         server.snapThreshold = server.randomSnapThreshold()
         let zxid = Zxid(raw: server.tree.lastZxid)
         let t0 = ZooKeeperServer.monotonicNanos()
-        // The tree is frozen, not serialized, here: serializing a large tree takes longer than an
-        // election timeout, and this thread must keep serving clients and answering the leader.
-        let image = server.tree.freeze()
-        let size = server.tree.estimatedSnapshotSize
         let config = replica.cluster(at: zxid)
         let store = self.store
         snapshotWriting = true
-        server.snapshotPool.runIfActive(eventLoop: server.loop) { () -> (bytes: Int, znodes: Int) in
-            let data = image.serialized(estimatedSize: size)
+        server.withTreeSnapshot { image, data -> (bytes: Int, znodes: Int) in
             try data.withUnsafeReadableBytes { try store.writeSnapshotFile(at: zxid, config: config, data: $0) }
             return (data.readableBytes, image.nodeCount)
         }.whenComplete { [self] result in
-            server.tree.thaw()
-            _ = server.snapshotPool.runIfActive(eventLoop: server.loop) { MemoryRelease.releaseFreeMemory() }
             snapshotWriting = false
             switch result {
             case .success(let written):
