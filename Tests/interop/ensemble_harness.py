@@ -12,28 +12,13 @@ Processes are only ever signalled through the PID of the Popen object that start
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
-from zkharness import APACHE_CLASSPATH, APACHE_MAIN, four_letter, zkserver_binary
+from zkharness import APACHE_CLASSPATH, APACHE_MAIN, four_letter, free_ports, zkserver_binary  # noqa: F401
 
 NOT_SERVING = "not currently serving requests"
-
-
-def free_ports(count):
-    """`count` distinct free loopback ports (all held open while choosing, then released)."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def wait_for(predicate, timeout, interval=0.1, what="condition"):

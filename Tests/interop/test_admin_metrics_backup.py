@@ -182,10 +182,11 @@ def run_zkctl(*args, timeout=120):
 
 def free_base_port(offsets=(0, 100, 200, 400)):
     """A base port P with P+off..P+off+2 free for every offset (zkctl's generated layout for 3 nodes),
-    chosen below the kernel's ephemeral range so client connections and their TIME_WAITs do not collide."""
+    chosen below the kernel's ephemeral range so client connections and their TIME_WAITs do not collide,
+    and below the range loopback_ports hands out."""
     import random
     for _ in range(200):
-        p = random.randrange(20000, 32000)
+        p = random.randrange(12000, 19500)
         if not any(port_taken(p + off + i) for off in offsets for i in range(3)):
             return p
     pytest.skip("no free port range for a 3-node cluster")

@@ -11,10 +11,13 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "Tests" / "reliability"))
+from loopback_ports import free_port, free_ports, port_free  # noqa: E402,F401 (tests import them from here)
 # slf4j-simple first so the server logs (to stderr, captured into the temp dir) instead of
 # silently picking the no-op binding out of the many bindings in /usr/share/java.
 APACHE_CLASSPATH = "/usr/share/java/slf4j-simple.jar:/usr/share/java/*"
@@ -45,19 +48,8 @@ def zkserver_binary():
     return path
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def port_taken(port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return False
-        except OSError:
-            return True
+    return not port_free(port)
 
 
 def four_letter(port, cmd, timeout=5.0):

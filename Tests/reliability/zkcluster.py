@@ -6,23 +6,13 @@ import socket
 import subprocess
 import time
 
+from loopback_ports import free_ports  # noqa: F401 (tests import it from here)
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def zkserver_bin():
     return os.environ.get("ZKSERVER_BIN", os.path.join(REPO, ".build/debug/zkserver"))
-
-
-def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
 def four_letter(port, word, timeout=1.0, host="127.0.0.1"):

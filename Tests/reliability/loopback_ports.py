@@ -1,0 +1,50 @@
+"""Loopback ports for servers that tests start.
+
+A port the kernel hands out for `bind(port 0)` comes from the ephemeral range, and once the probing
+socket is closed the same number can be given to any outgoing connection (a client, a peer dialling
+another member) before the server that was meant to have it binds it; the server then fails to
+start. So ports are chosen below the ephemeral range, where the kernel never picks on its own,
+checked free by binding them, and never handed out twice by one test process.
+"""
+import random
+import socket
+
+_LOW, _HIGH = 20000, 32000  # below Linux's default ephemeral range (32768-60999)
+_handed_out = set()
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def port_free(port):
+    """Whether a listener could bind 127.0.0.1:`port` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_ports(count):
+    """`count` distinct loopback ports, free now, outside the ephemeral range, not given before."""
+    high = min(_HIGH, _ephemeral_low())
+    ports = []
+    for _ in range(20000):
+        if len(ports) == count:
+            return ports
+        port = random.randrange(_LOW, high)
+        if port in _handed_out or not port_free(port):
+            continue
+        _handed_out.add(port)
+        ports.append(port)
+    raise RuntimeError(f"could not find {count} free loopback ports between {_LOW} and {high}")
+
+
+def free_port():
+    return free_ports(1)[0]
