@@ -48,6 +48,8 @@ final class QuorumPeer {
     var appliedSinceSnapshot = 0
     var appliedBytesSinceSnapshot = 0
     var tasks: [RepeatedTask] = []
+    var tickTask: Scheduled<Void>?
+    var stopped = false
     let replicaTickMs: Int64
     /// Addresses of every member ever seen (from zoo.cfg, /zookeeper/config and config entries).
     var knownSpecs: [Int64: ServerSpec] = [:]
@@ -138,20 +140,7 @@ final class QuorumPeer {
         try electionTransport.start(host: bindHost, port: me.electionPort)
         refreshPeers()
         server.loop.execute { [self] in
-            // The core's clock: one tick per replicaTickMs while serving. A member without a leader ticks
-            // every 3 ms, so a first election (or the one after a detected failure) is over in tens of ms;
-            // detecting a lost leader still takes the normal election timeout.
-            let fastTickMs: Int64 = 3
-            let ratio = max(1, Int(replicaTickMs / fastTickMs))
-            var count = 0
-            tasks.append(server.loop.scheduleRepeatedTask(initialDelay: .milliseconds(fastTickMs),
-                                                          delay: .milliseconds(fastTickMs)) { [weak self] _ in
-                guard let self else { return }
-                count += 1
-                if serving && count < ratio { return }
-                count = 0
-                input { self.replica.tick() }
-            })
+            scheduleTick()
             let sessionReport = Int64(max(50, server.config.tickTime / 2))
             tasks.append(server.loop.scheduleRepeatedTask(initialDelay: .milliseconds(sessionReport),
                                                           delay: .milliseconds(sessionReport)) { [weak self] _ in
@@ -162,7 +151,30 @@ final class QuorumPeer {
         }
     }
 
+    /// The core's clock: one tick per `replicaTickMs` while serving. A member without a leader ticks every
+    /// `fastTickMs`, so a first election (or the one after a detected failure) is over in tens of ms;
+    /// detecting a lost leader still takes the normal election timeout. Each tick schedules the next, at
+    /// the pace of the moment: a serving member wakes 20 times a second for its clock, not 333.
+    static let fastTickMs: Int64 = 3
+
+    func scheduleTick() {
+        guard !stopped else { return }
+        tickTask = server.loop.scheduleTask(in: .milliseconds(serving ? replicaTickMs : Self.fastTickMs)) { [weak self] in
+            guard let self else { return }
+            input { self.replica.tick() }
+            scheduleTick()
+        }
+    }
+
+    /// Back to the fast clock at once when serving stops, not after the rest of a slow tick.
+    func tickFast() {
+        tickTask?.cancel()
+        scheduleTick()
+    }
+
     func stop() {
+        stopped = true
+        tickTask?.cancel()
         for t in tasks { t.cancel() }
         quorumTransport.stop()
         electionTransport.stop()
@@ -738,6 +750,7 @@ final class QuorumPeer {
         serving = false
         servingLeader = nil
         lostLeaderAt = .now()
+        tickFast()
         logger.info("not serving clients: \(why); closing \(server.connections.count) client connections (sessions survive)")
         for c in Array(server.connections.values) { server.close(c) }
         pendingConnects = [:]
