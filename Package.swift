@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "ZKProtocolTests", dependencies: ["ZKProtocol"]),
         .testTarget(name: "ZKStateMachineTests", dependencies: ["ZKStateMachine", "ZKProtocol"]),
         .testTarget(name: "ZKStorageTests", dependencies: [
-            "ZKStorage", "ZKStateMachine", "ZKProtocol", .product(name: "NIOCore", package: "swift-nio"),
+            "ZKStorage", "ZKReplication", "ZKStateMachine", "ZKProtocol", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "ZKReplicationTests", dependencies: ["ZKReplication"]),
         .testTarget(name: "ZKSimulationTests", dependencies: ["ZKSimulation"]),

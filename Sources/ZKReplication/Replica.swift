@@ -952,6 +952,9 @@ public struct Replica {
             send(to: from, .snapshotAck(SnapshotAck(term: hard.epoch, zxid: z, next: have, round: r.round)))
             return
         }
+        // Released first, so `inc` holds the only reference and the append does not copy everything
+        // received so far (a chunk at a time that was quadratic: 23 s for a 210 MB snapshot).
+        incomingSnapshot = nil
         inc.data += r.chunk
         guard UInt64(inc.data.count) == inc.total else {
             incomingSnapshot = inc

@@ -59,13 +59,39 @@ public final class DurableLogStore: LogStore {
     public func entries(after zxid: Zxid, limit: Int) -> [Entry] { log.entries(after: zxid, limit: limit) }
 
     public func snapshot() -> Snapshot? {
-        if snapshotData == nil, snapshotMeta.zxid != .zero || snapshotMeta.config != nil,
-           let payload = snapshots.load(zxid: snapshotMeta.zxid.raw),
-           let (_, data) = try? Self.decodeSnapshotPayload(payload, path: snapshots.path(snapshotMeta.zxid.raw)) {
-            snapshotData = data
+        if snapshotData == nil, snapshotMeta.zxid != .zero || snapshotMeta.config != nil {
+            if let readElsewhere = readSnapshotElsewhere {
+                // Hundreds of MB at a million znodes: not read on the caller's thread. The caller
+                // (the leader's core) asks again on its next heartbeat to the follower.
+                if snapshotReadRequested != snapshotMeta.zxid {
+                    snapshotReadRequested = snapshotMeta.zxid
+                    readElsewhere(snapshotMeta.zxid)
+                }
+                return nil
+            }
+            snapshotData = readSnapshotData(zxid: snapshotMeta.zxid)
         }
         guard let d = snapshotData else { return nil }
         return Snapshot(meta: snapshotMeta, data: d)
+    }
+
+    /// Set by a shell whose `snapshot()` caller must not block: asked to read the snapshot at a zxid
+    /// (with `readSnapshotData`, on another thread) and hand the bytes back with `provideSnapshotData`.
+    public var readSnapshotElsewhere: ((Zxid) -> Void)?
+    private var snapshotReadRequested: Zxid?
+
+    /// The bytes of the snapshot file at `zxid`, checksum verified; nil if it cannot be read. Touches
+    /// only that file, so it may run on any thread.
+    public func readSnapshotData(zxid: Zxid) -> [UInt8]? {
+        guard let payload = snapshots.load(zxid: zxid.raw),
+              let (_, data) = try? Self.decodeSnapshotPayload(payload, path: snapshots.path(zxid.raw)) else { return nil }
+        return data
+    }
+
+    /// The result of a `readSnapshotElsewhere` request; kept only if the snapshot is still the newest.
+    public func provideSnapshotData(_ data: [UInt8]?, zxid: Zxid) {
+        if snapshotReadRequested == zxid { snapshotReadRequested = nil }
+        if let data, zxid == snapshotMeta.zxid, snapshotData == nil { snapshotData = data }
     }
 
     // MARK: writes (by the shell, while handling a Ready)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZKReplication
 @testable import ZKStorage
 
 func tempDir() -> String {
@@ -145,4 +146,37 @@ func logicalEnd(_ n: Int64) -> Int {
 
 extension FileManager {
     func fileSize(_ path: String) -> Int { ((try? attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
+}
+
+/// A shell that must not block (the leader's event loop) reads snapshot files elsewhere: the store asks
+/// once per snapshot, answers nil meanwhile, and keeps an answer only for the snapshot still newest.
+@Test func aSnapshotReadElsewhereIsAskedForOnceAndKeptOnlyIfStillNewest() throws {
+    let d = tempDir()
+    let store = try DurableLogStore(dataDir: d, dataLogDir: d)
+    _ = try store.recover(warn: { _ in })
+    let z = Zxid(epoch: 1, counter: 5)
+    try store.writeSnapshotFile(at: z, config: nil, data: [1, 2, 3])
+    try store.adoptSnapshot(at: z, config: nil)
+    var asked: [Zxid] = []
+    store.readSnapshotElsewhere = { asked.append($0) }
+    #expect(store.snapshot() == nil)
+    #expect(store.snapshot() == nil)
+    #expect(asked == [z])
+    store.provideSnapshotData(store.readSnapshotData(zxid: z), zxid: z)
+    #expect(store.snapshot()?.data == [1, 2, 3])
+    #expect(asked == [z])
+
+    let z2 = Zxid(epoch: 1, counter: 9)
+    try store.writeSnapshotFile(at: z2, config: nil, data: [4])
+    try store.adoptSnapshot(at: z2, config: nil)
+    #expect(store.snapshot() == nil)
+    #expect(asked == [z, z2])
+    store.provideSnapshotData([9, 9], zxid: z)  // a late answer for the older snapshot
+    #expect(store.snapshot() == nil)
+    #expect(asked == [z, z2])
+    store.provideSnapshotData(nil, zxid: z2)  // a failed read is asked for again
+    #expect(store.snapshot() == nil)
+    #expect(asked == [z, z2, z2])
+    store.provideSnapshotData(store.readSnapshotData(zxid: z2), zxid: z2)
+    #expect(store.snapshot()?.data == [4])
 }

@@ -77,6 +77,17 @@ final class QuorumPeer {
                                           loop: server.loop, logger: logger, purpose: "election", tls: tls)
         replicaTickMs = Int64(max(10, min(100, c.tickTime / 40)))
         for s in c.servers { knownSpecs[s.id] = s }
+        // A follower behind the log start needs the snapshot file: read on the snapshot thread, not
+        // on the loop (a 200 MB file held the loop for most of a second, long enough for an election).
+        store.readSnapshotElsewhere = { [unowned self] zxid in
+            let store = self.store, logger = self.logger
+            server.snapshotPool.runIfActive(eventLoop: server.loop) { store.readSnapshotData(zxid: zxid) }
+                .whenComplete { result in
+                    let data = try? result.get()
+                    if data == nil { logger.warning("cannot read the snapshot at \(zxid) for a follower; will try again") }
+                    store.provideSnapshotData(data, zxid: zxid)
+                }
+        }
     }
 
     /// The configured membership (zoo.cfg), used until the data says otherwise.
