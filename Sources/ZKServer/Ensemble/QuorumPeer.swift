@@ -49,6 +49,7 @@ final class QuorumPeer {
     var appliedBytesSinceSnapshot = 0
     var tasks: [RepeatedTask] = []
     var tickTask: Scheduled<Void>?
+    var warnedSnapshotRead: Zxid?
     var stopped = false
     let replicaTickMs: Int64
     /// Addresses of every member ever seen (from zoo.cfg, /zookeeper/config and config entries).
@@ -80,12 +81,17 @@ final class QuorumPeer {
         // A follower behind the log start needs the snapshot file: read on the snapshot thread, not
         // on the loop (a 200 MB file held the loop for most of a second, long enough for an election).
         store.readSnapshotElsewhere = { [unowned self] zxid in
-            let store = self.store, logger = self.logger
+            let store = self.store
             server.snapshotPool.runIfActive(eventLoop: server.loop) { store.readSnapshotData(zxid: zxid) }
-                .whenComplete { result in
+                .whenComplete { [weak self] result in
+                    guard let self else { return }
                     let data = try? result.get()
-                    if data == nil { logger.warning("cannot read the snapshot at \(zxid) for a follower; will try again") }
-                    store.provideSnapshotData(data, zxid: zxid)
+                    if data == nil && warnedSnapshotRead != zxid {
+                        warnedSnapshotRead = zxid
+                        logger.warning("cannot read the snapshot at \(zxid) for a follower; trying again on each heartbeat")
+                    }
+                    // As an input, so never while a Ready's disk work (which may install a snapshot) runs.
+                    input { store.provideSnapshotData(data, zxid: zxid) }
                 }
         }
     }
@@ -169,18 +175,14 @@ final class QuorumPeer {
     static let fastTickMs: Int64 = 3
 
     func scheduleTick() {
+        tickTask?.cancel()  // one chain of ticks, whoever calls
         guard !stopped else { return }
         tickTask = server.loop.scheduleTask(in: .milliseconds(serving ? replicaTickMs : Self.fastTickMs)) { [weak self] in
             guard let self else { return }
+            tickTask = nil  // this one has fired
             input { self.replica.tick() }
             scheduleTick()
         }
-    }
-
-    /// Back to the fast clock at once when serving stops, not after the rest of a slow tick.
-    func tickFast() {
-        tickTask?.cancel()
-        scheduleTick()
     }
 
     func stop() {
@@ -761,7 +763,7 @@ final class QuorumPeer {
         serving = false
         servingLeader = nil
         lostLeaderAt = .now()
-        tickFast()
+        scheduleTick()  // the fast clock at once, not after the rest of a slow tick
         logger.info("not serving clients: \(why); closing \(server.connections.count) client connections (sessions survive)")
         for c in Array(server.connections.values) { server.close(c) }
         pendingConnects = [:]
