@@ -1,14 +1,13 @@
 """Runs zkctl rolling operations against real ensembles under client load (rolling_load.Load)."""
 import json
 import os
-import random
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 
 from rolling_load import Load
+from zkharness import free_base
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -21,34 +20,12 @@ def zkserver_binary():
     return os.environ.get("ZKSERVER_BIN", os.path.join(ROOT, ".build", "debug", "zkserver"))
 
 
-def port_free(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def free_base(count=8):
-    """A base port P with P..P+count-1, P+100.., P+200.., P+400.. (metrics) free, all below 20000
-    (loopback_ports hands out 20000 and up, the kernel 32768 and up)."""
-    for _ in range(300):
-        base = random.randrange(12000, 19500, 10)
-        if all(port_free(base + off + i) for off in (0, 100, 200, 400) for i in range(count)):
-            return base
-    raise RuntimeError("no free port range")
-
-
 class Cluster:
     def __init__(self, engine="bundled", nodes=3, name="roll"):
         self.engine = engine
         self.name = name
         self.home = tempfile.mkdtemp(prefix="zkctl-rolling-")
-        self.base = free_base()
+        self.base = free_base(count=8)
         self.nodes = nodes
         self.env = dict(os.environ, ZKCTL_HOME=self.home, ZKCTL_ZKSERVER=zkserver_binary())
         self.env.pop("ZKCTL_CLUSTER", None)

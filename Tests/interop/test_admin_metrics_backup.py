@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from zkharness import REPO_ROOT, ZKServer, four_letter, free_port, port_taken, zkserver_binary
+from zkharness import REPO_ROOT, ZKServer, four_letter, free_base, free_port, zkserver_binary
 
 pytestmark = pytest.mark.skipif(os.environ.get("ZK_SERVER", "zkserver") != "zkserver",
                                 reason="zkserver's admin server, metrics and backup format")
@@ -181,15 +181,11 @@ def run_zkctl(*args, timeout=120):
 
 
 def free_base_port(offsets=(0, 100, 200, 400)):
-    """A base port P with P+off..P+off+2 free for every offset (zkctl's generated layout for 3 nodes),
-    chosen below the kernel's ephemeral range so client connections and their TIME_WAITs do not collide,
-    and below the range loopback_ports hands out."""
-    import random
-    for _ in range(200):
-        p = random.randrange(12000, 19500)
-        if not any(port_taken(p + off + i) for off in offsets for i in range(3)):
-            return p
-    pytest.skip("no free port range for a 3-node cluster")
+    """A base port for a 3-node zkctl cluster (see loopback_ports.free_base)."""
+    try:
+        return free_base(3, offsets)
+    except RuntimeError:
+        pytest.skip("no free port range for a 3-node cluster")
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "Tests" / "reliability"))
-from loopback_ports import free_port, free_ports, port_free  # noqa: E402,F401 (tests import them from here)
+from loopback_ports import free_base, free_port, free_ports, port_free  # noqa: E402,F401 (tests import them from here)
 # slf4j-simple first so the server logs (to stderr, captured into the temp dir) instead of
 # silently picking the no-op binding out of the many bindings in /usr/share/java.
 APACHE_CLASSPATH = "/usr/share/java/slf4j-simple.jar:/usr/share/java/*"

@@ -52,3 +52,14 @@ def free_ports(count):
 
 def free_port():
     return free_ports(1)[0]
+
+
+def free_base(count=3, offsets=(0, 100, 200, 400)):
+    """A base port P with P+off..P+off+count-1 free for every offset (zkctl's generated layout:
+    client, quorum, election, metrics ports, one per node), between 12000 and 20000: below both
+    the range `free_ports` hands out and the kernel's ephemeral range."""
+    for _ in range(300):
+        base = random.randrange(12000, 20000 - max(offsets) - count, 10)
+        if all(port_free(base + off + i) for off in offsets for i in range(count)):
+            return base
+    raise RuntimeError(f"no free range of {count} ports at offsets {offsets} between 12000 and 20000")
