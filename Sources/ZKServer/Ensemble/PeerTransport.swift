@@ -70,7 +70,7 @@ final class PeerTransport {
         let bootstrap = ServerBootstrap(group: loop)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] ch in
                 guard let tls else { return ch.pipeline.addHandler(InboundPeerHandler(transport: self)) }
                 return ch.eventLoop.makeCompletedFuture {
@@ -156,7 +156,7 @@ final class OutboundLink {
         guard !stopped, channel == nil, !connecting else { return }
         connecting = true
         let bootstrap = ClientBootstrap(group: transport.loop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(2))
             .channelInitializer { [weak self, transport = self.transport, peer = self.peer] ch in
                 ch.closeFuture.whenComplete { _ in self?.closed(ch) }
