@@ -11,7 +11,8 @@ import PackageDescription
 //   ZKServer         NIO client port (plain and TLS), peer transport, four-letter words, admin HTTP + /metrics
 //                    (a Prometheus registry per server), config   (shell: network)
 //   ZKClient         async ZooKeeper client used by zkctl health checks and the benchmark   (shell: network)
-//   ZKOrchestration  zkctl: inventory, templates, planners (pure), certificates, process supervision (shell)
+//   ZKOrchestration  zkctl: inventory, templates, planners (pure), certificates, process supervision (shell);
+//                    templates/ is embedded at build time by EmbedTemplatesPlugin (tool: EmbedTemplates)
 //   zkserver/zkctl/zksim   executables: flags -> libraries, nothing else
 let nio: [Target.Dependency] = [
     .product(name: "NIOCore", package: "swift-nio"),
@@ -64,6 +65,10 @@ let package = Package(
         .target(name: "ZKClient", dependencies: [
             "ZKProtocol", .product(name: "Logging", package: "swift-log"),
         ] + nio),
+        // zkctl's templates/ embedded at build time (BundledTemplates): an installed zkctl is one file.
+        .executableTarget(name: "EmbedTemplates"),
+        .plugin(name: "EmbedTemplatesPlugin", capability: .buildTool(), dependencies: ["EmbedTemplates"],
+                path: "Sources/EmbedTemplatesPlugin"),
         .target(name: "ZKOrchestration", dependencies: [
             "ZKClient", "ZKProtocol", "ZKStorage",
             .product(name: "Yams", package: "Yams"),
@@ -72,7 +77,7 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], plugins: ["EmbedTemplatesPlugin"]),
         // A release zkserver links the Swift runtime statically: one file to ship (the image, the Ansible
         // role), no toolchain on the hosts, and only the runtime pages it uses in memory.
         .executableTarget(name: "zkserver", dependencies: [

@@ -13,7 +13,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("zkctl home holding the clusters' state (env ZKCTL_HOME, default ~/.zkctl).", valueName: "dir"))
     var home: String?
 
-    @Option(name: .long, help: ArgumentHelp("Directory with your own copies of zkctl's templates (env ZKCTL_TEMPLATES).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Directory with your own copies of zkctl's templates (env ZKCTL_TEMPLATES; default: the templates built into zkctl).", valueName: "dir"))
     var templates: String?
 
     @Option(name: .long, help: ArgumentHelp("The zkserver binary (env ZKCTL_ZKSERVER; default: next to zkctl, then PATH).", valueName: "path"))
@@ -28,26 +28,16 @@ struct GlobalOptions: ParsableArguments {
         ClusterStore(home: home ?? ClusterStore.defaultHome(environment: environment))
     }
 
-    /// --templates, $ZKCTL_TEMPLATES, ./templates, then the package's templates/ next to a .build dir.
-    func templateSource() throws -> DirectoryTemplateSource {
+    /// --templates or $ZKCTL_TEMPLATES (your own copies), else the templates built into zkctl.
+    func templateSource() throws -> any TemplateSource {
         if let t = templates ?? environment["ZKCTL_TEMPLATES"] {
-            guard FileSystem.isDirectory(t) else { throw ZKCtlError("templates directory \(t) does not exist") }
+            guard FileSystem.isDirectory(t) else {
+                throw ZKCtlError("templates directory \(t) (from --templates or ZKCTL_TEMPLATES) does not exist; "
+                    + "point it at a copy of zkctl's templates/, or unset it to use the built-in templates")
+            }
             return DirectoryTemplateSource(directory: t)
         }
-        var candidates = [FileManager.default.currentDirectoryPath + "/templates"]
-        if let exe = EngineLocator.currentExecutableDirectory() {
-            // .build/<config>/zkctl -> package root
-            var url = URL(fileURLWithPath: exe)
-            for _ in 0..<4 {
-                url.deleteLastPathComponent()
-                candidates.append(url.path + "/templates")
-                candidates.append(url.path + "/share/zkctl/templates")
-            }
-        }
-        for c in candidates where FileSystem.exists(c + "/server/zoo.cfg.mustache") {
-            return DirectoryTemplateSource(directory: c)
-        }
-        throw ZKCtlError("zkctl's templates/ directory not found; run zkctl from the package root or pass --templates DIR")
+        return InMemoryTemplateSource(BundledTemplates.files, description: "zkctl's built-in templates")
     }
 
     func orchestrator(stopTimeout: Double = 10) throws -> Orchestrator {

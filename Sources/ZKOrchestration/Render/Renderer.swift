@@ -24,14 +24,16 @@ public struct DirectoryTemplateSource: TemplateSource {
 
 public struct InMemoryTemplateSource: TemplateSource {
     public var templates: [String: String]
-    public init(_ templates: [String: String]) { self.templates = templates }
-
-    public func template(named name: String) throws -> String {
-        guard let t = templates[name] else { throw ZKCtlError("template \(name) not found") }
-        return t
+    public var description: String
+    public init(_ templates: [String: String], description: String = "memory") {
+        self.templates = templates
+        self.description = description
     }
 
-    public var description: String { "memory" }
+    public func template(named name: String) throws -> String {
+        guard let t = templates[name] else { throw ZKCtlError("template \(name) not found in \(description)") }
+        return t
+    }
 }
 
 /// Renders typed models through logic-less Mustache templates.
