@@ -138,7 +138,7 @@ extension ServerRunner {
         do {
             return try bootstrap.bind(host: host, port: port).wait()
         } catch {
-            throw ListenError(message: "cannot listen on \(host):\(port) (\(key)): \(error). Is another server using the port? Pick another \(key) or stop it.")
+            throw ListenError(binding: "clients (\(key))", host: host, port: port, error: error, keys: key)
         }
     }
 
@@ -158,4 +158,26 @@ extension ServerRunner {
 public struct ListenError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+
+    public init(message: String) { self.message = message }
+
+    /// A failed bind of `what` on host:port, with the cause in words and what to do about it: a port
+    /// in use, a privileged port (below 1024 without CAP_NET_BIND_SERVICE), an address this host lacks.
+    public init(binding what: String, host: String, port: Int, error: Error, keys: String) {
+        let errno = (error as? IOError)?.errnoCode
+        let advice: String
+        switch errno {
+        case EACCES?:
+            advice = port < 1024
+                ? "Ports below 1024 need CAP_NET_BIND_SERVICE, which this zkserver (uid \(getuid())) does not have: set \(keys) to 1024 or above."
+                : "The system refused the port to this process (uid \(getuid())); pick another \(keys)."
+        case EADDRINUSE?:
+            advice = "Another process uses the port: pick another \(keys) or stop it."
+        case EADDRNOTAVAIL?:
+            advice = "This host has no address \(host): fix the address in \(keys)."
+        default:
+            advice = "Is another server using the port? Pick another \(keys) or stop it."
+        }
+        self.message = "cannot listen for \(what) on \(host):\(port): \(error). \(advice)"
+    }
 }

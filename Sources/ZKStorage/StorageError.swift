@@ -7,7 +7,15 @@ public struct StorageError: Error, CustomStringConvertible {
     public var description: String { message }
 
     static func io(_ what: String, _ path: String, errno e: Int32) -> StorageError {
-        StorageError(.io, "\(what) \(path): \(String(cString: strerror(e)))")
+        var message = "\(what) \(path): \(String(cString: strerror(e)))"
+        switch e {
+        case EACCES, EPERM:
+            message += " (zkserver runs as uid \(getuid()), gid \(getgid()): give that account the directory, e.g. chown -R it)"
+        case EROFS:
+            message += " (a read-only file system: put dataDir and dataLogDir on a writable volume)"
+        default: break
+        }
+        return StorageError(.io, message)
     }
 }
 

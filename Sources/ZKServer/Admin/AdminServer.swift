@@ -55,7 +55,8 @@ enum AdminServer {
                 channels.append(try bootstrap.bind(host: l.host, port: l.port).wait())
             } catch {
                 for ch in channels { try? ch.close().wait() }
-                throw ListenError(message: "cannot listen for the \(l.what) on \(l.host):\(l.port): \(error). Pick another port (admin.serverPort / metricsProvider.httpPort) or stop what uses it.")
+                throw ListenError(binding: "the \(l.what)", host: l.host, port: l.port, error: error,
+                                  keys: "admin.serverPort / metricsProvider.httpPort")
             }
             server.logger.info("\(l.what) listening on http://\(l.host):\(l.port)\(l.routes.commandURL ?? "/metrics")")
         }

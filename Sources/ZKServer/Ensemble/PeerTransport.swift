@@ -81,7 +81,7 @@ final class PeerTransport {
         do {
             listener = try bootstrap.bind(host: host, port: port).wait()
         } catch {
-            throw ListenError(message: "cannot listen for \(purpose) on \(host):\(port): \(error). Is another server using the port?")
+            throw ListenError(binding: purpose, host: host, port: port, error: error, keys: "the server.\(myId) ports")
         }
         for p in peers.values where p.id != myId {
             links[p.id] = OutboundLink(transport: self, peer: p)
