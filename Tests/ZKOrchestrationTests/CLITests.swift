@@ -101,7 +101,9 @@ let kazooInstalled: Bool = {
     }
 
     @Test func helpTeachesExitCodes() throws {
-        let r = try runZkctl(["status", "--help"], home: "/nonexistent")
+        let home = try temporaryHome()
+        defer { try? FileSystem.remove(home) }
+        let r = try runZkctl(["status", "--help"], home: home)
         #expect(r.status == 0)
         #expect(r.stdout.contains("3  degraded"))
         #expect(r.stdout.contains("4  down"))

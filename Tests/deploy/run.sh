@@ -3,7 +3,8 @@
 #   1. Kubernetes: every shipped inventory, both engines -> kubernetes-validate (strict, pinned
 #      Kubernetes version, offline schemas), yamllint, and `kubectl kustomize` when kubectl exists;
 #      the same for production-3 with zk_tls: true and --issue-tls-secret, whose Secret must pass
-#      `openssl verify` against its own ca.crt.
+#      `openssl verify` against its own ca.crt; as root, production-3's pods run as the StatefulSet says
+#      (Tests/deploy/pod_check.py: namespaces, the pod's uid/gid, no capabilities, read-only root, probes).
 #   2. Ansible: ansible-lint (production profile) and ansible-playbook --syntax-check.
 #   3. A real deployment: the generated site.yml installs a 3-server ensemble of the bundled
 #      zkserver on 127.0.0.1 (ports and directories in a temp dir, the pid-file service manager),
@@ -134,6 +135,23 @@ if command -v openssl >/dev/null; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+step "Kubernetes pods run as a cluster would run them (Tests/deploy/pod_check.py)"
+# production-3 (bundled): the StatefulSet's init container, server, probes and preStop hook run with the
+# pod's uid/gid, no capabilities and a read-only root, each pod in a network namespace of its own; a client
+# writes and reads through every pod, and one pod is deleted and started again on its volumes. Needs root.
+if [ "$(id -u)" = 0 ]; then
+  if timeout 600 python3 Tests/deploy/pod_check.py --zkctl "$ZKCTL" --zkserver "$ZKSERVER" >"$WORK/pod_check.log" 2>&1; then
+    sed 's/^/   /' "$WORK/pod_check.log"
+    ok "pod_check.py: the generated pods run as their manifests say ($(tail -1 "$WORK/pod_check.log"))"
+  else
+    sed 's/^/   /' "$WORK/pod_check.log" >&2
+    fail "pod_check.py: $(tail -1 "$WORK/pod_check.log")"
+  fi
+else
+  echo "SKIP: NOT ROOT, so Tests/deploy/pod_check.py did not run: the generated Kubernetes pods were NOT executed" >&2
+fi
+
+# ---------------------------------------------------------------------------------------------
 step "Ansible output (ansible-lint production profile, --syntax-check)"
 # The role and playbooks differ between inventories only in the generated defaults and members,
 # so lint one remote (Apache) and one loopback (bundled) inventory; syntax-check all of them.
@@ -202,12 +220,22 @@ all:
         zk2: {zk_id: 2}
         zk3: {zk_id: 3}
 EOF
+# Run as root (CI, or an operator's become), the role creates its service account `zookeeper` and the
+# servers run as that account, as on a real host; run by a normal user, the servers run as that user.
+if [ "$(id -u)" = 0 ]; then
+  chmod 755 "$WORK"   # the service account reaches its directories below it
+  SERVICE_VARS="zk_manage_user: true"
+  SERVICE_USER=zookeeper
+else
+  SERVICE_VARS="zk_manage_user: false
+zk_user: $(id -un)
+zk_group: $(id -gn)"
+  SERVICE_USER="$(id -un)"
+fi
 cat >"$WORK/vars.yml" <<EOF
 zk_service_manager: script
 zk_install_dir: $WORK/opt
-zk_manage_user: false
-zk_user: $(id -un)
-zk_group: $(id -gn)
+$SERVICE_VARS
 zk_install_owner: $(id -un)
 zk_install_group: $(id -gn)
 zk_zkserver_src: $ZKSERVER
@@ -247,6 +275,15 @@ else
 fi
 
 if run_playbook site-1 "$PLAY/site.yml"; then ok "site.yml deployed $(recap_sum site-1 changed) changes"; else fail "site.yml"; fi
+
+# Every server runs as the service account, with no capabilities.
+users=""
+for pidfile in "$WORK"/opt/run/*/zookeeper.pid; do
+  pid="$(cat "$pidfile")"
+  users+="$(stat -c %U "/proc/$pid"):$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status") "
+done
+expected="$(for _ in 1 2 3; do printf '%s:0000000000000000 ' "$SERVICE_USER"; done)"
+if [ "$users" = "$expected" ]; then ok "the 3 servers run as $SERVICE_USER with no capabilities"; else fail "server accounts and capabilities: $users (expected $expected)"; fi
 
 if run_playbook health "$PLAY/health_check.yml"; then
   modes="$(cd "$WORK/reports" && for f in zk1 zk2 zk3; do python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mode"])' "$f.json"; done | sort | tr '\n' ' ')"

@@ -2,6 +2,9 @@
 
 ZK_SERVER=zkserver (default) or apache picks the server under test; ZKSERVER_BIN overrides the
 zkserver binary (default .build/debug/zkserver under the repository root).
+
+The suite runs as a normal account, as users run the servers and zkctl: it refuses to run as root
+(.ci/run runs it as the unprivileged account zkuser through .ci/unprivileged).
 """
 import os
 import re
@@ -16,6 +19,10 @@ from zkharness import ZKServer, server_kind  # noqa: E402
 
 
 def pytest_configure(config):
+    if os.geteuid() == 0:
+        pytest.exit("Tests/interop starts zkserver and zkctl as the account that runs it, and users do not run them "
+                    "as root: run it as a normal account (for example `runuser -u zkuser -- ...`; .ci/run does)",
+                    returncode=2)
     config.addinivalue_line("markers", "slow: takes more than a few seconds (deselect with -m 'not slow')")
 
 

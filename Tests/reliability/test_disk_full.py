@@ -1,6 +1,7 @@
 """A standalone zkserver whose log directory fills up: writes are refused with an error (no crash),
 reads keep working, writes resume when space returns, and no acknowledged write is lost across a
-restart. Needs root to mount a small tmpfs; skipped with a loud message otherwise."""
+restart. Needs root to mount a small tmpfs (skipped with a loud message otherwise); the server itself
+runs unprivileged (runas)."""
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import ZookeeperError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import runas  # noqa: E402
 from zkcluster import free_ports, four_letter, zkserver_bin  # noqa: E402
 
 
@@ -38,13 +40,15 @@ def test_full_disk_refuses_writes_and_recovers(small_disk, tmp_path):
     cfg.write_text(f"tickTime=500\ndataDir={tmp_path}/data\ndataLogDir={small_disk}\nclientPort={port}\n"
                    f"clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nsnapCount=1000000\n")
     log = open(tmp_path / "server.log", "a")
-    proc = subprocess.Popen([zkserver_bin(), str(cfg)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    runas.give(tmp_path)
+    proc = subprocess.Popen(runas.command([zkserver_bin(), str(cfg)]), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     z = None
     try:
         for _ in range(100):
             if four_letter(port, "ruok") == "imok":
                 break
             time.sleep(0.1)
+        runas.assert_unprivileged(proc.pid)
         z = KazooClient(hosts=f"127.0.0.1:{port}", timeout=10)
         z.start(timeout=10)
         z.create("/fill", b"")
@@ -76,7 +80,7 @@ def test_full_disk_refuses_writes_and_recovers(small_disk, tmp_path):
         proc.kill()
         proc.wait(timeout=10)
         # Restart: every acknowledged write is there, refused ones are not.
-        proc = subprocess.Popen([zkserver_bin(), str(cfg)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(runas.command([zkserver_bin(), str(cfg)]), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         for _ in range(100):
             if four_letter(port, "ruok") == "imok":
                 break

@@ -10,6 +10,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "interop"))
 import jute  # noqa: E402
+import runas  # noqa: E402
 from zkcluster import four_letter, free_ports, zkserver_bin  # noqa: E402
 
 
@@ -43,13 +44,15 @@ def test_many_sessions_and_watches_stay_bounded(tmp_path):
     cfg.write_text(f"tickTime=2000\ndataDir={tmp_path}/data\nclientPort={port}\nclientPortAddress=127.0.0.1\n"
                    f"maxClientCnxns=0\n4lw.commands.whitelist=*\n")
     log = open(tmp_path / "server.log", "a")
-    proc = subprocess.Popen([zkserver_bin(), str(cfg)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    runas.give(tmp_path)
+    proc = subprocess.Popen(runas.command([zkserver_bin(), str(cfg)]), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     socks = []
     try:
         for _ in range(100):
             if four_letter(port, "ruok") == "imok":
                 break
             time.sleep(0.1)
+        runas.assert_unprivileged(proc.pid)
         base_rss = rss_kb(proc.pid)
         sessions = 400
         for i in range(sessions):

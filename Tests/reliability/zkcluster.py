@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 
+import runas
 from loopback_ports import free_ports  # noqa: F401 (tests import it from here)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -90,7 +91,8 @@ class Ensemble:
         d = self.write_config(i, members or range(1, self.count + 1))
         log = open(os.path.join(d, "server.log"), "a")
         env = dict(os.environ, **(self.env or {}))
-        argv = [zkserver_bin(), os.path.join(d, "zoo.cfg")]
+        runas.give(d)
+        argv = runas.command([zkserver_bin(), os.path.join(d, "zoo.cfg")])
         if self.net:
             argv = self.net.command(i, argv)   # `ip netns exec` execs the server: the pid is the server's
         self.procs[i] = subprocess.Popen(argv, stdout=log,
@@ -134,6 +136,8 @@ class Ensemble:
         while time.time() < deadline:
             modes = [self.mode(i) for i in ids]
             if all(modes) and modes.count("leader") == 1:
+                for i in ids:
+                    runas.assert_unprivileged(self.procs[i].pid)
                 return modes
             time.sleep(0.1)
         raise AssertionError(f"ensemble not serving within {timeout}s: {dict(zip(ids, modes))}")
