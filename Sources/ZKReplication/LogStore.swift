@@ -38,8 +38,8 @@ public protocol LogStore: AnyObject {
     func greatest(atOrBelow zxid: Zxid) -> Zxid
     /// Up to `limit` entries strictly after `zxid` (`zxid >= snapshotMeta.zxid`).
     func entries(after zxid: Zxid, limit: Int) -> [Entry]
-    /// The full snapshot, to send to followers behind the log start.
-    func snapshot() -> Snapshot?
+    // The snapshot's bytes are not read through this view: the core asks for them as an effect
+    // (`Ready.snapshotToRead`), so a large snapshot is never read on the core's thread.
 }
 
 /// In-memory `LogStore`, the reference implementation used by tests and the simulator.

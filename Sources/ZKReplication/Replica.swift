@@ -31,28 +31,22 @@
 /// ## Driving a replica (the ordering contract)
 ///
 /// Inputs: `tick()` (one logical clock tick), `step(_:from:)` (a decoded peer message),
-/// `propose(_:)`, `requestSync(id:)`, `sendApp(to:bytes:)`. Proposals made between two
-/// Ready cycles leave in one append per follower (batching: propose many, then drain).
-/// After inputs, while `hasReady`:
+/// `propose(_:)`, `requestSync(id:)`, `sendApp(to:bytes:)`, `snapshotRead(_:zxid:)`. Proposals made
+/// between two Ready cycles leave in one append per follower (batching: propose many, then drain).
+/// After inputs, while `hasReady`, the shell takes a `Ready`, carries it out and calls `advance()`
+/// exactly once (a second `takeReady()` before it, or an `advance()` without one, is a programming
+/// error and traps). Inputs may arrive between the two: they are not part of the Ready being handled
+/// and come out in the next one.
 ///
-///     var rd = replica.takeReady()
-///     // 1. persist: if let h = rd.hardState  -> save it
-///     //             if let z = rd.truncateAfter -> drop log entries after z
-///     //             if let s = rd.snapshotToInstall -> replace log by s, restore state machine
-///     //             append rd.entriesToAppend
-///     //             if rd.mustSync -> fsync before going on
-///     // 2. send rd.messages (in order per destination)
-///     // 3. apply rd.committed to the state machine (in order); deliver rd.appMessages;
-///     //    answer rd.syncsReady once the state machine has applied up to their zxid
-///     replica.advance()
-///
-/// Call `advance()` exactly once per `takeReady()`. Inputs may arrive between the two (for
-/// example a proposal made while applying): they are not part of the Ready being handled and
-/// come out in the next one. The `LogStore` given at init must reflect step 1 when
-/// `advance()` is called. Because messages are sent only after
-/// persistence, an acknowledgement (vote or append response) never leaves before the state it
-/// promises is durable. The shell may compact the store (replace an applied prefix by a
-/// snapshot) between cycles.
+/// Every shell carries Readys out through `ReplicaDriver`, which states the order in full. In short:
+/// durable state (changed epoch or vote, truncation, snapshot install, appended entries, fsync) is
+/// written before anything that promises it leaves: a vote or an append acknowledgement is sent only
+/// after the fsync. A leader whose epoch and vote did not change may send its appends before its own
+/// fsync, because it counts its own copy toward a quorum only at `advance()`. Committed entries are
+/// applied once durable on this member; `snapshotToRead` asks the shell for the store's snapshot (for
+/// a follower behind the log start), answered later with `snapshotRead`. The `LogStore` given at init
+/// must reflect the Ready's disk work when `advance()` is called. The shell may compact the store
+/// (replace an applied prefix by a snapshot) only while no disk work is in flight.
 public struct Replica {
     public enum Role: String, Sendable {
         case follower, preCandidate, candidate, leader, observer
@@ -92,6 +86,12 @@ public struct Replica {
     private var unstableAfter: Zxid
     private var pendingTruncate: Zxid?
     private var pendingSnapshot: Snapshot?
+    /// The store's snapshot, read for followers behind the log start (an effect: `Ready.snapshotToRead`,
+    /// answered by `snapshotRead(_:zxid:)`); kept while it is the store's newest.
+    private var loadedSnapshot: Snapshot?
+    /// A read of the store's snapshot to ask for in the next Ready, and the one asked for and not answered.
+    private var snapshotWanted: Zxid?
+    private var snapshotAsked: Zxid?
     /// Snapshot chunks received so far from the leader (volatile).
     private var incomingSnapshot: (meta: SnapshotMeta, total: UInt64, data: [UInt8])?
     /// Membership before any config entry still in the log (the snapshot's, or the one given at start).
@@ -143,6 +143,9 @@ public struct Replica {
         var replicating = false
         var probeSent = false
         var recentActive = false
+        /// `recentActive` of the check-quorum window before this one: reports of who is in touch
+        /// (`syncedMembers`, `peerProgress`) use both, so they do not drop a member at each window start.
+        var activeBefore = false
         var ackedRound: UInt64 = 0
         /// Last zxid of each append in flight while replicating (flow control).
         var inflight: [Zxid] = []
@@ -215,7 +218,10 @@ public struct Replica {
                     becomeFollower(epoch: hard.epoch, leader: nil)
                     return
                 }
-                for k in progress.keys { progress[k]!.recentActive = false }
+                for k in progress.keys {
+                    progress[k]!.activeBefore = progress[k]!.recentActive
+                    progress[k]!.recentActive = false
+                }
             }
             if heartbeatElapsed >= config.heartbeatIntervalTicks {
                 heartbeatElapsed = 0
@@ -294,7 +300,7 @@ public struct Replica {
         guard role == .leader else { return [] }
         let start = Zxid(epoch: hard.epoch, counter: 0)
         var out: Set<ServerID> = [id]
-        for (k, p) in progress where p.recentActive && p.match >= start { out.insert(k) }
+        for (k, p) in progress where (p.recentActive || p.activeBefore) && p.match >= start { out.insert(k) }
         return out
     }
 
@@ -429,9 +435,14 @@ public struct Replica {
     public var hasReady: Bool {
         hard != lastReadyHard || proposalsPending || !unstable.isEmpty || pendingTruncate != nil || pendingSnapshot != nil
             || !outbox.isEmpty || hard.commit > appliedZxid || !appInbox.isEmpty || !syncsReady.isEmpty
+            || snapshotWanted != nil
     }
 
+    /// True between `takeReady()` and `advance()`.
+    public var readyInFlight: Bool { handed != nil }
+
     public mutating func takeReady() -> Ready {
+        precondition(handed == nil, "takeReady() called again before advance(): every Ready is advanced exactly once")
         if proposalsPending {
             proposalsPending = false
             if role == .leader { broadcastAppend() }
@@ -449,6 +460,11 @@ public struct Replica {
         }
         rd.appMessages = appInbox
         rd.syncsReady = syncsReady
+        if let z = snapshotWanted {
+            rd.snapshotToRead = z
+            snapshotAsked = z
+            snapshotWanted = nil
+        }
         handed = Handed(entries: unstable, generation: viewGeneration, hard: hard, commit: hard.commit,
                         snapshot: pendingSnapshot != nil, ack: answered?.point)
         mustSync = false
@@ -461,7 +477,7 @@ public struct Replica {
     /// Acknowledges that the last `Ready` was persisted, sent and applied. Inputs that
     /// arrived between `takeReady()` and `advance()` are kept for the next Ready.
     public mutating func advance() {
-        guard let h = handed else { return }
+        guard let h = handed else { preconditionFailure("advance() without takeReady(): every Ready is advanced exactly once") }
         handed = nil
         lastReadyHard = h.hard
         appliedZxid = max(appliedZxid, h.commit)
@@ -682,7 +698,7 @@ public struct Replica {
         }
         let snapZ = logSnapshotZxid
         if p.next < snapZ || !logContains(p.next) {
-            guard let s = pendingSnapshot ?? store.snapshot() else { return }
+            guard let s = pendingSnapshot ?? storeSnapshot() else { return }
             if p.snapshotZxid != s.zxid || p.snapshotOffset > s.data.count {
                 p.snapshotZxid = s.zxid
                 p.snapshotOffset = 0
@@ -980,6 +996,28 @@ public struct Replica {
             term: hard.epoch, success: true, match: s.zxid, rejectedPrev: .zero, hint: .zero, round: r.round)))
     }
 
+    // MARK: - snapshot reads
+
+    /// The store's snapshot if it has been read; otherwise asks for a read in the next Ready (once per
+    /// snapshot until answered) and returns nil: the caller tries again on its next heartbeat.
+    private mutating func storeSnapshot() -> Snapshot? {
+        let meta = store.snapshotMeta
+        guard meta.zxid != .zero || meta.config != nil else { return nil }
+        if let s = loadedSnapshot, s.meta == meta { return s }
+        loadedSnapshot = nil  // an older snapshot: the store has compacted since
+        if snapshotAsked != meta.zxid { snapshotWanted = meta.zxid }
+        return nil
+    }
+
+    /// The answer to `Ready.snapshotToRead`: the store's snapshot at `zxid`, or nil if it could not be read
+    /// (asked again when a follower next needs it). An answer for a snapshot the store no longer starts
+    /// from is dropped.
+    public mutating func snapshotRead(_ snapshot: Snapshot?, zxid: Zxid) {
+        if snapshotAsked == zxid { snapshotAsked = nil }
+        guard let snapshot, snapshot.zxid == zxid, snapshot.meta == store.snapshotMeta else { return }
+        loadedSnapshot = snapshot
+    }
+
     // MARK: - log view
 
     private var logSnapshotZxid: Zxid { pendingSnapshot?.zxid ?? store.snapshotMeta.zxid }
@@ -1076,7 +1114,10 @@ public struct Replica {
     /// The leader's view of each other member: last zxid known replicated there, and whether it answered recently.
     public var peerProgress: [(id: ServerID, match: Zxid, active: Bool)] {
         guard role == .leader else { return [] }
-        return progress.keys.sorted().filter { $0 != id }.map { (id: $0, match: progress[$0]!.match, active: progress[$0]!.recentActive) }
+        return progress.keys.sorted().filter { $0 != id }.map { k in
+            let p = progress[k]!
+            return (id: k, match: p.match, active: p.recentActive || p.activeBefore)
+        }
     }
 
     public var describe: String {
@@ -1172,5 +1213,8 @@ public struct Ready: Sendable {
     public var committed: [Entry] = []
     public var appMessages: [AppMessage] = []
     public var syncsReady: [SyncReady] = []
+    /// Read the store's snapshot at this zxid (off the core's thread if it is large) and hand it back
+    /// with `Replica.snapshotRead(_:zxid:)` as an input. Independent of the rest of the Ready.
+    public var snapshotToRead: Zxid?
     public init() {}
 }

@@ -37,11 +37,20 @@ public final class FakeDisk {
         pending.append(op)
     }
 
-    public func persist(_ rd: Ready) {
-        if let h = rd.hardState { write(.hard(h)) }
-        if let z = rd.truncateAfter { write(.truncate(z)) }
-        if let s = rd.snapshotToInstall { write(.install(s)) }
-        if !rd.entriesToAppend.isEmpty { write(.append(rd.entriesToAppend)) }
+    public struct OutOfOrder: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Writes one Ready's durable part. An append that does not follow the log on disk means the disk
+    /// work of two Readys overlapped or ran out of order: refused, with what it found.
+    public func persist(_ w: DiskWrite) throws {
+        if let h = w.hardState { write(.hard(h)) }
+        if let z = w.truncateAfter { write(.truncate(z)) }
+        if let s = w.snapshot { write(.install(s)) }
+        if let first = w.entries.first, first.zxid <= written.lastZxid {
+            throw OutOfOrder(description: "append of \(first.zxid) after \(written.lastZxid) on disk: disk work out of order")
+        }
+        if !w.entries.isEmpty { write(.append(w.entries)) }
     }
 
     public func compact(_ s: Snapshot) { write(.compact(s)) }

@@ -54,6 +54,13 @@ public struct SimOptions: Sendable {
     public var verbose = false
     /// Deliberately wrong shell behaviour, to show that the checkers catch it.
     public var skipFsync = false
+    /// A deliberately wrong ordering in the shared driver (`ReplicaDriver.Fault`), likewise.
+    public var driverFault: ReplicaDriver.Fault?
+    /// A Ready's disk work finishes after 0...diskLatency time units (10 per tick), as zkserver's disk
+    /// thread does: inputs that arrive meanwhile wait for it, and a crash meanwhile loses the write.
+    public var diskLatency = 4
+    /// Probability that a member crashes while a Ready's disk work is in flight (power lost mid-write).
+    public var crashDuringWriteRate = 0.01
 
     public init(seed: UInt64) { self.seed = seed }
 }
@@ -97,7 +104,13 @@ public final class Simulation<SM: SimStateMachine> {
 
     struct Node {
         var id: ServerID
-        var replica: Replica?
+        /// The member's driver (the same `ReplicaDriver` zkserver runs); nil while crashed.
+        var driver: ReplicaDriver?
+        /// Bumped at every restart, so disk work of an earlier incarnation is dropped.
+        var incarnation = 0
+        /// When the disk work handed over so far is done.
+        var diskBusyUntil = 0
+        var replica: Replica? { driver?.replica }
         var disk = FakeDisk()
         var sm = SM()
         var tickOffset: Int
@@ -117,6 +130,10 @@ public final class Simulation<SM: SimStateMachine> {
         case tick(ServerID)
         case deliver(from: ServerID, to: ServerID, bytes: [UInt8])
         case world
+        /// A disk write of `incarnation` finished.
+        case diskDone(ServerID, incarnation: Int, token: Int)
+        /// A crash aimed at `incarnation` while its disk work is in flight.
+        case crash(ServerID, incarnation: Int)
     }
 
     struct Queued {
@@ -155,6 +172,10 @@ public final class Simulation<SM: SimStateMachine> {
     var acked: [Zxid: [UInt8]] = [:]
     var nextPayload: UInt64 = 0
     var nextSyncID: UInt64 = 0
+    /// The first violation a member's callback found (callbacks cannot throw).
+    var violation: SafetyViolation?
+    var diskWaits: [Int: () -> Void] = [:]
+    var nextDiskToken = 0
 
     public init(options: SimOptions) throws {
         self.options = options
@@ -168,23 +189,27 @@ public final class Simulation<SM: SimStateMachine> {
         cluster = try ClusterConfig(voters: voters, observers: observers)
         ids = cluster.allIDs
         for id in ids {
-            var n = Node(id: id, tickOffset: rng.int(in: 0...(Self.timeUnitsPerTick - 1)))
-            n.replica = try makeReplica(id: id, disk: n.disk)
+            let n = Node(id: id, tickOffset: rng.int(in: 0...(Self.timeUnitsPerTick - 1)))
             nodes[id] = n
+            nodes[id]!.driver = try makeDriver(id: id)
             appliedAt[id] = .zero
             schedule(at: n.tickOffset, .tick(id))
         }
         schedule(at: 0, .world)
     }
 
-    func makeReplica(id: ServerID, disk: FakeDisk) throws -> Replica {
+    func makeDriver(id: ServerID) throws -> ReplicaDriver {
+        let disk = nodes[id]!.disk
         let cfg = try ReplicaConfig(id: id, electionTimeoutTicks: options.electionTimeoutTicks,
                                     heartbeatIntervalTicks: options.heartbeatIntervalTicks,
                                     maxEntriesPerMessage: options.maxEntriesPerMessage,
                                     snapshotChunkBytes: options.snapshotChunkBytes,
                                     preVote: options.preVote, checkQuorum: options.checkQuorum)
-        return Replica(config: cfg, cluster: cluster, store: disk.written, hardState: disk.writtenHard,
-                       seed: rng.next())
+        let replica = Replica(config: cfg, cluster: cluster, store: disk.written, hardState: disk.writtenHard,
+                              seed: rng.next())
+        let member = Member(sim: self, id: id, incarnation: nodes[id]!.incarnation)
+        return ReplicaDriver(replica: replica, persistedHard: disk.writtenHard, disk: member, transport: member,
+                             application: member, fault: options.driverFault)
     }
 
     // MARK: - event queue (binary heap ordered by (time, seq))
@@ -276,8 +301,7 @@ public final class Simulation<SM: SimStateMachine> {
                 nodes[id]!.missedTicks += 1
                 return
             }
-            nodes[id]!.replica!.tick()
-            try drain(id)
+            try input(id) { $0.tick() }
         case .deliver(let from, let to, let bytes):
             guard nodes[to]!.replica != nil else { return }
             if blocked.contains([from, to]) { return }
@@ -289,6 +313,24 @@ public final class Simulation<SM: SimStateMachine> {
         case .world:
             schedule(at: now + Self.timeUnitsPerTick, .world)
             try worldTick()
+        case .diskDone(let id, let incarnation, let token):
+            guard let done = diskWaits.removeValue(forKey: token) else { return }
+            guard nodes[id]!.driver != nil, nodes[id]!.incarnation == incarnation, nodes[id]!.pausedUntil == nil else {
+                // Paused: the write finishes when the node resumes; crashed: it never happened.
+                if nodes[id]!.driver != nil, nodes[id]!.incarnation == incarnation {
+                    diskWaits[token] = done
+                    schedule(at: nodes[id]!.pausedUntil!, .diskDone(id, incarnation: incarnation, token: token))
+                }
+                return
+            }
+            done()
+            try checkViolation()
+            try observeRole(id)
+        case .crash(let id, let incarnation):
+            if nodes[id]!.driver != nil, nodes[id]!.incarnation == incarnation {
+                trace("n\(id) crashes with disk work in flight")
+                crash(id)
+            }
         }
     }
 
@@ -300,41 +342,26 @@ public final class Simulation<SM: SimStateMachine> {
         }
         stats.messagesDelivered += 1
         if case .app = m {} else { trace("n\(to) <- n\(from) \(m)") }
-        nodes[to]!.replica!.step(m, from: from)
-        try drain(to)
+        let driver = nodes[to]!.driver!
+        // While a Ready is in flight the core may take inputs (its contract); zkserver queues them instead.
+        if driver.busy && faultsOn && rng.chance(options.interleaveRate) {
+            trace("n\(to) takes it during a Ready")
+            driver.inputNow { $0.step(m, from: from) }
+            try drain(to)
+        } else {
+            try input(to) { $0.step(m, from: from) }
+        }
     }
 
-    /// One input delivered between takeReady and advance: the next message due for the
-    /// node, a tick, or a client write.
-    func interleave(_ id: ServerID, _ r: inout Replica) throws {
-        switch rng.next(below: 3) {
-        case 0:
-            var best: Int?
-            for (i, q) in heap.enumerated() {
-                if case .deliver(_, let to, _) = q.event, to == id, best.map({ less(q, heap[$0]) }) ?? true { best = i }
-            }
-            guard let i = best, case .deliver(let from, _, let bytes) = heap[i].event else { return }
-            heap.swapAt(i, heap.count - 1)
-            heap.removeLast()
-            heapify()
-            if blocked.contains([from, id]) { return }
-            let m = try PeerCodec.decode(bytes)
-            stats.messagesDelivered += 1
-            trace("n\(id) <- n\(from) \(m) (during ready)")
-            r.step(m, from: from)
-        case 1:
-            trace("n\(id) tick (during ready)")
-            r.tick()
-        default:
-            guard r.role == .leader else { return }
-            nextPayload += 1
-            let payload: [UInt8] = [UInt8(truncatingIfNeeded: rng.next(below: 8)), UInt8(truncatingIfNeeded: nextPayload)]
-            stats.proposals += 1
-            if case .accepted(let z) = r.propose(payload) {
-                pendingWrites[id, default: [:]][z] = payload
-                trace("n\(id) propose \(z) (during ready)")
-            }
-        }
+    /// Queues an input for a node's driver and drives it.
+    func input(_ id: ServerID, _ f: @escaping (inout Replica) -> Void) throws {
+        let driver = nodes[id]!.driver!
+        driver.enqueue(f)
+        try drain(id)
+    }
+
+    func checkViolation() throws {
+        if let v = violation { throw v }
     }
 
     func heapify() {
@@ -370,8 +397,7 @@ public final class Simulation<SM: SimStateMachine> {
         trace("n\(id) RESUME after \(ticks) ticks with \(msgs.count) messages")
         for _ in 0..<ticks {
             guard nodes[id]!.replica != nil else { return }
-            nodes[id]!.replica!.tick()
-            try drain(id)
+            try input(id) { $0.tick() }
         }
         for (f, b) in msgs {
             try deliver(from: f, to: id, bytes: b)
@@ -381,82 +407,137 @@ public final class Simulation<SM: SimStateMachine> {
     // MARK: - node processing
 
     func drain(_ id: ServerID) throws {
-        var guardCount = 0
-        var interleaved = false
-        while nodes[id]!.replica!.hasReady {
-            guardCount += 1
-            if guardCount > 1000 { throw SafetyViolation(message: "n\(id) never runs out of Ready") }
-            var n = nodes[id]!
-            var r = n.replica!
-            let rd = r.takeReady()
-            let hardChanged = rd.hardState.map { $0.epoch != n.disk.writtenHard.epoch || $0.votedFor != n.disk.writtenHard.votedFor } ?? false
-            let sendFirst = r.role == .leader && !hardChanged
-            if sendFirst {
-                for o in rd.messages { send(from: id, o) }
-                if faultsOn && rng.chance(options.crashAfterSendRate) {
-                    trace("n\(id) crashes after sending, before persisting")
-                    crash(id)
+        guard let driver = nodes[id]!.driver else { return }
+        driver.drive()
+        try checkViolation()
+        try observeRole(id)
+    }
+
+    /// One incarnation of a node as its driver sees it: the fake disk, the fake network and the state
+    /// machine with the checkers. Callbacks cannot throw: the first violation is kept in `violation`.
+    final class Member: ReplicaDisk, ReplicaTransport, ReplicaApplication {
+        unowned let sim: Simulation
+        let id: ServerID
+        let incarnation: Int
+
+        init(sim: Simulation, id: ServerID, incarnation: Int) {
+            self.sim = sim
+            self.id = id
+            self.incarnation = incarnation
+        }
+
+        private func violate(_ message: String) {
+            if sim.violation == nil { sim.violation = SafetyViolation(message: message) }
+        }
+
+        func persist(_ write: DiskWrite, done: @escaping (Result<Void, any Error>) -> Void) {
+            let sim = self.sim, id = self.id
+            if sim.faultsOn && sim.nodes[id]!.replica?.role == .leader && sim.rng.chance(sim.options.crashAfterSendRate) {
+                sim.trace("n\(id) crashes after sending, before persisting")
+                sim.crash(id)
+                return
+            }
+            let disk = sim.nodes[id]!.disk
+            let skipFsync = sim.options.skipFsync
+            let work = { [weak self] in
+                do { try disk.persist(write) } catch {
+                    self?.violate("n\(id): \(error)")
                     return
                 }
+                if write.sync && !skipFsync { disk.fsync() }
+                done(.success(()))
             }
-            // 1. persist
-            n.disk.persist(rd)
-            if rd.mustSync && !options.skipFsync { n.disk.fsync() }
-            if let s = rd.snapshotToInstall {
-                do { try n.sm.restore(s.data) } catch {
-                    throw SafetyViolation(message: "n\(id) cannot restore snapshot \(s.zxid)")
+            var latency = sim.options.diskLatency > 0 ? sim.rng.int(in: 0...sim.options.diskLatency) : 0
+            // One disk thread: work finishes in the order it was handed over (unless the planted fault
+            // says the disk runs consecutive Readys' work at the same time).
+            if sim.options.driverFault != .overlapDiskWork {
+                latency = max(latency, sim.nodes[id]!.diskBusyUntil - sim.now)
+                sim.nodes[id]!.diskBusyUntil = sim.now + latency
+            }
+            if latency == 0 { return work() }
+            sim.nextDiskToken += 1
+            sim.diskWaits[sim.nextDiskToken] = work
+            sim.schedule(at: sim.now + latency, .diskDone(id, incarnation: incarnation, token: sim.nextDiskToken))
+            // Power lost while the write is in flight: what it carries never reaches the disk.
+            if sim.faultsOn && sim.rng.chance(sim.options.crashDuringWriteRate) {
+                sim.schedule(at: sim.now + sim.rng.int(in: 0...(latency - 1)), .crash(id, incarnation: incarnation))
+            }
+        }
+
+        func readSnapshot(_ zxid: Zxid, done: @escaping (Snapshot?) -> Void) {
+            done(sim.nodes[id]!.disk.written.snapshot())
+        }
+
+        func send(_ messages: [Outbound]) { for o in messages { sim.send(from: id, o) } }
+
+        func restore(_ s: Snapshot) throws {
+            do { try sim.nodes[id]!.sm.restore(s.data) } catch {
+                violate("n\(id) cannot restore snapshot \(s.zxid)")
+                return
+            }
+            sim.stats.snapshotsInstalled += 1
+            sim.trace("n\(id) installed snapshot \(s.zxid)")
+            do { try sim.checkRestore(id, at: s.zxid, digest: sim.nodes[id]!.sm.digest) } catch {
+                violate((error as? SafetyViolation)?.message ?? "\(error)")
+            }
+        }
+
+        func apply(_ committed: [Entry]) {
+            for e in committed {
+                sim.nodes[id]!.sm.apply(e)
+                sim.nodes[id]!.appliedSinceCompact += 1
+                do { try sim.checkApply(id, e, digest: sim.nodes[id]!.sm.digest) } catch {
+                    violate((error as? SafetyViolation)?.message ?? "\(error)")
+                    return
                 }
-                stats.snapshotsInstalled += 1
-                trace("n\(id) installed snapshot \(s.zxid)")
-                try checkRestore(id, at: s.zxid, digest: n.sm.digest)
-            }
-            // 2. send
-            if !sendFirst { for o in rd.messages { send(from: id, o) } }
-            // 3. apply
-            for e in rd.committed {
-                n.sm.apply(e)
-                n.appliedSinceCompact += 1
-                try checkApply(id, e, digest: n.sm.digest)
-                if let p = pendingWrites[id]?[e.zxid] {
-                    pendingWrites[id]![e.zxid] = nil
+                if let p = sim.pendingWrites[id]?[e.zxid] {
+                    sim.pendingWrites[id]![e.zxid] = nil
                     if p == e.payload {
-                        acked[e.zxid] = p
-                        stats.acknowledged += 1
+                        sim.acked[e.zxid] = p
+                        sim.stats.acknowledged += 1
                     }
                 }
             }
-            for s in rd.syncsReady { n.syncWaits.append((s.id, s.zxid)) }
-            let applied = appliedAt[id]!
+            answerSyncs()
+        }
+
+        func readBarriers(_ syncs: [SyncReady]) {
+            for s in syncs { sim.nodes[id]!.syncWaits.append((s.id, s.zxid)) }
+            answerSyncs()
+        }
+
+        /// Answers the read barriers whose zxid the state machine has applied.
+        private func answerSyncs() {
+            let applied = sim.appliedAt[id]!
             var answered: [UInt64] = []
-            n.syncWaits.removeAll { w in
+            sim.nodes[id]!.syncWaits.removeAll { w in
                 guard w.zxid <= applied else { return false }
                 answered.append(w.id)
                 return true
             }
             for sid in answered {
                 // A sync must observe every write committed before it started.
-                if let req = n.syncRequired.removeValue(forKey: sid), applied < req {
-                    throw SafetyViolation(message: "n\(id) answered sync \(sid) at \(applied) but \(req) was committed before it")
+                if let req = sim.nodes[id]!.syncRequired.removeValue(forKey: sid), applied < req {
+                    violate("n\(id) answered sync \(sid) at \(applied) but \(req) was committed before it")
                 }
-                stats.syncsAnswered += 1
-                trace("n\(id) sync \(sid) answered at \(applied)")
+                sim.stats.syncsAnswered += 1
+                sim.trace("n\(id) sync \(sid) answered at \(applied)")
             }
-            // Inputs that arrive while the Ready is being handled (allowed by the contract).
-            // (At most one per drain, so the extra inputs cannot feed on each other.)
-            if !interleaved && rng.chance(options.interleaveRate) {
-                interleaved = true
-                try interleave(id, &r)
-            }
-            r.advance()
-            n.replica = r
-            let smApplied = appliedAt[id]!
-            if !r.hasReady && n.appliedSinceCompact >= options.compactEvery && smApplied > n.disk.written.snapshotMeta.zxid {
-                n.disk.compact(Snapshot(meta: SnapshotMeta(zxid: smApplied, config: cluster), data: n.sm.snapshot()))
-                n.appliedSinceCompact = 0
-            }
-            nodes[id] = n
         }
-        try observeRole(id)
+
+        func advanced(_ messages: [AppMessage]) {}
+
+        /// Between Readys: compact the log every `compactEvery` applied entries.
+        func idle() {
+            let n = sim.nodes[id]!
+            let applied = sim.appliedAt[id]!
+            if n.appliedSinceCompact >= sim.options.compactEvery && applied > n.disk.written.snapshotMeta.zxid {
+                n.disk.compact(Snapshot(meta: SnapshotMeta(zxid: applied, config: sim.cluster), data: n.sm.snapshot()))
+                sim.nodes[id]!.appliedSinceCompact = 0
+            }
+        }
+
+        func failed(_ error: any Error) { violate("n\(id) failed: \(error)") }
     }
 
     func send(from: ServerID, _ o: Outbound) {
@@ -520,7 +601,8 @@ public final class Simulation<SM: SimStateMachine> {
 
     func crash(_ id: ServerID) {
         stats.crashes += 1
-        nodes[id]!.replica = nil
+        nodes[id]!.driver?.stop()
+        nodes[id]!.driver = nil
         nodes[id]!.pausedUntil = nil
         nodes[id]!.missedTicks = 0
         nodes[id]!.stalled = []
@@ -543,9 +625,10 @@ public final class Simulation<SM: SimStateMachine> {
         let snapZ = n.disk.written.snapshotMeta.zxid
         try checkRestore(id, at: snapZ, digest: n.sm.digest)
         n.appliedSinceCompact = 0
-        n.replica = try makeReplica(id: id, disk: n.disk)
+        n.incarnation += 1
         nodes[id] = n
-        trace("n\(id) RESTART \(n.replica!.describe)")
+        nodes[id]!.driver = try makeDriver(id: id)
+        trace("n\(id) RESTART \(nodes[id]!.replica!.describe)")
         try drain(id)
     }
 
@@ -596,7 +679,9 @@ public final class Simulation<SM: SimStateMachine> {
             var v = nextPayload
             for _ in 0..<8 { payload.append(UInt8(truncatingIfNeeded: v)); v >>= 8 }
             stats.proposals += 1
-            if case .accepted(let z) = nodes[id]!.replica!.propose(payload, waiter: waiter) {
+            var result = Replica.ProposeResult.notLeader(leaderHint: nil)
+            nodes[id]!.driver!.inputNow { result = $0.propose(payload, waiter: waiter) }
+            if case .accepted(let z) = result {
                 pendingWrites[waiter ?? id, default: [:]][z] = payload
                 trace("n\(id) propose \(z)\(waiter.map { " for n\($0)" } ?? "")")
             }
@@ -609,7 +694,10 @@ public final class Simulation<SM: SimStateMachine> {
         guard !up.isEmpty else { return }
         let id = up[Int(rng.next(below: UInt64(up.count)))]
         nextSyncID += 1
-        if nodes[id]!.replica!.requestSync(id: nextSyncID) == .pending {
+        let sid = nextSyncID
+        var result = Replica.SyncRequestResult.noLeader
+        nodes[id]!.driver!.inputNow { result = $0.requestSync(id: sid) }
+        if result == .pending {
             nodes[id]!.syncRequired[nextSyncID] = committedLog.last?.zxid ?? .zero
             trace("n\(id) sync \(nextSyncID) requested")
         }

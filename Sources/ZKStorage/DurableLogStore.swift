@@ -13,7 +13,6 @@ public final class DurableLogStore: LogStore {
     public let snapshots: SnapshotStore
     private let hardStatePath: String
     public private(set) var snapshotMeta: SnapshotMeta = .empty
-    private var snapshotData: [UInt8]?
     private var log = EntryIndex()
 
     public init(dataDir: String, dataLogDir: String) throws {
@@ -58,40 +57,12 @@ public final class DurableLogStore: LogStore {
     public func greatest(atOrBelow zxid: Zxid) -> Zxid { log.greatest(atOrBelow: zxid, base: snapshotMeta.zxid) }
     public func entries(after zxid: Zxid, limit: Int) -> [Entry] { log.entries(after: zxid, limit: limit) }
 
-    public func snapshot() -> Snapshot? {
-        if snapshotData == nil, snapshotMeta.zxid != .zero || snapshotMeta.config != nil {
-            if let readElsewhere = readSnapshotElsewhere {
-                // Hundreds of MB at a million znodes: not read on the caller's thread. The caller
-                // (the leader's core) asks again on its next heartbeat to the follower.
-                if snapshotReadRequested != snapshotMeta.zxid {
-                    snapshotReadRequested = snapshotMeta.zxid
-                    readElsewhere(snapshotMeta.zxid)
-                }
-                return nil
-            }
-            snapshotData = readSnapshotData(zxid: snapshotMeta.zxid)
-        }
-        guard let d = snapshotData else { return nil }
-        return Snapshot(meta: snapshotMeta, data: d)
-    }
-
-    /// Set by a shell whose `snapshot()` caller must not block: asked to read the snapshot at a zxid
-    /// (with `readSnapshotData`, on another thread) and hand the bytes back with `provideSnapshotData`.
-    public var readSnapshotElsewhere: ((Zxid) -> Void)?
-    private var snapshotReadRequested: Zxid?
-
-    /// The bytes of the snapshot file at `zxid`, checksum verified; nil if it cannot be read. Touches
-    /// only that file, so it may run on any thread.
-    public func readSnapshotData(zxid: Zxid) -> [UInt8]? {
+    /// The snapshot file at `zxid` with its metadata, checksum verified; nil if it cannot be read. Touches
+    /// only that file, so it may run on any thread (the core asks for it as `Ready.snapshotToRead`).
+    public func readSnapshot(zxid: Zxid) -> Snapshot? {
         guard let payload = snapshots.load(zxid: zxid.raw),
-              let (_, data) = try? Self.decodeSnapshotPayload(payload, path: snapshots.path(zxid.raw)) else { return nil }
-        return data
-    }
-
-    /// The result of a `readSnapshotElsewhere` request; kept only if the snapshot is still the newest.
-    public func provideSnapshotData(_ data: [UInt8]?, zxid: Zxid) {
-        if snapshotReadRequested == zxid { snapshotReadRequested = nil }
-        if let data, zxid == snapshotMeta.zxid, snapshotData == nil { snapshotData = data }
+              let (config, data) = try? Self.decodeSnapshotPayload(payload, path: snapshots.path(zxid.raw)) else { return nil }
+        return Snapshot(meta: SnapshotMeta(zxid: zxid, config: config), data: data)
     }
 
     // MARK: writes (by the shell, while handling a Ready)
@@ -142,7 +113,6 @@ public final class DurableLogStore: LogStore {
         try txnLog.reset(after: s.zxid.raw)
         log.removeAll()
         snapshotMeta = s.meta
-        snapshotData = nil  // the file is written; read back if this member leads later
     }
 
     /// After the application took a snapshot of its state at `zxid` (applied, committed): persist it,
@@ -171,7 +141,6 @@ public final class DurableLogStore: LogStore {
         if txnLog.lastZxid >= zxid.raw { try txnLog.roll(firstZxid: txnLog.lastZxid + 1) }
         log.dropPrefix(through: zxid)
         snapshotMeta = SnapshotMeta(zxid: zxid, config: config)
-        snapshotData = nil  // read back from the file if a follower needs it
     }
 
     static func encodeSnapshotPayload(config: ClusterConfig?, data: [UInt8]) -> [UInt8] {

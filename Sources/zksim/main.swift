@@ -1,5 +1,8 @@
 import ArgumentParser
+import ZKReplication
 import ZKSimulation
+
+extension ReplicaDriver.Fault: ExpressibleByArgument {}
 
 struct ZKSim: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,6 +29,9 @@ struct ZKSim: ParsableCommand {
     @Flag(help: "Disable check-quorum (and leader leases).") var noCheckQuorum = false
     @Flag(help: "Print the whole trace.") var verbose = false
     @Flag(help: "Shell ignores fsync requests (demonstrates the checkers).") var skipFsync = false
+    @Option(help: ArgumentHelp("A wrong ordering planted in the shared driver, to show the checkers catch it: \(ReplicaDriver.Fault.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "fault"))
+    var driverFault: ReplicaDriver.Fault?
+    @Option(help: "A member's disk work takes 0...N tenths of a tick (0: at once).") var diskLatency: Int = 4
 
     func options(_ s: UInt64) -> SimOptions {
         var o = SimOptions(seed: s)
@@ -36,6 +42,8 @@ struct ZKSim: ParsableCommand {
         o.traceTail = tail
         o.verbose = verbose
         o.skipFsync = skipFsync
+        o.driverFault = driverFault
+        o.diskLatency = diskLatency
         o.dropRate = drop
         o.duplicateRate = duplicate
         o.maxDelay = maxDelay
@@ -76,7 +84,8 @@ struct ZKSim: ParsableCommand {
 
     func report(_ r: SimResult) {
         print("seed=\(r.seed) FAILED: \(r.failure ?? "")")
-        print("  replay: zksim --seed \(r.seed) --ticks \(ticks) --nodes \(nodes) --observers \(observers)")
+        print("  replay: zksim --seed \(r.seed) --ticks \(ticks) --nodes \(nodes) --observers \(observers)"
+              + (driverFault.map { " --driver-fault \($0.rawValue)" } ?? "") + (skipFsync ? " --skip-fsync" : ""))
         for l in r.traceTail { print("  " + l) }
     }
 }

@@ -11,26 +11,32 @@ import ZKReplication
 import ZKStateMachine
 import ZKStorage
 
-/// Runs this server as an ensemble member: drives the replication core (persist -> send -> apply ->
-/// advance), carries its messages over the peer transports, forwards writes and session events from
-/// followers to the leader, and applies committed transactions to the data tree.
+/// Runs this server as an ensemble member: the replication core is driven by the shared
+/// `ReplicaDriver` (the same Ready loop the simulator runs) over this member's disk (`DurableLogStore`
+/// on the disk thread), its peer transports and its data tree; this class carries the messages,
+/// forwards writes and session events from followers to the leader, and applies committed
+/// transactions to the data tree.
 ///
 /// All state lives on the server's event loop. Inputs to the core (peer messages, ticks, proposals)
 /// are queued and handled together once per loop turn, so one fsync covers everything that arrived.
 final class QuorumPeer {
     let server: ZooKeeperServer   // strong: event-loop callbacks may run after shutdown began
     let me: ServerSpec
-    var replica: Replica!
+    var driver: ReplicaDriver!
+    /// The core, read and given inputs in place (only on the loop; the driver hands out its Readys).
+    var replica: Replica {
+        get { driver.replica }
+        _modify { yield &driver.replica }
+    }
     let store: DurableLogStore
     let quorumTransport: PeerTransport
     let electionTransport: PeerTransport
     var logger: Logger
-    var persistedHard = HardState.initial
 
-    var inputs: [() -> Void] = []
-    var drainScheduled = false
-    var inReady = false
+    var driveScheduled = false
     var needsPeerRefresh = false
+    /// The tree decoded on the disk thread from a snapshot being installed, until `restore` adopts it.
+    var decodedSnapshot: (zxid: Zxid, tree: DataTree)?
 
     var serving = false
     var servingEpoch: UInt32 = 0
@@ -56,8 +62,8 @@ final class QuorumPeer {
     var knownSpecs: [Int64: ServerSpec] = [:]
     /// The membership in force, with addresses, as the replication core sees it.
     var members: [ServerSpec] {
-        guard let r = replica else { return server.config.servers }
-        return r.cluster.members.compactMap { m in
+        guard let d = driver else { return server.config.servers }
+        return d.replica.cluster.members.compactMap { m in
             knownSpecs[Int64(m.id)].map { var s = $0; s.role = m.role == .observer ? .observer : .participant; return s }
         }
     }
@@ -78,22 +84,6 @@ final class QuorumPeer {
                                           loop: server.loop, logger: logger, purpose: "election", tls: tls)
         replicaTickMs = Int64(max(10, min(100, c.tickTime / 40)))
         for s in c.servers { knownSpecs[s.id] = s }
-        // A follower behind the log start needs the snapshot file: read on the snapshot thread, not
-        // on the loop (a 210 MB file held the loop for 0.64 s in a measured run at a million znodes).
-        store.readSnapshotElsewhere = { [unowned self] zxid in
-            let store = self.store
-            server.snapshotPool.runIfActive(eventLoop: server.loop) { store.readSnapshotData(zxid: zxid) }
-                .whenComplete { [weak self] result in
-                    guard let self else { return }
-                    let data = try? result.get()
-                    if data == nil && warnedSnapshotRead != zxid {
-                        warnedSnapshotRead = zxid
-                        logger.warning("cannot read the snapshot at \(zxid) for a follower; trying again on each heartbeat")
-                    }
-                    // As an input, so never while a Ready's disk work (which may install a snapshot) runs.
-                    input { store.provideSnapshotData(data, zxid: zxid) }
-                }
-        }
     }
 
     /// The configured membership (zoo.cfg), used until the data says otherwise.
@@ -102,7 +92,7 @@ final class QuorumPeer {
             ClusterConfig.Member(id: UInt64($0.id), role: $0.role == .observer ? .observer : .participant)
         })) ?? (try! ClusterConfig(voters: [UInt64(me.id)]))
     }
-    var cluster: ClusterConfig { replica?.cluster ?? configuredCluster }
+    var cluster: ClusterConfig { driver?.replica.cluster ?? configuredCluster }
 
     /// Learns addresses from `server.N=` lines (a /zookeeper/config value or a config entry).
     func learnSpecs(from text: String) {
@@ -127,7 +117,6 @@ final class QuorumPeer {
             var r = JuteReader(ByteBuffer(bytes: s.data), maxLength: Int(Int32.max))
             server.tree.replace(with: try DataTree.deserialize(&r))
         }
-        persistedHard = rec.hardState
         let cfg = try ReplicaConfig(id: UInt64(me.id), electionTimeoutTicks: 10, heartbeatIntervalTicks: 1,
                                     maxEntriesPerMessage: 1024)
         // A snapshot seeded from a backup carries no cluster config: its /zookeeper/config names the
@@ -140,8 +129,11 @@ final class QuorumPeer {
             for e in batch where e.kind == .config { learnConfigEntry(e) }
             cur = last.zxid
         }
-        replica = Replica(config: cfg, cluster: configuredCluster, store: store, hardState: rec.hardState,
-                          applied: rec.snapshot?.zxid, seed: UInt64.random(in: 0...UInt64.max))
+        let replica = Replica(config: cfg, cluster: configuredCluster, store: store, hardState: rec.hardState,
+                              applied: rec.snapshot?.zxid, seed: UInt64.random(in: 0...UInt64.max))
+        let member = Member(peer: self)
+        driver = ReplicaDriver(replica: replica, persistedHard: rec.hardState, disk: member, transport: member,
+                               application: member)
         let ms = Double(ZooKeeperServer.monotonicNanos() - start) / 1e6
         return "recovered \(server.tree.nodeCount) znodes from snapshot \(rec.snapshot.map { "\($0.zxid)" } ?? "none") "
             + "and \(rec.entryCount) log entries (epoch \(rec.hardState.epoch)) in \(fixed(ms, 1)) ms"
@@ -164,7 +156,7 @@ final class QuorumPeer {
                 guard let self else { return }
                 reportSessions()
             })
-            processReady()
+            driver.drive()
         }
     }
 
@@ -187,6 +179,7 @@ final class QuorumPeer {
 
     func stop() {
         stopped = true
+        driver?.stop()
         tickTask?.cancel()
         for t in tasks { t.cancel() }
         quorumTransport.stop()
@@ -195,126 +188,17 @@ final class QuorumPeer {
 
     // MARK: - Driving the core
 
+    /// Queues an input for the core; queued inputs are handled together at the next turn of the loop
+    /// (after a Ready's disk work, if one runs), so one fsync covers everything that arrived meanwhile.
     func input(_ f: @escaping () -> Void) {
-        inputs.append(f)
-        if !drainScheduled {
-            drainScheduled = true
+        driver.enqueue(f)
+        if !driveScheduled {
+            driveScheduled = true
             server.loop.execute { [self] in
-                drainScheduled = false
-                processReady()
+                driveScheduled = false
+                driver.drive()
             }
         }
-    }
-
-    /// Drives the core: queued inputs, then each Ready as persist -> send -> apply -> advance. Writing and
-    /// fsyncing run on the disk thread; meanwhile the loop keeps reading and queueing inputs, which become
-    /// the next batch (so one fsync covers everything that arrived during the previous one).
-    func processReady() {
-        guard !inReady else { return }
-        while true {
-            while !inputs.isEmpty {
-                let batch = inputs
-                inputs = []
-                for f in batch { f() }
-            }
-            guard replica.hasReady else { break }
-            inReady = true
-            let rd = replica.takeReady()
-            // A leader may send its entries before its own fsync (it counts itself toward a quorum only
-            // after `advance`), so its disk and the followers' work in parallel. Everyone else persists
-            // first: a vote or an acknowledgement must never get ahead of the state it promises.
-            let hardChanged = rd.hardState.map { $0.epoch != persistedHard.epoch || $0.votedFor != persistedHard.votedFor } ?? false
-            let needsDisk = hardChanged || rd.truncateAfter != nil || rd.snapshotToInstall != nil || !rd.entriesToAppend.isEmpty || rd.mustSync
-            let sendFirst = replica.role == .leader && !hardChanged && needsDisk
-            if sendFirst { for o in rd.messages { route(o) } }
-            if !needsDisk {
-                // Nothing to persist: a leader answers its clients first (commit notices and hints
-                // are not on their path), everyone else sends first (their acks are on the leader's).
-                finish(rd, sent: false, installed: nil, repliesFirst: replica.role == .leader)
-                continue
-            }
-            let store = self.store
-            let sync = server.config.forceSync
-            let work = { () throws -> (UInt64, DataTree?) in
-                if let h = rd.hardState, hardChanged { try store.saveHardState(h) }
-                if let z = rd.truncateAfter { try store.truncate(after: z) }
-                var installed: DataTree?
-                if let s = rd.snapshotToInstall {
-                    var r = JuteReader(ByteBuffer(bytes: s.data), maxLength: Int(Int32.max))
-                    installed = try DataTree.deserialize(&r)
-                    try store.install(s)
-                }
-                try store.append(rd.entriesToAppend)
-                var nanos: UInt64 = 0
-                if sync && (rd.mustSync || !rd.entriesToAppend.isEmpty) {
-                    let t0 = ZooKeeperServer.monotonicNanos()
-                    try store.sync()
-                    nanos = ZooKeeperServer.monotonicNanos() - t0
-                }
-                return (nanos, installed)
-            }
-            let done = { [self] (result: Result<(UInt64, DataTree?), Error>) in
-                switch result {
-                case .success(let (nanos, installed)):
-                    if let h = rd.hardState, hardChanged { persistedHard = h }
-                    if nanos > 0 {
-                        server.stats.fsyncCount += 1
-                        server.stats.fsyncTotalNanos += nanos
-                        server.metrics.observeFsync(nanos: nanos)
-                    }
-                    finish(rd, sent: sendFirst, installed: installed)
-                case .failure(let error):
-                    // Acknowledging without durable storage would break the protocol's promises: stop this member.
-                    logger.critical("cannot persist replication state: \(error). Stopping this server; the rest of the ensemble keeps serving.")
-                    exit(3)
-                }
-            }
-            // A small append (light load) is written and fsynced right here: handing it to the disk thread
-            // and back costs two thread wake-ups, more than the loop would do meanwhile. Bigger batches
-            // (heavy load) and snapshot installs go to the disk thread, so reading and applying overlap the fsync.
-            if rd.snapshotToInstall == nil && rd.truncateAfter == nil && rd.entriesToAppend.count <= ZooKeeperServer.inlineSyncMaxEntries {
-                done(Result { try work() })
-                continue
-            }
-            server.diskPool.runIfActive(eventLoop: server.loop, work).whenComplete { [self] result in
-                done(result)
-                processReady()
-            }
-            server.flushDirty()
-            return
-        }
-        if !inReady { maybeSnapshot() }
-        server.flushDirty()
-    }
-
-    /// The rest of a Ready once it is durable: send, apply, advance, then what the core handed out.
-    func finish(_ rd: Ready, sent: Bool, installed: DataTree?, repliesFirst: Bool = false) {
-        // The disk thread is idle and the core is not being called: a safe point to compact.
-        if pendingCompaction != nil && installed == nil { adoptPendingSnapshot() }
-        if let tree = installed, let s = rd.snapshotToInstall { adoptSnapshot(tree, at: s.zxid, config: s.meta.config) }
-        if rd.entriesToAppend.contains(where: { $0.kind == .config }) || rd.truncateAfter != nil || rd.snapshotToInstall != nil {
-            for e in rd.entriesToAppend where e.kind == .config { learnConfigEntry(e) }
-            needsPeerRefresh = true
-        }
-        if !sent && !repliesFirst { for o in rd.messages { route(o) } }
-        if Self.slowFollower && !isLeader && (!delayedCommits.isEmpty || !rd.committed.isEmpty) {
-            delayCommits(rd.committed)
-        } else {
-            for e in rd.committed { apply(e) }
-            if !rd.committed.isEmpty { server.releaseBarriers() }
-        }
-        if repliesFirst && !sent {
-            server.flushDirty()
-            for o in rd.messages { route(o) }
-        }
-        for s in rd.syncsReady { readySyncs.append((s.zxid, s.id)) }
-        checkSyncs()
-        replica.advance()
-        inReady = false
-        if needsPeerRefresh { needsPeerRefresh = false; refreshPeers() }
-        for a in rd.appMessages { handleApp(from: a.from, a.bytes) }
-        checkRole()
-        server.flushDirty()
     }
 
     func route(_ o: Outbound) {
@@ -833,7 +717,7 @@ final class QuorumPeer {
             switch result {
             case .success(let written):
                 pendingCompaction = (zxid, config, written.bytes, written.znodes, t0)
-                if !inReady { adoptPendingSnapshot() }
+                if !driver.busy { adoptPendingSnapshot() }
             case .failure(let error):
                 logger.error("snapshot \(zxid) failed: \(error)")
             }
