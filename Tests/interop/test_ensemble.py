@@ -17,11 +17,11 @@ import warnings
 import pytest
 from kazoo.recipe.watchers import DataWatch
 
-from ensemble_harness import Ensemble, Node, free_ports, grep_log, wait_for
-from ensemble_load import Writer
-from ensemble_session import RawSession
-
-import jute
+from zktest import jute
+from zktest.ensemble import Ensemble, Node, grep_log, wait_for
+from zktest.ports import free_ports
+from zktest.session import RawSession
+from zktest.writer import Writer
 
 SESSION_TIMEOUT = 15.0
 # the engine under test for every test but the failover comparison (which runs both)

@@ -4,7 +4,6 @@ Adds a voter, removes one (the leader included), and checks the refusals: no aut
 config version, a change of two voters at once, and reconfig while disabled."""
 import os
 import signal
-import sys
 import time
 
 import pytest
@@ -12,17 +11,16 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import (BadArgumentsError, BadVersionError, NewConfigNoQuorumError, NoAuthError,
                                ReconfigDisabledError, ZookeeperError)
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "reliability"))
-from zkcluster import Ensemble, four_letter, mode  # noqa: E402
+from reliability.zkcluster import Ensemble
+from zktest.binaries import server_kind
+from zktest.server import SUPER_DIGEST as SUPER
+from zktest.words import four_letter, mode
 
-SUPER = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="   # digest of super:test
-
-pytestmark = pytest.mark.skipif(os.environ.get("ZK_SERVER", "zkserver") != "zkserver",
-                                reason="starts zkserver ensembles of its own")
+pytestmark = pytest.mark.skipif(server_kind() != "zkserver", reason="starts zkserver ensembles of its own")
 
 
 def four(port, word):
-    return four_letter(port, word)
+    return four_letter(port, word).decode(errors="replace")
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Seeded fault run against a real zkserver ensemble, with a linearizability check of the history.
 
-    python3 Tests/reliability/run.py --seconds 60 --seed 7            # 5 nodes, the default
-    python3 Tests/reliability/run.py --seconds 30 --fault stale-sync  # a deliberately broken server
+    cd Tests && python3 -m reliability.run --seconds 60 --seed 7            # 5 nodes, the default
+    cd Tests && python3 -m reliability.run --seconds 30 --fault stale-sync  # a deliberately broken server
+
+(A module of Tests/, run from there, so that the test package zktest is importable.)
 
 Clients run a versioned-register workload (write = setData, cas = setData with the version read before,
 read = sync + getData) on a few znodes, plus unique appends (sequential creates). A nemesis kills (-9)
@@ -13,24 +15,20 @@ linearizability and every acknowledged append must still exist. Prints a summary
 """
 import argparse
 import json
-import os
+import logging
 import random
 import sys
 import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kazoo.client import KazooClient
+from kazoo.exceptions import BadVersionError
+from kazoo.retry import KazooRetry
 
-from kazoo.client import KazooClient  # noqa: E402
-from kazoo.exceptions import BadVersionError, NoNodeError  # noqa: E402
-from kazoo.retry import KazooRetry  # noqa: E402
+from reliability.zkcluster import Ensemble
+from zktest import linearizability, netns
 
-import linearizability  # noqa: E402
-import netns  # noqa: E402
-from zkcluster import Ensemble  # noqa: E402
-
-import logging  # noqa: E402
 logging.getLogger("kazoo").setLevel(logging.CRITICAL)
 
 

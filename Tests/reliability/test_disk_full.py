@@ -4,16 +4,16 @@ restart. Needs root to mount a small tmpfs (skipped with a loud message otherwis
 runs unprivileged (runas)."""
 import os
 import subprocess
-import sys
 import time
 
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import ZookeeperError
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import runas  # noqa: E402
-from zkcluster import free_ports, four_letter, zkserver_bin  # noqa: E402
+from zktest import runas
+from zktest.binaries import zkserver
+from zktest.ports import free_ports
+from zktest.words import is_ok
 
 
 def mount_tmpfs(path, size):
@@ -41,11 +41,11 @@ def test_full_disk_refuses_writes_and_recovers(small_disk, tmp_path):
                    f"clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nsnapCount=1000000\n")
     log = open(tmp_path / "server.log", "a")
     runas.give(tmp_path)
-    proc = subprocess.Popen(runas.command([zkserver_bin(), str(cfg)]), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(runas.command([str(zkserver()), str(cfg)]), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     z = None
     try:
         for _ in range(100):
-            if four_letter(port, "ruok") == "imok":
+            if is_ok(port):
                 break
             time.sleep(0.1)
         runas.assert_unprivileged(proc.pid)
@@ -80,9 +80,9 @@ def test_full_disk_refuses_writes_and_recovers(small_disk, tmp_path):
         proc.kill()
         proc.wait(timeout=10)
         # Restart: every acknowledged write is there, refused ones are not.
-        proc = subprocess.Popen(runas.command([zkserver_bin(), str(cfg)]), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(runas.command([str(zkserver()), str(cfg)]), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         for _ in range(100):
-            if four_letter(port, "ruok") == "imok":
+            if is_ok(port):
                 break
             time.sleep(0.1)
         z = KazooClient(hosts=f"127.0.0.1:{port}", timeout=10)

@@ -2,47 +2,13 @@
 processes ended by PID only."""
 import os
 import signal
-import socket
 import subprocess
 import time
 
-import runas
-from loopback_ports import free_ports  # noqa: F401 (tests import it from here)
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def zkserver_bin():
-    return os.environ.get("ZKSERVER_BIN", os.path.join(REPO, ".build/debug/zkserver"))
-
-
-def four_letter(port, word, timeout=1.0, host="127.0.0.1"):
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(word.encode())
-            out = b""
-            while True:
-                d = s.recv(4096)
-                if not d:
-                    return out.decode(errors="replace")
-                out += d
-    except OSError:
-        return ""
-
-
-def mode(port, host="127.0.0.1"):
-    for line in four_letter(port, "srvr", host=host).splitlines():
-        if line.startswith("Mode:"):
-            return line.split()[1]
-    return None
-
-
-def mntr(port, host="127.0.0.1"):
-    out = {}
-    for line in four_letter(port, "mntr", host=host).splitlines():
-        k, _, v = line.partition("\t")
-        out[k] = v
-    return out
+from zktest import runas
+from zktest.binaries import zkserver
+from zktest.ports import free_ports
+from zktest.words import mntr, mode
 
 
 class Ensemble:
@@ -67,10 +33,10 @@ class Ensemble:
         return self.ports[i][0]
 
     def mode(self, i):
-        return mode(self.client_port(i), host=self.host(i))
+        return mode(self.client_port(i), host=self.host(i), timeout=1.0)
 
     def mntr(self, i):
-        return mntr(self.client_port(i), host=self.host(i))
+        return mntr(self.client_port(i), host=self.host(i), timeout=1.0)
 
     def hosts(self, ids=None):
         return ",".join(f"{self.host(i)}:{self.client_port(i)}" for i in (ids or range(1, self.count + 1)))
@@ -92,7 +58,7 @@ class Ensemble:
         log = open(os.path.join(d, "server.log"), "a")
         env = dict(os.environ, **(self.env or {}))
         runas.give(d)
-        argv = runas.command([zkserver_bin(), os.path.join(d, "zoo.cfg")])
+        argv = runas.command([str(zkserver()), os.path.join(d, "zoo.cfg")])
         if self.net:
             argv = self.net.command(i, argv)   # `ip netns exec` execs the server: the pid is the server's
         self.procs[i] = subprocess.Popen(argv, stdout=log,

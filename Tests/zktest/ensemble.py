@@ -16,9 +16,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from zkharness import APACHE_CLASSPATH, APACHE_MAIN, four_letter, free_ports, zkserver_binary  # noqa: F401
-
-NOT_SERVING = "not currently serving requests"
+from .binaries import APACHE_CLASSPATH, APACHE_MAIN, zkserver as zkserver_binary
+from .ports import free_ports
+from .words import NOT_SERVING, four_letter, parse_mntr, parse_srvr
 
 
 def wait_for(predicate, timeout, interval=0.1, what="condition"):
@@ -36,24 +36,6 @@ def wait_for(predicate, timeout, interval=0.1, what="condition"):
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}"
                                + (f" (last error: {last_exc!r})" if last_exc else ""))
         time.sleep(interval)
-
-
-def parse_srvr(text):
-    out = {}
-    for line in text.splitlines():
-        if ":" in line:
-            k, v = line.split(":", 1)
-            out[k.strip()] = v.strip()
-    return out
-
-
-def parse_mntr(text):
-    out = {}
-    for line in text.splitlines():
-        parts = line.split("\t", 1)
-        if len(parts) == 2:
-            out[parts[0].strip()] = parts[1].strip()
-    return out
 
 
 class Node:
