@@ -1,24 +1,26 @@
-"""Start, probe, fault and stop multi-process ensembles for the ensemble tests.
+"""Start, probe, fault and stop multi-process ensembles: the interop ensemble tests, reconfiguration, and
+the reliability runs.
 
-An ensemble is a set of server processes on 127.0.0.1, each with its own directory holding
-zoo.cfg, data/myid and node.log (stdout and stderr of every start, appended). Two engines:
+An ensemble is a set of server processes, each with its own directory holding zoo.cfg, data/myid and
+node.log (stdout and stderr of every start, appended). Two engines:
   * "zkserver": this repository's server, `zkserver zoo.cfg`
   * "apache":   Apache ZooKeeper 3.8 from Debian, `java ... QuorumPeerMain zoo.cfg`
+Members listen on 127.0.0.1, or, with a netns.Network, each in its own network namespace at its own
+address. Spare slots reserve ports and a directory for servers that join later by reconfiguration.
 
-Ports are picked at run time (bound to port 0 and released), so parallel runs do not collide.
-Processes are only ever signalled through the PID of the Popen object that started them, and
-`Ensemble.close()` stops every process this module started.
+Ports are picked at run time, so parallel runs do not collide. Processes are only ever signalled through
+the PID of the Popen object that started them; a test process that is root starts them unprivileged
+(runas), and a stable ensemble is checked to run without privilege. `Ensemble.close()` stops every
+process the ensemble started.
 """
-import os
 import re
-import signal
-import subprocess
 import time
 from pathlib import Path
 
-from .binaries import APACHE_CLASSPATH, APACHE_MAIN, zkserver as zkserver_binary
+from . import words
+from .binaries import server_command
 from .ports import free_ports
-from .words import NOT_SERVING, four_letter, parse_mntr, parse_srvr
+from .server import ServerProcess
 
 
 def wait_for(predicate, timeout, interval=0.1, what="condition"):
@@ -38,53 +40,55 @@ def wait_for(predicate, timeout, interval=0.1, what="condition"):
         time.sleep(interval)
 
 
-class Node:
-    """One ensemble member: its directory, ports, config and process."""
+class Node(ServerProcess):
+    """One ensemble member (or spare slot): its directory, address, ports, config and process."""
+
+    log_name = "node.log"
 
     def __init__(self, ensemble, sid, workdir, client_port, quorum_port, election_port, role):
+        super().__init__(ensemble.kind, workdir, env=ensemble.env)
         self.ensemble = ensemble
         self.sid = sid
-        self.workdir = Path(workdir)
         self.client_port = client_port
         self.quorum_port = quorum_port
         self.election_port = election_port
         self.role = role  # "participant" or "observer"
         self.data_dir = self.workdir / "data"
         self.cfg_path = self.workdir / "zoo.cfg"
-        self.log_path = self.workdir / "node.log"
         self.extra_cfg = {}
         self.myid_override = None
-        self.proc = None
-        self.starts = 0
-        self.stopped_by_signal = False
+        self.members = None  # sids whose server lines the next start writes (None: the ensemble's)
 
     @property
-    def kind(self):
-        return self.ensemble.kind
+    def host(self):
+        net = self.ensemble.net
+        return net.address(self.sid) if net else "127.0.0.1"
 
     @property
     def hosts(self):
-        return f"127.0.0.1:{self.client_port}"
+        return f"{self.host}:{self.client_port}"
 
     def server_line(self):
-        return (f"server.{self.sid}=127.0.0.1:{self.quorum_port}:{self.election_port}:"
-                f"{self.role};127.0.0.1:{self.client_port}")
+        return (f"server.{self.sid}={self.host}:{self.quorum_port}:{self.election_port}:"
+                f"{self.role};{self.host}:{self.client_port}")
 
     def config_text(self):
+        ens = self.ensemble
         cfg = {
-            "tickTime": str(self.ensemble.tick_time),
-            "initLimit": str(self.ensemble.init_limit),
-            "syncLimit": str(self.ensemble.sync_limit),
+            "tickTime": str(ens.tick_time),
+            "initLimit": str(ens.init_limit),
+            "syncLimit": str(ens.sync_limit),
             "dataDir": str(self.data_dir),
             "4lw.commands.whitelist": "*",
             "maxClientCnxns": "200",
         }
         if self.kind == "apache":
             cfg["admin.enableServer"] = "false"
-        cfg.update(self.ensemble.extra_cfg)
+        cfg.update(ens.extra_cfg)
         cfg.update(self.extra_cfg)
         lines = [f"{k}={v}" for k, v in cfg.items() if v is not None]
-        lines += [n.server_line() for n in self.ensemble.nodes]
+        members = ens.nodes if self.members is None else [ens.node(sid) for sid in self.members]
+        lines += [n.server_line() for n in members]
         return "\n".join(lines) + "\n"
 
     def write_files(self):
@@ -94,83 +98,36 @@ class Node:
         (self.data_dir / "myid").write_text(f"{myid}\n")
 
     def command(self):
-        if self.kind == "apache":
-            return ["java", "-Xmx256m", "-XX:+UseSerialGC",
-                    f"-Dzookeeper.log.dir={self.workdir}",
-                    "-Dzookeeper.root.logger=INFO,CONSOLE",
-                    "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
-                    "-Dorg.slf4j.simpleLogger.showDateTime=true",
-                    "-cp", APACHE_CLASSPATH, APACHE_MAIN, str(self.cfg_path)]
-        binary = zkserver_binary()
-        if not binary.is_file():
-            raise RuntimeError(f"zkserver binary not found at {binary}: run "
-                               "`swift build --product zkserver` first or set ZKSERVER_BIN")
-        return [str(binary), str(self.cfg_path)]
+        return server_command(self.kind, self.cfg_path, self.workdir, heap="256m",
+                              properties=("zookeeper.root.logger=INFO,CONSOLE",
+                                          "org.slf4j.simpleLogger.defaultLogLevel=info",
+                                          "org.slf4j.simpleLogger.showDateTime=true"))
 
-    def start(self):
-        assert not self.running(), f"server {self.sid} already running"
-        self.write_files()
-        self.starts += 1
-        with open(self.log_path, "ab") as log:
-            log.write(f"\n===== start #{self.starts} at {time.strftime('%H:%M:%S')}: "
-                      f"{' '.join(self.command())}\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(self.command(), cwd=self.workdir,
-                                         stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        self.ensemble.started_pids.append(self.proc.pid)
-        return self
+    def wrap(self, argv):
+        # `ip netns exec` execs the server: the PID is still the server's
+        net = self.ensemble.net
+        return net.command(self.sid, argv) if net else argv
 
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
+    def start(self, members=None):
+        """Starts the server (without waiting). `members`: the sids whose server lines its zoo.cfg holds
+        from now on (a joiner knows the current members and itself); default the ensemble's members."""
+        if members is not None:
+            self.members = list(members)
+        return self.spawn()
 
-    def kill9(self):
-        if self.running():
-            self.cont()
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def sigstop(self):
-        assert self.running()
-        os.kill(self.proc.pid, signal.SIGSTOP)
-        self.stopped_by_signal = True
-
-    def cont(self):
-        if self.running() and self.stopped_by_signal:
-            os.kill(self.proc.pid, signal.SIGCONT)
-        self.stopped_by_signal = False
-
-    def stop(self, timeout=10.0):
-        """SIGTERM, then SIGKILL after `timeout`. Returns the exit status of a process that was
-        running (None if it was not), negative for a signal."""
-        if not self.running():
-            return None
-        self.cont()
-        os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-            return "killed after SIGTERM timeout"
+    def restart(self):
+        """kill -9, then start again on the same directory."""
+        self.kill9()
+        return self.start()
 
     # probes
     def four(self, cmd, timeout=2.0):
-        return four_letter(self.client_port, cmd, timeout=timeout).decode(errors="replace")
+        return words.four_letter(self.client_port, cmd, timeout=timeout, host=self.host).decode(errors="replace")
 
     def srvr(self):
         """Parsed srvr output, {} if the member is down, or {'serving': False} when it answers
         that it is not serving."""
-        try:
-            text = self.four("srvr")
-        except OSError:
-            return {}
-        if NOT_SERVING in text:
-            return {"serving": False}
-        out = parse_srvr(text)
-        if "Mode" in out:
-            out["serving"] = True
-        return out
+        return words.srvr(self.client_port, self.host)
 
     def mode(self):
         return self.srvr().get("Mode")
@@ -180,67 +137,70 @@ class Node:
         return int(z, 16) if z else None
 
     def mntr(self):
-        try:
-            return parse_mntr(self.four("mntr"))
-        except OSError:
-            return {}
-
-    def log_text(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        return words.mntr(self.client_port, self.host)
 
     def log_tail(self, n=30):
-        return "\n".join(self.log_text().splitlines()[-n:])
+        return super().log_tail(n)
 
 
 class Ensemble:
-    """`voters` participants plus `observers` observers of one engine, in `base_dir`."""
+    """`voters` participants plus `observers` observers of one engine, in `base_dir`, and `spare` slots
+    (sids after the members') for servers that join later. `extra_cfg`: zoo.cfg keys for every member;
+    `env`: environment variables for the servers; `net`: a netns.Network to run each member in."""
 
-    def __init__(self, kind, base_dir, voters=3, observers=0, tick_time=1000, init_limit=10,
-                 sync_limit=5, extra_cfg=None):
+    def __init__(self, kind, base_dir, voters=3, observers=0, spare=0, tick_time=1000, init_limit=10,
+                 sync_limit=5, extra_cfg=None, env=None, net=None):
         self.kind = kind
         self.base_dir = Path(base_dir)
         self.tick_time = tick_time
         self.init_limit = init_limit
         self.sync_limit = sync_limit
         self.extra_cfg = dict(extra_cfg or {})
-        self.started_pids = []
+        self.env = dict(env or {})
+        self.net = net
         self.nodes = []
+        self.spares = []
         self.extra_nodes = []  # processes started outside the member list (bad-input tests)
-        total = voters + observers
-        ports = free_ports(3 * total)
-        for i in range(total):
+        members = voters + observers
+        ports = free_ports(3 * (members + spare))
+        for i in range(members + spare):
             sid = i + 1
-            role = "participant" if i < voters else "observer"
-            self.nodes.append(Node(self, sid, self.base_dir / f"s{sid}", ports[3 * i],
-                                   ports[3 * i + 1], ports[3 * i + 2], role))
+            role = "participant" if i < voters or i >= members else "observer"
+            node = Node(self, sid, self.base_dir / f"s{sid}", ports[3 * i], ports[3 * i + 1], ports[3 * i + 2], role)
+            (self.nodes if i < members else self.spares).append(node)
 
     def node(self, sid):
-        return next(n for n in self.nodes if n.sid == sid)
+        return next(n for n in self.nodes + self.spares if n.sid == sid)
 
     @property
     def hosts(self):
-        return ",".join(n.hosts for n in self.nodes)
+        """The connect string of every member."""
+        return self.connect_string()
+
+    def connect_string(self, sids=None):
+        """The connect string of the given members (sids, in that order), default every member."""
+        nodes = self.nodes if sids is None else [self.node(sid) for sid in sids]
+        return ",".join(n.hosts for n in nodes)
 
     def start(self):
         for n in self.nodes:
             n.start()
         return self
 
-    def close(self):
-        """Stop every process; returns [(server id, log path, status)] of those that did not
-        exit cleanly (status 0) on SIGTERM."""
+    def close(self, timeout=10.0):
+        """Stops every process (SIGTERM to all, then waits, SIGKILL after `timeout`); returns
+        [(server id, log path, status)] of those that did not exit cleanly on SIGTERM."""
+        everyone = self.nodes + self.spares + self.extra_nodes
+        running = [n for n in everyone if n.running()]
+        for n in running:
+            n.terminate()
         unclean = []
-        for n in self.nodes + self.extra_nodes:
+        for n in running:
             try:
-                rc = n.stop(timeout=5.0)
+                rc = n.wait_stopped(timeout)
             except Exception as exc:
                 rc = repr(exc)
-            if rc not in (None, 0) and n.kind == "zkserver":
-                unclean.append((n.sid, str(n.log_path), rc))
-            elif n.kind == "apache" and rc not in (None, 0, 143):
+            if rc not in ((0, 143) if n.kind == "apache" else (0,)):  # the JVM exits 143 on SIGTERM
                 unclean.append((n.sid, str(n.log_path), rc))
         return unclean
 
@@ -271,11 +231,16 @@ class Ensemble:
         return self.node(leaders[0])
 
     def wait_stable(self, timeout=60.0, nodes=None):
+        """Waits until `stable(nodes)`; returns the leader, after checking that every given member runs
+        without privilege. On a timeout the error holds the modes and the log tails."""
         try:
-            return wait_for(lambda: self.stable(nodes), timeout, interval=0.1,
-                            what="one leader and the rest following/observing")
+            leader = wait_for(lambda: self.stable(nodes), timeout, interval=0.1,
+                              what="one leader and the rest following/observing")
         except TimeoutError as exc:
             raise TimeoutError(f"{exc}; modes {self.modes(nodes)}\n{self.tails()}") from None
+        for n in nodes or self.running():
+            n.assert_unprivileged()
+        return leader
 
     def converged(self, nodes=None):
         """(zxid, digest) if every given member reports the same zxid and zk_digest."""
@@ -300,7 +265,7 @@ class Ensemble:
 
     def tails(self, n=15):
         return "\n".join(f"--- server {x.sid} ({x.log_path}):\n{x.log_tail(n)}"
-                         for x in self.nodes + self.extra_nodes)
+                         for x in self.nodes + [s for s in self.spares if s.starts] + self.extra_nodes)
 
 
 def grep_log(node, pattern):

@@ -127,6 +127,10 @@ class ServerProcess:
         finally:
             _started.discard(self)
 
+    def leave_running(self):
+        """Lets the process outlive the test process (it is not killed at exit)."""
+        _started.discard(self)
+
     def assert_unprivileged(self):
         """The running process is not root and holds no capability (checked once per process)."""
         if self.running() and self._checked_pid != self.proc.pid:
