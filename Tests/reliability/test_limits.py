@@ -2,12 +2,10 @@
 memory, released when the clients go, and the server keeps answering other clients quickly."""
 import socket
 import struct
-import subprocess
 import time
 
-from zktest import jute, runas
-from zktest.binaries import zkserver
-from zktest.ports import free_ports
+from zktest import jute
+from zktest.server import ZKServer
 from zktest.words import four_letter, is_ok
 
 
@@ -36,20 +34,13 @@ def read_frame(s):
 
 
 def test_many_sessions_and_watches_stay_bounded(tmp_path):
-    (port,) = free_ports(1)
-    cfg = tmp_path / "zoo.cfg"
-    cfg.write_text(f"tickTime=2000\ndataDir={tmp_path}/data\nclientPort={port}\nclientPortAddress=127.0.0.1\n"
-                   f"maxClientCnxns=0\n4lw.commands.whitelist=*\n")
-    log = open(tmp_path / "server.log", "a")
-    runas.give(tmp_path)
-    proc = subprocess.Popen(runas.command([str(zkserver()), str(cfg)]), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    srv = ZKServer("zkserver", tmp_path, defaults=False,
+                   extra_cfg={"tickTime": "2000", "maxClientCnxns": "0", "4lw.commands.whitelist": "*"})
+    port = srv.port
     socks = []
     try:
-        for _ in range(100):
-            if is_ok(port):
-                break
-            time.sleep(0.1)
-        runas.assert_unprivileged(proc.pid)
+        srv.start(timeout=30)   # serving, and without privilege
+        proc = srv.proc
         base_rss = rss_kb(proc.pid)
         sessions = 400
         for i in range(sessions):
@@ -90,5 +81,4 @@ def test_many_sessions_and_watches_stay_bounded(tmp_path):
     finally:
         for s in socks:
             s.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+        srv.stop()
