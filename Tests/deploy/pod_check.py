@@ -26,11 +26,14 @@ hook runs in a fresh mount namespace built like the container's, not inside the 
 A field or volume type this script does not know how to emulate fails the run loudly.
 
 Needs root (namespaces, mounts): exits 77 (skip) otherwise. Prints `ok:`/`FAIL:` lines, then
-`N passed, M failed`; exit status 1 when a check failed.
+`N passed, M failed`; exit status 1 when a check failed. A module of Tests/ (it uses the zktest package):
+run it from there, `cd Tests && python3 -m deploy.pod_check`.
 """
 import argparse, base64, glob, logging, os, re, shlex, shutil, signal, subprocess, sys, tempfile, time, traceback
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from zktest import binaries, netns
+
+REPO = str(binaries.REPO_ROOT)
 SUBNET = "169.254.78"
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # the Ubuntu image's PATH
 CLUSTER_DOMAIN = "cluster.local"
@@ -93,15 +96,15 @@ def image_from_dockerfile():
 
 
 class Pod:
-    def __init__(self, name, ordinal, ns, address):
-        self.name, self.ordinal, self.ns, self.address = name, ordinal, ns, address
+    def __init__(self, name, ordinal, address):
+        self.name, self.ordinal, self.address = name, ordinal, address
         self.proc, self.volumes, self.starts, self.dir = None, {}, 0, None
 
 
 class Cluster:
     def __init__(self, work, manifests, zkserver):
         import yaml  # here, so that a run without root skips before needing PyYAML
-        self.work, self.made, self.procs = work, [], []
+        self.work, self.procs = work, []
         objs = [o for f in sorted(glob.glob(os.path.join(manifests, "*.yaml"))) for o in yaml.safe_load_all(open(f)) if o]
         kinds = lambda kind: [o for o in objs if o.get("kind") == kind]
         (sts,) = kinds("StatefulSet")
@@ -127,8 +130,9 @@ class Cluster:
         self.data_dir = re.search(r"^dataDir=(.*)$", self.cfg["zoo.cfg"], re.M).group(1)
         self.client_port = next(p["containerPort"] for p in self.main["ports"] if p["name"] == "tcp-client")
         self.image = image_from_dockerfile()
-        self.tag = f"zpc{os.getpid() % 100000}"
-        self.pods = [Pod(f"{sts['metadata']['name']}-{i}", i, f"{self.tag}n{i}", f"{SUBNET}.{i + 1}")
+        # the pod network: pod i in namespace i + 1 of a bridge of its own, at SUBNET.(i + 1)
+        self.net = netns.Network(spec["replicas"], subnet=SUBNET, tag=f"zpc{os.getpid() % 100000}")
+        self.pods = [Pod(f"{sts['metadata']['name']}-{i}", i, self.net.address(i + 1))
                      for i in range(spec["replicas"])]
         self.mnt = os.path.join(work, "mnt")  # every container mounts its own tmpfs root here, in its own namespace
         self.image_bin = os.path.join(work, "image-bin")  # the image's /usr/local/bin: zkserver alone
@@ -205,28 +209,9 @@ class Cluster:
             with open(os.path.join(self.etc, name), "w") as f:
                 f.write(text)
 
-    def ip(self, *args, check=True):
-        r = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20)
-        if check and r.returncode != 0:
-            raise RuntimeError(f"ip {' '.join(args)}: {r.stderr.strip()}")
-
     def network_up(self):
         """A bridge with the host at .254, and each pod's namespace on it through a veth pair."""
-        bridge = self.tag + "br"
-        self.ip("link", "add", bridge, "type", "bridge")
-        self.made.append(("link", "del", bridge))
-        self.ip("addr", "add", f"{SUBNET}.254/24", "dev", bridge)
-        self.ip("link", "set", bridge, "up")
-        for pod in self.pods:
-            host, peer = f"{self.tag}h{pod.ordinal}", f"{self.tag}p{pod.ordinal}"
-            self.ip("netns", "add", pod.ns)
-            self.made.append(("netns", "del", pod.ns))
-            self.ip("link", "add", host, "type", "veth", "peer", "name", peer, "netns", pod.ns)
-            self.made.append(("link", "del", host))
-            self.ip("link", "set", host, "master", bridge, "up")
-            self.ip("-n", pod.ns, "addr", "add", f"{pod.address}/24", "dev", peer)
-            for dev in (peer, "lo"):
-                self.ip("-n", pod.ns, "link", "set", dev, "up")
+        self.net.up()
 
     def materialize(self, pod):
         """A new pod's volumes as the kubelet makes them; the claims' directories are kept from earlier pods."""
@@ -283,8 +268,8 @@ class Cluster:
         inner = ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={gid}", groups, "--inh-caps=-all", "--bounding-set=-all",
                  *(["--no-new-privs"] if nnp else []), "--", "/usr/bin/env", "-i", *env, *command]
         sh.append('exec chroot "$R" ' + " ".join(q(a) for a in inner))
-        return ["ip", "netns", "exec", pod.ns, "unshare", "--mount", "--uts", "--propagation", "private", "--",
-                "bash", "-c", "\n".join(sh)]
+        return self.net.command(pod.ordinal + 1, ["unshare", "--mount", "--uts", "--propagation", "private", "--",
+                                                  "bash", "-c", "\n".join(sh)])
 
     def run(self, pod, c, command, timeout):
         """Runs a command in the pod to completion: (exit status, or None after the timeout; output)."""
@@ -421,8 +406,7 @@ class Cluster:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait(timeout=10)
-        for kind, verb, name in reversed(self.made):
-            self.ip(kind, verb, name, check=False)
+        self.net.down()
 
 
 def tail(path, lines=15):
@@ -489,18 +473,10 @@ def scenario(cl, checks, ready_timeout):
             checks.check(rc == 0, f"{p.name}: livenessProbe {' '.join(probe['exec']['command'])} passes", out)
 
 
-def pick(name):
-    """$ZKCTL_BIN / $ZKSERVER_BIN, else the newer of .build/release and .build/debug."""
-    if os.environ.get(f"{name.upper()}_BIN"):
-        return os.environ[f"{name.upper()}_BIN"]
-    found = [p for p in (f"{REPO}/.build/release/{name}", f"{REPO}/.build/debug/{name}") if os.path.exists(p)]
-    return max(found, key=os.path.getmtime) if found else f"{REPO}/.build/debug/{name}"
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--zkctl", default=pick("zkctl"))
-    ap.add_argument("--zkserver", default=pick("zkserver"))
+    ap.add_argument("--zkctl", default=str(binaries.newest("zkctl")))
+    ap.add_argument("--zkserver", default=str(binaries.newest("zkserver")))
     ap.add_argument("--inventory", default=os.path.join(REPO, "inventory/production-3.yaml"))
     ap.add_argument("--manifests", help="run these manifests instead of generating them with zkctl")
     ap.add_argument("--ready-timeout", type=float, default=60, help="seconds for the pods to become ready")

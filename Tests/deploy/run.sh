@@ -4,7 +4,8 @@
 #      Kubernetes version, offline schemas), yamllint, and `kubectl kustomize` when kubectl exists;
 #      the same for production-3 with zk_tls: true and --issue-tls-secret, whose Secret must pass
 #      `openssl verify` against its own ca.crt; as root, production-3's pods run as the StatefulSet says
-#      (Tests/deploy/pod_check.py: namespaces, the pod's uid/gid, no capabilities, read-only root, probes).
+#      (Tests/deploy/pod_check.py, the module deploy.pod_check of Tests/: namespaces, the pod's uid/gid,
+#      no capabilities, read-only root, probes).
 #   2. Ansible: ansible-lint (production profile) and ansible-playbook --syntax-check.
 #   3. A real deployment: the generated site.yml installs a 3-server ensemble of the bundled
 #      zkserver on 127.0.0.1 (ports and directories in a temp dir, the pid-file service manager),
@@ -140,7 +141,10 @@ step "Kubernetes pods run as a cluster would run them (Tests/deploy/pod_check.py
 # pod's uid/gid, no capabilities and a read-only root, each pod in a network namespace of its own; a client
 # writes and reads through every pod, and one pod is deleted and started again on its volumes. Needs root.
 if [ "$(id -u)" = 0 ]; then
-  if timeout 600 python3 Tests/deploy/pod_check.py --zkctl "$ZKCTL" --zkserver "$ZKSERVER" >"$WORK/pod_check.log" 2>&1; then
+  # A module of Tests/ (it uses the zktest package there): it runs from Tests/, given absolute paths.
+  abs() { case "$1" in /*) echo "$1" ;; *) echo "$ROOT/$1" ;; esac; }
+  if (cd Tests && timeout 600 python3 -m deploy.pod_check --zkctl "$(abs "$ZKCTL")" --zkserver "$(abs "$ZKSERVER")") \
+       >"$WORK/pod_check.log" 2>&1; then
     sed 's/^/   /' "$WORK/pod_check.log"
     ok "pod_check.py: the generated pods run as their manifests say ($(tail -1 "$WORK/pod_check.log"))"
   else

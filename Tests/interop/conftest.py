@@ -1,21 +1,20 @@
 """Fixtures for the interop suite.
 
 ZK_SERVER=zkserver (default) or apache picks the server under test; ZKSERVER_BIN overrides the
-zkserver binary (default .build/debug/zkserver under the repository root).
+zkserver binary (default .build/debug/zkserver under the repository root). The harness is the package
+Tests/zktest (importable through Tests/pytest.ini).
 
 The suite runs as a normal account, as users run the servers and zkctl: it refuses to run as root
 (.ci/run runs it as the unprivileged account zkuser through .ci/unprivileged).
 """
 import os
 import re
-import sys
 import uuid
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from zkharness import ZKServer, server_kind  # noqa: E402
+from zktest.binaries import server_kind
+from zktest.server import ZKServer
 
 
 def pytest_configure(config):

@@ -10,17 +10,14 @@ import urllib.request
 
 import pytest
 
-from zkharness import REPO_ROOT, ZKServer, four_letter, free_base, free_port, zkserver_binary
+from zktest import binaries
+from zktest.binaries import server_kind
+from zktest.ports import free_base_port, free_port
+from zktest.server import SUPER_AUTH, ZKServer
+from zktest.words import four_letter, parse_metrics
 
-pytestmark = pytest.mark.skipif(os.environ.get("ZK_SERVER", "zkserver") != "zkserver",
+pytestmark = pytest.mark.skipif(server_kind() != "zkserver",
                                 reason="zkserver's admin server, metrics and backup format")
-
-SUPER_AUTH = "super:test"   # matches SUPER_DIGEST in zkharness
-
-
-def zkctl_binary():
-    return os.environ.get("ZKCTL_BIN", str(REPO_ROOT / ".build" / "debug" / "zkctl"))
-
 
 def http(port, path, method="GET", headers=None, timeout=30):
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, headers=headers or {})
@@ -123,21 +120,6 @@ def test_unknown_command_is_404_and_post_is_405(admin_zk):
     assert status == 405 and json.loads(raw)["error"]
 
 
-def parse_metrics(text):
-    """Prometheus text format -> {(name, frozenset(labels)): value}; checks every line's syntax."""
-    out = {}
-    sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$')
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            assert re.match(r"^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* ", line) or not line, line
-            continue
-        m = sample.match(line)
-        assert m, line
-        labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(3) or ""))
-        out[(m.group(1), labels)] = float(m.group(4))
-    return out
-
-
 def metrics(srv):
     status, headers, body = http(srv.metrics_port, "/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4"), headers
@@ -177,21 +159,13 @@ def test_snapshot_needs_superuser_credentials(admin_zk):
 
 
 def run_zkctl(*args, timeout=120):
-    return subprocess.run([zkctl_binary(), *args], capture_output=True, text=True, timeout=timeout)
-
-
-def free_base_port(offsets=(0, 100, 200, 400)):
-    """A base port for a 3-node zkctl cluster (see loopback_ports.free_base)."""
-    try:
-        return free_base(3, offsets)
-    except RuntimeError:
-        pytest.skip("no free port range for a 3-node cluster")
+    return subprocess.run([binaries.zkctl(), *args], capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.slow
 def test_restore_a_backup_into_a_new_three_node_cluster(admin_zk, akz, tmp_path):
-    if not os.path.exists(zkctl_binary()):
-        pytest.skip(f"zkctl not built at {zkctl_binary()} (set ZKCTL_BIN)")
+    if not os.path.exists(binaries.zkctl()):
+        pytest.skip(f"zkctl not built at {binaries.zkctl()} (set ZKCTL_BIN)")
     akz.ensure_path("/ens")
     for i in range(200):
         akz.create(f"/ens/n{i}", b"%d" % i)
@@ -202,8 +176,8 @@ def test_restore_a_backup_into_a_new_three_node_cluster(admin_zk, akz, tmp_path)
     base = free_base_port()
     name = "restored3"
     try:
-        p = subprocess.run([zkctl_binary(), "restore", str(out), "-c", name, "-n", "3", "--base-port", str(base),
-                            "--timeout", "60", "--zkserver", str(zkserver_binary())],
+        p = subprocess.run([binaries.zkctl(), "restore", str(out), "-c", name, "-n", "3", "--base-port", str(base),
+                            "--timeout", "60", "--zkserver", str(binaries.zkserver())],
                            capture_output=True, text=True, env=env, timeout=120)
         assert p.returncode == 0, p.stderr
         from kazoo.client import KazooClient
@@ -226,13 +200,13 @@ def test_restore_a_backup_into_a_new_three_node_cluster(admin_zk, akz, tmp_path)
         assert len(hashes) == 1, hashes
         assert re.fullmatch(r"[0-9a-f]+: \d+", hashes.pop())
     finally:
-        subprocess.run([zkctl_binary(), "down", "-c", name, "--purge"], capture_output=True, env=env, timeout=60)
+        subprocess.run([binaries.zkctl(), "down", "-c", name, "--purge"], capture_output=True, env=env, timeout=60)
 
 
 @pytest.mark.slow
 def test_backup_restore_round_trip_100k(admin_zk, akz, tmp_path):
-    if not os.path.exists(zkctl_binary()):
-        pytest.skip(f"zkctl not built at {zkctl_binary()} (set ZKCTL_BIN)")
+    if not os.path.exists(binaries.zkctl()):
+        pytest.skip(f"zkctl not built at {binaries.zkctl()} (set ZKCTL_BIN)")
     start = time.monotonic()
     akz.ensure_path("/bulk")
     total, batch = 100_000, 1000

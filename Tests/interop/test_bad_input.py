@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-import jute
+from zktest import jute
 
 PRECIOUS = b"precious data"
 

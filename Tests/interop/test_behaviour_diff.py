@@ -10,12 +10,12 @@ import json
 
 import pytest
 
-import jute
-from jute import (ADD_WATCH, CHECK, CHECK_WATCHES, CREATE, CREATE2, CREATE_CONTAINER, CREATE_TTL,
-                  DELETE, EXISTS, GET_ACL, GET_ALL_CHILDREN_NUMBER, GET_CHILDREN, GET_CHILDREN2,
-                  GET_DATA, GET_EPHEMERALS, MULTI, MULTI_READ, PING, REMOVE_WATCHES, SET_ACL,
-                  SET_DATA, SYNC, WHO_AM_I, create_body, multi_body, path_body, path_int_body,
-                  set_acl_body, set_data_body)
+from zktest import jute
+from zktest.jute import (ADD_WATCH, CHECK, CHECK_WATCHES, CREATE, CREATE2, CREATE_CONTAINER, CREATE_TTL,
+                         DELETE, EXISTS, GET_ACL, GET_ALL_CHILDREN_NUMBER, GET_CHILDREN, GET_CHILDREN2,
+                         GET_DATA, GET_EPHEMERALS, MULTI, MULTI_READ, PING, REMOVE_WATCHES, SET_ACL,
+                         SET_DATA, SYNC, WHO_AM_I, create_body, multi_body, path_body, path_int_body,
+                         set_acl_body, set_data_body)
 
 USER1_ACL = [(31, "digest", "user1:+7K83PhyQ3ijGj0ADmljf0quVwQ=")]
 

@@ -4,12 +4,12 @@ import re
 
 import pytest
 
-import cliproc
+from zktest import cli
 
 
 @pytest.fixture
 def cli_mt(zk):
-    c = cliproc.cli_mt(zk.hosts)
+    c = cli.cli_mt(zk.hosts)
     c.expect(r"Got a new session id: 0x[0-9a-f]+")
     yield c
     c.close()
@@ -40,7 +40,7 @@ def test_cli_mt_create_get_set_ls_delete(cli_mt, kz, base):
 
 
 def test_cli_mt_ephemeral_and_sequential(zk, kz, base):
-    c = cliproc.cli_mt(zk.hosts)
+    c = cli.cli_mt(zk.hosts)
     try:
         c.expect(r"Got a new session id: (0x[0-9a-f]+)")
         sid = int(c.expect(r"Got a new session id: (0x[0-9a-f]+)").group(1), 16)
@@ -60,7 +60,7 @@ def test_cli_mt_ephemeral_and_sequential(zk, kz, base):
 
 
 def zkcli_ok(zk, *args):
-    rc, out = cliproc.zkcli_once(zk.hosts, *args)
+    rc, out = cli.zkcli_once(zk.hosts, *args)
     assert rc == 0, out
     return out
 
@@ -84,9 +84,9 @@ def test_zkcli_create_get_set_ls_stat_delete(zk, kz, base):
     assert re.search(r"^numChildren = 2$", out, re.M) and re.search(r"^cversion = 2$", out, re.M)
     zkcli_ok(zk, "delete", f"{base}/n")
     assert kz.exists(f"{base}/n") is None
-    rc, out = cliproc.zkcli_once(zk.hosts, "get", f"{base}/n")
+    rc, out = cli.zkcli_once(zk.hosts, "get", f"{base}/n")
     assert "Node does not exist" in out
-    rc, out = cliproc.zkcli_once(zk.hosts, "delete", base)
+    rc, out = cli.zkcli_once(zk.hosts, "delete", base)
     assert "Node not empty" in out or "NotEmpty" in out
 
 
@@ -103,7 +103,7 @@ def test_zkcli_sequential_and_ephemeral(zk, kz, base):
 
 
 def test_zkcli_interactive_auth_acl_and_ephemeral(zk, kz, base):
-    c = cliproc.zkcli(zk.hosts)
+    c = cli.zkcli(zk.hosts)
     try:
         c.expect(r"state:SyncConnected", timeout=30)
         c.send("addauth digest user1:pass1")
@@ -117,9 +117,9 @@ def test_zkcli_interactive_auth_acl_and_ephemeral(zk, kz, base):
     finally:
         c.close()
     assert kz.exists(f"{base}/eph") is None
-    rc, out = cliproc.zkcli_once(zk.hosts, "get", f"{base}/sec")
+    rc, out = cli.zkcli_once(zk.hosts, "get", f"{base}/sec")
     assert "Insufficient permission" in out
-    c = cliproc.zkcli(zk.hosts)
+    c = cli.zkcli(zk.hosts)
     try:
         c.expect(r"state:SyncConnected", timeout=30)
         c.send("addauth digest super:test")
@@ -132,7 +132,7 @@ def test_zkcli_interactive_auth_acl_and_ephemeral(zk, kz, base):
 
 
 def test_zkcli_watches_and_newer_commands(zk, kz, base):
-    c = cliproc.zkcli(zk.hosts)
+    c = cli.zkcli(zk.hosts)
     try:
         c.expect(r"state:SyncConnected", timeout=30)
         c.send(f"create {base}/aw", rf"Created {base}/aw")
@@ -166,13 +166,13 @@ def test_zkcli_watches_and_newer_commands(zk, kz, base):
 
 def test_zkcli_sh_script(zk, kz, base):
     """The packaged zkCli.sh wrapper (not just the Java class) works against the server."""
-    rc, out = cliproc.zkcli_sh_once(zk.hosts, "create", f"{base}/sh", "via-script")
+    rc, out = cli.zkcli_sh_once(zk.hosts, "create", f"{base}/sh", "via-script")
     assert rc == 0 and f"Created {base}/sh" in out, out
-    rc, out = cliproc.zkcli_sh_once(zk.hosts, "get", f"{base}/sh")
+    rc, out = cli.zkcli_sh_once(zk.hosts, "get", f"{base}/sh")
     assert rc == 0 and re.search(r"^via-script$", out, re.M), out
-    rc, out = cliproc.zkcli_sh_once(zk.hosts, "ls", base)
+    rc, out = cli.zkcli_sh_once(zk.hosts, "ls", base)
     assert rc == 0 and re.search(r"^\[sh\]$", out, re.M), out
-    rc, out = cliproc.zkcli_sh_once(zk.hosts, "delete", f"{base}/sh")
+    rc, out = cli.zkcli_sh_once(zk.hosts, "delete", f"{base}/sh")
     assert rc == 0 and kz.exists(f"{base}/sh") is None
 
 

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-import jute
-from zkharness import is_ok
+from zktest import jute
+from zktest.words import is_ok
 
 STREAM_MAX = 2000       # creates sent at most
 STREAM_SECONDS = 10.0   # ... or for at most this long

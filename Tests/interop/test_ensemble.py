@@ -17,11 +17,11 @@ import warnings
 import pytest
 from kazoo.recipe.watchers import DataWatch
 
-from ensemble_harness import Ensemble, Node, free_ports, grep_log, wait_for
-from ensemble_load import Writer
-from ensemble_session import RawSession
-
-import jute
+from zktest import jute
+from zktest.ensemble import Ensemble, Node, grep_log, wait_for
+from zktest.ports import free_ports
+from zktest.session import RawSession
+from zktest.writer import Writer
 
 SESSION_TIMEOUT = 15.0
 # the engine under test for every test but the failover comparison (which runs both)
@@ -216,12 +216,12 @@ def test_faults_under_write_load(request, ensembles, clients, size):
         # (c) SIGSTOP a follower for a few seconds, then SIGCONT
         leader = ens.stable()
         paused = next(n for n in ens.running() if n is not leader)
-        paused.sigstop()
+        paused.pause()
         log(f"SIGSTOP server {paused.sid}")
         for w in writers:
             w.wait_progress(20, timeout=30)
         time.sleep(4.0)
-        paused.cont()
+        paused.resume()
         log(f"SIGCONT server {paused.sid}")
         ens.wait_stable(timeout=30)
         for w in writers:
@@ -231,14 +231,14 @@ def test_faults_under_write_load(request, ensembles, clients, size):
         # follows, and nothing it may still have accepted as leader becomes visible unless
         # committed by the new quorum (checked by the convergence and acknowledged-write checks)
         leader = ens.stable()
-        leader.sigstop()
+        leader.pause()
         log(f"SIGSTOP leader {leader.sid}")
         rest = [n for n in ens.running() if n is not leader]
         new_leader = ens.wait_stable(timeout=30, nodes=rest)
         log(f"new leader {new_leader.sid}")
         for w in writers:
             w.wait_progress(20, timeout=30)
-        leader.cont()
+        leader.resume()
         ens.wait_stable(timeout=30)
         log(f"SIGCONT server {leader.sid}: {ens.modes()}")
         for w in writers:
@@ -249,7 +249,7 @@ def test_faults_under_write_load(request, ensembles, clients, size):
             # paused member follows the new leader once it runs again
             leader = ens.stable()
             paused = next(n for n in ens.running() if n is not leader)
-            paused.sigstop()
+            paused.pause()
             leader.kill9()
             log(f"SIGSTOP server {paused.sid} and killed leader {leader.sid}")
             rest = [n for n in ens.running() if n is not paused]
@@ -257,7 +257,7 @@ def test_faults_under_write_load(request, ensembles, clients, size):
             log(f"new leader {new_leader.sid}")
             for w in writers:
                 w.wait_progress(20, timeout=30)
-            paused.cont()
+            paused.resume()
             leader.start()
             ens.wait_stable(timeout=30)
             log(f"SIGCONT server {paused.sid}, restarted {leader.sid}: {ens.modes()}")
@@ -400,7 +400,7 @@ def test_paused_leader_acknowledges_nothing_lost(ensembles, clients):
     c = jute.Conn(leader.client_port, timeout=10)
     c.connect(timeout_ms=15000)
     assert c.create("/paused", b"v0")["err"] == 0
-    leader.sigstop()
+    leader.pause()
     new_leader = ens.wait_stable(timeout=30, nodes=others)
     with jute.Conn(new_leader.client_port) as o:
         o.connect()
@@ -411,7 +411,7 @@ def test_paused_leader_acknowledges_nothing_lost(ensembles, clients):
         c.send_request(jute.SET_DATA, jute.set_data_body("/paused", b"v0-next", 0)): "set",
         c.send_request(jute.GET_DATA, jute.path_body("/paused", False)): "get",
     }
-    leader.cont()
+    leader.resume()
     replies = {}
     try:
         for _ in range(len(sent)):
@@ -530,7 +530,7 @@ def measure_failovers(ens, runs, bound, fault="kill"):
         if fault == "kill":
             leader.kill9()
         else:
-            leader.sigstop()
+            leader.pause()
         done = None
         attempt = 0
         while time.monotonic() - t0 < bound:
@@ -552,7 +552,7 @@ def measure_failovers(ens, runs, bound, fault="kill"):
         if fault == "kill":
             leader.start()
         else:
-            leader.cont()
+            leader.resume()
     return times
 
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from zkharness import four_letter
+from zktest.words import four_letter
 
 SRVR_LINES = [r"Zookeeper version: \S.*", r"Latency min/avg/max: \d+/[\d.]+/\d+", r"Received: \d+",
               r"Sent: \d+", r"Connections: \d+", r"Outstanding: \d+", r"Zxid: 0x[0-9a-f]+",

@@ -13,8 +13,8 @@ from kazoo.protocol.states import EventType, KazooState
 from kazoo.client import KazooClient
 from kazoo.security import ACL, Id, OPEN_ACL_UNSAFE, make_digest_acl
 
-import jute
-from zkharness import DropProxy
+from zktest import jute
+from zktest.proxy import DropProxy
 
 WAIT = 5.0
 WORLD_READ = ACL(1, Id("world", "anyone"))

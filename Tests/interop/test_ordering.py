@@ -1,5 +1,5 @@
 """Ordering and visibility across pipelined requests and concurrent sessions."""
-import jute
+from zktest import jute
 
 ROUNDS = 300
 

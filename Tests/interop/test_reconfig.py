@@ -2,9 +2,6 @@
 
 Adds a voter, removes one (the leader included), and checks the refusals: no authority, a stale
 config version, a change of two voters at once, and reconfig while disabled."""
-import os
-import signal
-import sys
 import time
 
 import pytest
@@ -12,32 +9,35 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import (BadArgumentsError, BadVersionError, NewConfigNoQuorumError, NoAuthError,
                                ReconfigDisabledError, ZookeeperError)
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "reliability"))
-from zkcluster import Ensemble, four_letter, mode  # noqa: E402
+from zktest.binaries import server_kind
+from zktest.ensemble import Ensemble
+from zktest.server import SUPER_DIGEST
 
-SUPER = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="   # digest of super:test
-
-pytestmark = pytest.mark.skipif(os.environ.get("ZK_SERVER", "zkserver") != "zkserver",
-                                reason="starts zkserver ensembles of its own")
-
-
-def four(port, word):
-    return four_letter(port, word)
+pytestmark = pytest.mark.skipif(server_kind() != "zkserver", reason="starts zkserver ensembles of its own")
 
 
 @pytest.fixture
 def ensemble(tmp_path):
     made = []
 
-    def make(count=3, extra="reconfigEnabled=true"):
-        e = Ensemble(str(tmp_path), count, extra=f"{extra}\nDigestAuthenticationProvider.superDigest={SUPER}", spare=1)
-        e.start_all()
-        e.wait_serving()
+    def make(count=3, reconfig=True):
+        cfg = {"standaloneEnabled": "false", "DigestAuthenticationProvider.superDigest": SUPER_DIGEST}
+        if reconfig:
+            cfg["reconfigEnabled"] = "true"
+        e = Ensemble("zkserver", tmp_path, voters=count, spare=1, extra_cfg=cfg)
         made.append(e)
+        e.start()
+        e.wait_stable(timeout=30)
         return e
     yield make
     for e in made:
-        e.stop()
+        e.close()
+
+
+def modes(e, sids):
+    """The modes of the given members, once they form a stable ensemble."""
+    e.wait_stable(timeout=30, nodes=[e.node(i) for i in sids])
+    return sorted(e.modes([e.node(i) for i in sids]).values())
 
 
 def client(hosts, auth=True):
@@ -50,20 +50,20 @@ def client(hosts, auth=True):
 
 def test_add_a_voter_then_remove_members_including_the_leader(ensemble):
     e = ensemble(3)
-    e.start(4, [1, 2, 3, 4])   # a joiner knows the current members and itself
-    z = client(e.hosts([1, 2, 3]))
+    joiner = e.node(4)
+    joiner.start(members=[1, 2, 3, 4])   # a joiner knows the current members and itself
+    z = client(e.connect_string([1, 2, 3]))
     try:
         z.create("/before", b"1")
-        data, _ = z.reconfig(joining=e.spec(4), leaving=None, new_members=None)
+        data, _ = z.reconfig(joining=joiner.server_line(), leaving=None, new_members=None)
         text = data.decode()
-        assert e.spec(4) in text and text.splitlines()[-1].startswith("version=")
-        modes = e.wait_serving([1, 2, 3, 4])
-        assert sorted(modes) == ["follower", "follower", "follower", "leader"]
-        z4 = client(e.hosts([4]), auth=False)
+        assert joiner.server_line() in text and text.splitlines()[-1].startswith("version=")
+        assert modes(e, [1, 2, 3, 4]) == ["follower", "follower", "follower", "leader"]
+        z4 = client(joiner.hosts, auth=False)
         z4.sync("/")
         assert z4.exists("/before") is not None   # the joiner caught up
         z4.stop()
-        leader = [i for i in (1, 2, 3, 4) if mode(e.client_port(i)) == "leader"][0]
+        leader = next(i for i in (1, 2, 3, 4) if e.node(i).mode() == "leader")
         for attempt in range(50):
             try:
                 data, _ = z.reconfig(joining=None, leaving=str(leader), new_members=None)
@@ -72,10 +72,9 @@ def test_add_a_voter_then_remove_members_including_the_leader(ensemble):
                 time.sleep(0.2)   # connection moved during the leader hand-off
         assert f"server.{leader}=" not in data.decode()
         rest = [i for i in (1, 2, 3, 4) if i != leader]
-        modes = e.wait_serving(rest)
-        assert modes.count("leader") == 1
-        assert mode(e.client_port(leader)) is None   # removed: no longer serving
-        digests = {four(e.client_port(i), "mntr").split("zk_digest\t")[1].split()[0] for i in rest}
+        assert modes(e, rest).count("leader") == 1
+        assert e.node(leader).mode() is None   # removed: no longer serving
+        digests = {e.node(i).mntr()["zk_digest"] for i in rest}
         assert len(digests) == 1
     finally:
         z.stop()
@@ -83,8 +82,8 @@ def test_add_a_voter_then_remove_members_including_the_leader(ensemble):
 
 def test_refusals_keep_the_ensemble_serving(ensemble):
     e = ensemble(3)
-    anon = client(e.hosts([1, 2, 3]), auth=False)
-    z = client(e.hosts([1, 2, 3]))
+    anon = client(e.hosts, auth=False)
+    z = client(e.hosts)
     try:
         with pytest.raises(NoAuthError):
             anon.reconfig(joining=None, leaving="3", new_members=None)
@@ -96,27 +95,27 @@ def test_refusals_keep_the_ensemble_serving(ensemble):
             z.reconfig(joining="server.9=nonsense", leaving=None, new_members=None)
         # Adding a voter is refused while too few of the new membership are synced with the leader:
         # pause one follower, ask the leader directly.
-        leader = [i for i in (1, 2, 3) if mode(e.client_port(i)) == "leader"][0]
-        follower = [i for i in (1, 2, 3) if i != leader][0]
-        zl = client(e.hosts([leader]))
-        os.kill(e.procs[follower].pid, signal.SIGSTOP)
+        leader = e.leader()
+        follower = next(n for n in e.nodes if n is not leader)
+        zl = client(leader.hosts)
+        follower.pause()
         try:
             time.sleep(1.5)
             with pytest.raises(NewConfigNoQuorumError):
-                zl.reconfig(joining=e.spec(4), leaving=None, new_members=None)
+                zl.reconfig(joining=e.node(4).server_line(), leaving=None, new_members=None)
         finally:
-            os.kill(e.procs[follower].pid, signal.SIGCONT)
+            follower.resume()
             zl.stop()
         z.create("/still-writable", b"")
-        assert e.wait_serving([1, 2, 3])
+        assert e.wait_stable(timeout=30)
     finally:
         anon.stop()
         z.stop()
 
 
 def test_reconfig_is_refused_when_disabled(ensemble):
-    e = ensemble(3, extra="")
-    z = client(e.hosts([1, 2, 3]))
+    e = ensemble(3, reconfig=False)
+    z = client(e.hosts)
     try:
         with pytest.raises(ReconfigDisabledError):
             z.reconfig(joining=None, leaving="3", new_members=None)

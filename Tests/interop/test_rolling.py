@@ -1,8 +1,8 @@
 """zkctl scale / restart --rolling / upgrade on real ensembles under client load.
 
     pytest Tests/interop/test_rolling.py -m "not slow"     # CI part: bundled 3->5->3, rolling restart of 3, bad input
-    python3 Tests/interop/test_rolling.py --report          # the full report, both engines (slow)
-    python3 Tests/interop/test_rolling.py --report --engine bundled
+    cd Tests && python3 -m interop.test_rolling --report    # the full report, both engines (slow)
+    cd Tests && python3 -m interop.test_rolling --report --engine bundled
 """
 import argparse
 import contextlib
@@ -16,10 +16,7 @@ import time
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from rolling_scenarios import SCENARIOS, Cluster, run_scenario, table  # noqa: E402
-from rolling_load import Load  # noqa: E402
+from zktest.rolling import SCENARIOS, Cluster, run_scenario, table
 
 
 def check_row(row):

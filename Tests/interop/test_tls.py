@@ -1,7 +1,7 @@
 """TLS: zkserver's secureClientPort with real clients (kazoo, the Java client) and an ensemble whose
 members talk over mutual TLS (sslQuorum). Certificates come from `zkctl tls init`.
 
-zkctl is found through ZKCTL_BIN, else next to ZKSERVER_BIN, else .build/debug/zkctl.
+zkctl is found through ZKCTL_BIN, else next to ZKSERVER_BIN, else .build/debug/zkctl (zktest.binaries).
 """
 import os
 import socket
@@ -16,24 +16,20 @@ from kazoo.exceptions import NoAuthError
 from kazoo.security import make_acl, make_digest_acl
 from kazoo.handlers.threading import KazooTimeoutError
 
-from cliproc import JAVA_CLASSPATH, ZKCLI_MAIN
-from ensemble_harness import Ensemble, wait_for
-from zkharness import REPO_ROOT, ZKServer, free_port, server_kind, zkserver_binary
+from zktest import binaries
+from zktest.binaries import REPO_ROOT, server_kind
+from zktest.cli import JAVA_CLASSPATH, ZKCLI_MAIN
+from zktest.ensemble import Ensemble, wait_for
+from zktest.ports import free_base_port, free_port
+from zktest.server import ZKServer
 
 # zkserver is started directly (ZK_SERVER=apache does not apply); the zkctl test also runs the apache engine.
 pytestmark = pytest.mark.skipif(server_kind() != "zkserver", reason="TLS tests run against zkserver")
 
 
-def zkctl_binary():
-    if os.environ.get("ZKCTL_BIN"):
-        return Path(os.environ["ZKCTL_BIN"])
-    beside = zkserver_binary().parent / "zkctl"
-    return beside if beside.is_file() else REPO_ROOT / ".build" / "debug" / "zkctl"
-
-
 def tls_init(home, name):
     """`zkctl tls init` for a generated 3-node cluster; returns its tls dir."""
-    binary = zkctl_binary()
+    binary = binaries.zkctl()
     if not binary.is_file():
         pytest.fail(f"zkctl not found at {binary}: run `swift build` or set ZKCTL_BIN", pytrace=False)
     p = subprocess.run([str(binary), "tls", "init", "--home", str(home), "--name", name, "-n", "3"],
@@ -387,11 +383,10 @@ def test_member_with_a_certificate_from_another_ca_is_refused(tls_ensemble, cert
 def test_zkctl_up_with_tls_serves_clients_over_tls(tmp_path, engine):
     """`zkctl up --tls`: certificates made on the fly, secureClientPort and sslQuorum rendered; Apache
     ZooKeeper reads the same keys and certificates."""
-    from test_admin_metrics_backup import free_base_port
     base = free_base_port(offsets=(0, 100, 200, 300, 400))   # client, quorum, election, TLS, metrics
-    env = dict(os.environ, ZKCTL_HOME=str(tmp_path / "home"), ZKCTL_ZKSERVER=str(zkserver_binary()))
-    zkctl = [str(zkctl_binary()), "--name", "sectest"]
-    up = subprocess.run([str(zkctl_binary()), "up", "--tls", "--engine", engine, "--base-port", str(base), "--name", "sectest"],
+    env = dict(os.environ, ZKCTL_HOME=str(tmp_path / "home"), ZKCTL_ZKSERVER=str(binaries.zkserver()))
+    zkctl = [str(binaries.zkctl()), "--name", "sectest"]
+    up = subprocess.run([str(binaries.zkctl()), "up", "--tls", "--engine", engine, "--base-port", str(base), "--name", "sectest"],
                         env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180, cwd=REPO_ROOT)
     try:
         assert up.returncode == 0, up.stderr[-3000:]

@@ -11,10 +11,11 @@ import time
 import pytest
 from kazoo.client import KazooClient
 
-from rolling_scenarios import zkctl_binary, zkserver_binary
-from zkharness import free_base
+from zktest import binaries
+from zktest.binaries import server_kind
+from zktest.ports import free_base
 
-pytestmark = pytest.mark.skipif(os.environ.get("ZK_SERVER", "zkserver") != "zkserver",
+pytestmark = pytest.mark.skipif(server_kind() != "zkserver",
                                 reason="the installed pair is zkctl with its bundled zkserver")
 
 
@@ -31,12 +32,12 @@ def proc_status(pid):
 def installed(tmp_path):
     """zkctl and zkserver copied into a bin directory of their own, a fresh HOME, and an environment
     with nothing that points back into the source tree."""
-    if not os.path.exists(zkctl_binary()):
-        pytest.skip(f"zkctl not built at {zkctl_binary()} (set ZKCTL_BIN)")
+    if not os.path.exists(binaries.zkctl()):
+        pytest.skip(f"zkctl not built at {binaries.zkctl()} (set ZKCTL_BIN)")
     bindir, home = tmp_path / "bin", tmp_path / "home"
     bindir.mkdir()
     home.mkdir()
-    for exe in (zkctl_binary(), zkserver_binary()):
+    for exe in (binaries.zkctl(), binaries.zkserver()):
         shutil.copy2(exe, bindir / os.path.basename(exe))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZKCTL_")}
     env.update(HOME=str(home), PATH=f"{bindir}:/usr/local/bin:/usr/bin:/bin")

@@ -8,10 +8,12 @@ import urllib.request
 
 import pytest
 
-from test_admin_metrics_backup import free_base_port, parse_metrics, zkctl_binary
-from zkharness import zkserver_binary
+from zktest import binaries
+from zktest.binaries import server_kind
+from zktest.ports import free_base_port
+from zktest.words import parse_metrics
 
-pytestmark = pytest.mark.skipif(os.environ.get("ZK_SERVER", "zkserver") != "zkserver",
+pytestmark = pytest.mark.skipif(server_kind() != "zkserver",
                                 reason="zkctl's bundled engine (zkserver) serves the metrics")
 
 NAME = "mstatus"
@@ -19,13 +21,13 @@ NAME = "mstatus"
 
 @pytest.fixture
 def cluster(tmp_path):
-    if not os.path.exists(zkctl_binary()):
-        pytest.skip(f"zkctl not built at {zkctl_binary()} (set ZKCTL_BIN)")
-    env = dict(os.environ, ZKCTL_HOME=str(tmp_path / "home"), ZKCTL_ZKSERVER=str(zkserver_binary()))
+    if not os.path.exists(binaries.zkctl()):
+        pytest.skip(f"zkctl not built at {binaries.zkctl()} (set ZKCTL_BIN)")
+    env = dict(os.environ, ZKCTL_HOME=str(tmp_path / "home"), ZKCTL_ZKSERVER=str(binaries.zkserver()))
     base = free_base_port()
 
     def zkctl(*args, timeout=120):
-        return subprocess.run([zkctl_binary(), *args], capture_output=True, text=True, env=env,
+        return subprocess.run([binaries.zkctl(), *args], capture_output=True, text=True, env=env,
                               stdin=subprocess.DEVNULL, timeout=timeout)
 
     up = zkctl("up", "-n", "3", "--base-port", str(base), "--name", NAME, "--timeout", "90")

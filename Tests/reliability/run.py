@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Seeded fault run against a real zkserver ensemble, with a linearizability check of the history.
 
-    python3 Tests/reliability/run.py --seconds 60 --seed 7            # 5 nodes, the default
-    python3 Tests/reliability/run.py --seconds 30 --fault stale-sync  # a deliberately broken server
+    cd Tests && python3 -m reliability.run --seconds 60 --seed 7            # 5 nodes, the default
+    cd Tests && python3 -m reliability.run --seconds 30 --fault stale-sync  # a deliberately broken server
+
+(A module of Tests/, run from there, so that the test package zktest is importable.)
 
 Clients run a versioned-register workload (write = setData, cas = setData with the version read before,
 read = sync + getData) on a few znodes, plus unique appends (sequential creates). A nemesis kills (-9)
@@ -13,24 +15,20 @@ linearizability and every acknowledged append must still exist. Prints a summary
 """
 import argparse
 import json
-import os
+import logging
 import random
 import sys
 import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kazoo.client import KazooClient
+from kazoo.exceptions import BadVersionError
+from kazoo.retry import KazooRetry
 
-from kazoo.client import KazooClient  # noqa: E402
-from kazoo.exceptions import BadVersionError, NoNodeError  # noqa: E402
-from kazoo.retry import KazooRetry  # noqa: E402
+from zktest import linearizability, netns
+from zktest.ensemble import Ensemble
 
-import linearizability  # noqa: E402
-import netns  # noqa: E402
-from zkcluster import Ensemble  # noqa: E402
-
-import logging  # noqa: E402
 logging.getLogger("kazoo").setLevel(logging.CRITICAL)
 
 
@@ -121,7 +119,7 @@ def worker(idx, hosts, keys, rec, stop, seed, pace):
 
 
 def nemesis(ens, rng, stop, faults, log):
-    n = ens.count
+    n = len(ens.nodes)
     minority = (n - 1) // 2
     while not stop.is_set():
         stop.wait(rng.uniform(1.5, 4.0))
@@ -129,6 +127,7 @@ def nemesis(ens, rng, stop, faults, log):
             break
         k = rng.randint(1, max(1, minority))
         leader = ens.leader()
+        leader = leader.sid if leader else None
         pool = list(range(1, n + 1))
         victims = set()
         if leader and rng.random() < 0.5:
@@ -148,9 +147,9 @@ def nemesis(ens, rng, stop, faults, log):
             continue
         for v in sorted(victims):
             if kind == "kill":
-                ens.kill9(v)
-            else:
-                ens.pause(v)
+                ens.node(v).kill9()
+            elif ens.node(v).running():
+                ens.node(v).pause()
             faults[kind] = faults.get(kind, 0) + 1
             if v == leader:
                 faults[f"{kind}-leader"] = faults.get(f"{kind}-leader", 0) + 1
@@ -158,9 +157,9 @@ def nemesis(ens, rng, stop, faults, log):
         stop.wait(rng.uniform(0.5, 3.0))
         for v in sorted(victims):
             if kind == "kill":
-                ens.start(v)
+                ens.node(v).start()
             else:
-                ens.resume(v)
+                ens.node(v).resume()
 
 
 def main():
@@ -194,15 +193,16 @@ def main():
             ap.error(f"--net netns: {why}")
         else:
             print(f"NOTE: no real partitions in this run ({why}); faults are kill -9 and pauses on loopback", flush=True)
-    ens = Ensemble(root, a.nodes, env=env, tick_ms=500, net=net)
+    ens = Ensemble("zkserver", root, voters=a.nodes, tick_time=500, extra_cfg={"standaloneEnabled": "false"},
+                   env=env, net=net)
     rec, faults, log = Recorder(), {}, []
     keys = [f"k{i}" for i in range(a.keys)]
     started = time.time()
     anomalies = []
     try:
-        ens.start_all()
-        ens.wait_serving()
-        setup = client(ens.hosts())
+        ens.start()
+        ens.wait_stable(timeout=30)
+        setup = client(ens.hosts)
         setup.ensure_path("/seq")
         for k in keys:
             setup.create(f"/reg/{k}", b"0", makepath=True)
@@ -212,7 +212,7 @@ def main():
         for i in range(a.clients):
             order = list(range(1, a.nodes + 1))
             rot = order[i % a.nodes:] + order[:i % a.nodes]
-            threads.append(threading.Thread(target=worker, args=(i, ens.hosts(rot), keys, rec, stop, a.seed, a.pace), daemon=True))
+            threads.append(threading.Thread(target=worker, args=(i, ens.connect_string(rot), keys, rec, stop, a.seed, a.pace), daemon=True))
         nem = threading.Thread(target=nemesis, args=(ens, rng, stop, faults, log), daemon=True)
         for t in threads:
             t.start()
@@ -223,13 +223,13 @@ def main():
         for t in threads:
             t.join(timeout=60)
         # Heal: everything up, then final reads and a digest comparison.
-        for i in range(1, a.nodes + 1):
-            if ens.alive(i):
-                ens.resume(i)
+        for node in ens.nodes:
+            if node.running():
+                node.resume()
             else:
-                ens.start(i)
-        ens.wait_serving(timeout=60)
-        final = client(ens.hosts())
+                node.start()
+        ens.wait_stable(timeout=60)
+        final = client(ens.hosts)
         for k in keys:
             t0 = now()
             final.sync(f"/reg/{k}")
@@ -243,7 +243,7 @@ def main():
         time.sleep(0.5)
         digests = {}
         for i in range(1, a.nodes + 1):
-            m = ens.mntr(i)
+            m = ens.node(i).mntr()
             digests[i] = (m.get("zk_digest"), m.get("zk_znode_count"))
         if len(set(digests.values())) != 1:
             anomalies.append(f"replicas differ after healing: {digests}")
@@ -257,8 +257,11 @@ def main():
             if ok is False:
                 anomalies.append(f"/reg/{k}: {detail}")
     finally:
-        if not a.keep:
-            ens.stop()
+        if a.keep:
+            for node in ens.nodes:
+                node.leave_running()
+        else:
+            ens.close()
         if net:
             net.down()
     gave_up = [k for k, (ok, _) in verdicts.items() if ok is None]

@@ -1,19 +1,16 @@
 """A standalone zkserver whose log directory fills up: writes are refused with an error (no crash),
 reads keep working, writes resume when space returns, and no acknowledged write is lost across a
 restart. Needs root to mount a small tmpfs (skipped with a loud message otherwise); the server itself
-runs unprivileged (runas)."""
+runs unprivileged (zktest.runas)."""
 import os
 import subprocess
-import sys
 import time
 
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import ZookeeperError
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import runas  # noqa: E402
-from zkcluster import free_ports, four_letter, zkserver_bin  # noqa: E402
+from zktest.server import ZKServer
 
 
 def mount_tmpfs(path, size):
@@ -35,21 +32,13 @@ def small_disk(tmp_path):
 
 
 def test_full_disk_refuses_writes_and_recovers(small_disk, tmp_path):
-    (port,) = free_ports(1)
-    cfg = tmp_path / "zoo.cfg"
-    cfg.write_text(f"tickTime=500\ndataDir={tmp_path}/data\ndataLogDir={small_disk}\nclientPort={port}\n"
-                   f"clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nsnapCount=1000000\n")
-    log = open(tmp_path / "server.log", "a")
-    runas.give(tmp_path)
-    proc = subprocess.Popen(runas.command([zkserver_bin(), str(cfg)]), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    srv = ZKServer("zkserver", tmp_path, defaults=False,
+                   extra_cfg={"tickTime": "500", "dataLogDir": small_disk, "4lw.commands.whitelist": "*",
+                              "snapCount": "1000000"})
     z = None
     try:
-        for _ in range(100):
-            if four_letter(port, "ruok") == "imok":
-                break
-            time.sleep(0.1)
-        runas.assert_unprivileged(proc.pid)
-        z = KazooClient(hosts=f"127.0.0.1:{port}", timeout=10)
+        srv.start(timeout=30)   # serving, and without privilege
+        z = KazooClient(hosts=srv.hosts, timeout=10)
         z.start(timeout=10)
         z.create("/fill", b"")
         acked, refused = [], 0
@@ -63,7 +52,7 @@ def test_full_disk_refuses_writes_and_recovers(small_disk, tmp_path):
                 if refused >= 5:
                     break
         assert refused >= 5, "the disk never filled up"
-        assert proc.poll() is None, "the server died on a full disk"
+        assert srv.running(), "the server died on a full disk"
         assert len(z.get_children("/fill")) == len(acked)   # reads still work
         # Space returns: writes are accepted again.
         subprocess.run(["mount", "-o", "remount,size=64m", small_disk], check=True)
@@ -77,15 +66,10 @@ def test_full_disk_refuses_writes_and_recovers(small_disk, tmp_path):
                 time.sleep(0.3)
         z.stop()
         z = None
-        proc.kill()
-        proc.wait(timeout=10)
+        srv.kill9()
         # Restart: every acknowledged write is there, refused ones are not.
-        proc = subprocess.Popen(runas.command([zkserver_bin(), str(cfg)]), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        for _ in range(100):
-            if four_letter(port, "ruok") == "imok":
-                break
-            time.sleep(0.1)
-        z = KazooClient(hosts=f"127.0.0.1:{port}", timeout=10)
+        srv.start(timeout=30)
+        z = KazooClient(hosts=srv.hosts, timeout=10)
         z.start(timeout=10)
         kids = set(z.get_children("/fill"))
         assert kids == {f"n{i:04d}" for i in acked}
@@ -95,6 +79,4 @@ def test_full_disk_refuses_writes_and_recovers(small_disk, tmp_path):
     finally:
         if z is not None:
             z.stop()
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=10)
+        srv.stop()

@@ -1,17 +1,12 @@
 """Limits hold on a standalone zkserver: hundreds of sessions and 100k watches are served with bounded
 memory, released when the clients go, and the server keeps answering other clients quickly."""
-import os
 import socket
 import struct
-import subprocess
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "interop"))
-import jute  # noqa: E402
-import runas  # noqa: E402
-from zkcluster import four_letter, free_ports, zkserver_bin  # noqa: E402
+from zktest import jute
+from zktest.server import ZKServer
+from zktest.words import four_letter, is_ok
 
 
 def rss_kb(pid):
@@ -39,20 +34,13 @@ def read_frame(s):
 
 
 def test_many_sessions_and_watches_stay_bounded(tmp_path):
-    (port,) = free_ports(1)
-    cfg = tmp_path / "zoo.cfg"
-    cfg.write_text(f"tickTime=2000\ndataDir={tmp_path}/data\nclientPort={port}\nclientPortAddress=127.0.0.1\n"
-                   f"maxClientCnxns=0\n4lw.commands.whitelist=*\n")
-    log = open(tmp_path / "server.log", "a")
-    runas.give(tmp_path)
-    proc = subprocess.Popen(runas.command([zkserver_bin(), str(cfg)]), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    srv = ZKServer("zkserver", tmp_path, defaults=False,
+                   extra_cfg={"tickTime": "2000", "maxClientCnxns": "0", "4lw.commands.whitelist": "*"})
+    port = srv.port
     socks = []
     try:
-        for _ in range(100):
-            if four_letter(port, "ruok") == "imok":
-                break
-            time.sleep(0.1)
-        runas.assert_unprivileged(proc.pid)
+        srv.start(timeout=30)   # serving, and without privilege
+        proc = srv.proc
         base_rss = rss_kb(proc.pid)
         sessions = 400
         for i in range(sessions):
@@ -71,20 +59,20 @@ def test_many_sessions_and_watches_stay_bounded(tmp_path):
             w.sendall(batch)
             for _ in range(1000):
                 read_frame(w)
-        wchs = four_letter(port, "wchs")
+        wchs = four_letter(port, "wchs").decode()
         assert f"Total watches:{total}" in wchs, wchs
         peak_rss = rss_kb(proc.pid)
         # Another client is still served promptly.
         t0 = time.monotonic()
-        assert four_letter(port, "ruok") == "imok"
+        assert is_ok(port)
         latency = time.monotonic() - t0
         for s in socks:
             s.close()
         socks = []
         deadline = time.time() + 10
-        while time.time() < deadline and "Total watches:0" not in four_letter(port, "wchs"):
+        while time.time() < deadline and "Total watches:0" not in four_letter(port, "wchs").decode():
             time.sleep(0.2)
-        assert "Total watches:0" in four_letter(port, "wchs")
+        assert "Total watches:0" in four_letter(port, "wchs").decode()
         grown_mb = (peak_rss - base_rss) / 1024
         print(f"\nLIMITS: {sessions} sessions + {total} watches: RSS {base_rss // 1024} MB -> {peak_rss // 1024} MB "
               f"(+{grown_mb:.1f} MB), ruok under load {latency * 1000:.1f} ms, watches released on disconnect")
@@ -93,5 +81,4 @@ def test_many_sessions_and_watches_stay_bounded(tmp_path):
     finally:
         for s in socks:
             s.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+        srv.stop()

@@ -6,11 +6,13 @@ import sys
 
 import pytest
 
-RUN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run.py")
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(*args, timeout=240):
-    p = subprocess.run([sys.executable, RUN, "--json", *args], capture_output=True, text=True, timeout=timeout)
+    """reliability/run.py, run as the module reliability.run from Tests/ (where the zktest package is)."""
+    p = subprocess.run([sys.executable, "-m", "reliability.run", "--json", *args], cwd=TESTS,
+                       capture_output=True, text=True, timeout=timeout)
     print(p.stdout)
     return p.returncode, p.stdout
 

@@ -9,7 +9,7 @@ waits are bounded; the thread stops on `close()`.
 import threading
 import time
 
-import jute
+from . import jute
 
 
 def set_watches_body(relative_zxid, data=(), exist=(), child=()):

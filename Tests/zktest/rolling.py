@@ -1,4 +1,4 @@
-"""Runs zkctl rolling operations against real ensembles under client load (rolling_load.Load)."""
+"""Runs zkctl rolling operations against real ensembles under client load (load.Load)."""
 import json
 import os
 import shutil
@@ -6,18 +6,10 @@ import subprocess
 import tempfile
 import time
 
-from rolling_load import Load
-from zkharness import free_base
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-
-
-def zkctl_binary():
-    return os.environ.get("ZKCTL_BIN", os.path.join(ROOT, ".build", "debug", "zkctl"))
-
-
-def zkserver_binary():
-    return os.environ.get("ZKSERVER_BIN", os.path.join(ROOT, ".build", "debug", "zkserver"))
+from . import binaries
+from .binaries import REPO_ROOT
+from .load import Load
+from .ports import free_base
 
 
 class Cluster:
@@ -27,14 +19,14 @@ class Cluster:
         self.home = tempfile.mkdtemp(prefix="zkctl-rolling-")
         self.base = free_base(count=8)
         self.nodes = nodes
-        self.env = dict(os.environ, ZKCTL_HOME=self.home, ZKCTL_ZKSERVER=zkserver_binary())
+        self.env = dict(os.environ, ZKCTL_HOME=self.home, ZKCTL_ZKSERVER=str(binaries.zkserver()))
         self.env.pop("ZKCTL_CLUSTER", None)
 
     def hosts(self, count=8):
         return ",".join(f"127.0.0.1:{self.base + i}" for i in range(count))
 
     def zkctl(self, *args, timeout=300, check=True):
-        p = subprocess.run([zkctl_binary(), *args, "--name", self.name], env=self.env, cwd=ROOT,
+        p = subprocess.run([binaries.zkctl(), *args, "--name", self.name], env=self.env, cwd=REPO_ROOT,
                            capture_output=True, text=True, timeout=timeout)
         if check and p.returncode != 0:
             raise RuntimeError(f"zkctl {' '.join(args)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
@@ -66,7 +58,7 @@ def copy_of_zkserver():
     """The same zkserver binary at another path (an 'upgrade' target)."""
     d = tempfile.mkdtemp(prefix="zkserver-next-")
     target = os.path.join(d, "zkserver")
-    shutil.copy2(zkserver_binary(), target)
+    shutil.copy2(binaries.zkserver(), target)
     return target
 
 

@@ -1,6 +1,7 @@
 """Real network partitions for tests: each node in its own network namespace, joined by a bridge that
-this module creates (and removes) in the test's own sandbox. Addresses are link-local (169.254.77.0/24)
-and exist only inside these namespaces and on the bridge; links are cut with blackhole routes.
+this module creates (and removes) in the test's own sandbox. Addresses are link-local (169.254.77.0/24
+by default; Tests/deploy/pod_check.py's pods use another subnet) and exist only inside these namespaces
+and on the bridge; links are cut with blackhole routes.
 
 Needs root and iproute2; `available()` says why not otherwise."""
 import os
@@ -10,7 +11,7 @@ SUBNET = "169.254.77"
 
 
 def _ip(*args, check=True):
-    r = subprocess.run(["ip", *args], capture_output=True, text=True)
+    r = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20)
     if check and r.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)}: {r.stderr.strip()}")
     return r
@@ -28,10 +29,12 @@ def available():
 
 
 class Network:
-    """Namespaces n1..nN on bridge `br`; node i has address 169.254.77.i, the host side .254."""
+    """Namespaces <tag>n1..<tag>nN on the bridge <tag>br; node i has address <subnet>.i, the host side
+    <subnet>.254. The tag (default zk<pid>) keeps the names of concurrent runs apart."""
 
-    def __init__(self, count):
-        self.tag = f"zk{os.getpid() % 100000}"
+    def __init__(self, count, subnet=SUBNET, tag=None):
+        self.tag = tag or f"zk{os.getpid() % 100000}"
+        self.subnet = subnet
         self.count = count
         self.bridge = f"{self.tag}br"
         self.cut = set()
@@ -41,12 +44,12 @@ class Network:
         return f"{self.tag}n{i}"
 
     def address(self, i):
-        return f"{SUBNET}.{i}"
+        return f"{self.subnet}.{i}"
 
     def up(self):
         _ip("link", "add", self.bridge, "type", "bridge")
         self.created.append(("link", self.bridge))
-        _ip("addr", "add", f"{SUBNET}.254/24", "dev", self.bridge)
+        _ip("addr", "add", f"{self.subnet}.254/24", "dev", self.bridge)
         _ip("link", "set", self.bridge, "up")
         for i in range(1, self.count + 1):
             ns, host, peer = self.ns(i), f"{self.tag}h{i}", f"{self.tag}p{i}"

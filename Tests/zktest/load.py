@@ -5,7 +5,7 @@ import threading
 import time
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import ConnectionLoss, NodeExistsError, BadVersionError, NoNodeError, SessionExpiredError
+from kazoo.exceptions import BadVersionError, ConnectionLoss, NodeExistsError, SessionExpiredError
 
 RETRYABLE = (ConnectionLoss, SessionExpiredError)
 

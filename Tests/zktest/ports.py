@@ -63,3 +63,12 @@ def free_base(count=3, offsets=(0, 100, 200, 400)):
         if all(port_free(base + off + i) for off in offsets for i in range(count)):
             return base
     raise RuntimeError(f"no free range of {count} ports at offsets {offsets} between 12000 and 20000")
+
+
+def free_base_port(count=3, offsets=(0, 100, 200, 400)):
+    """free_base for a test: skips the test (pytest) when there is no such range."""
+    try:
+        return free_base(count, offsets)
+    except RuntimeError:
+        import pytest
+        pytest.skip(f"no free port range for a {count}-node cluster")
