@@ -142,7 +142,8 @@ public struct KubectlCluster: KubernetesCluster {
 
     public func listPods(labels: [KubernetesModel.Label]) throws -> [PodInfo] {
         let selector = labels.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        return Self.parsePods(try kubectl(["get", "pods", "-l", selector, "-o", "jsonpath=" + Self.podColumns]))
+        return Self.parsePods(try kubectl(["get", "pods", "-l", selector, "-o", "jsonpath=" + Self.podColumns],
+                                          what: "kubectl get pods -l \(selector)"))
     }
 
     public func waitReady(pod: String, timeout: Duration) throws {
@@ -162,8 +163,8 @@ public struct KubectlCluster: KubernetesCluster {
         _ = try check(Self.command(action, target: target), timeout: timeout)
     }
 
-    private func kubectl(_ arguments: [String]) throws -> String {
-        try check(["kubectl"] + target.flags + arguments, timeout: Self.callTimeout)
+    private func kubectl(_ arguments: [String], what: String? = nil) throws -> String {
+        try check(["kubectl"] + target.flags + arguments, timeout: Self.callTimeout, what: what)
     }
 
     /// Runs a kubectl command line; its output, or a throw naming the command (or `what`) and what it printed.
