@@ -10,7 +10,7 @@ import PackageDescription
 //   ZKStorage        transaction log + snapshots on disk   (shell: file I/O)
 //   ZKServer         NIO client port (plain and TLS), peer transport, four-letter words, admin HTTP + /metrics
 //                    (a Prometheus registry per server), config   (shell: network)
-//   ZKClient         async ZooKeeper client used by zkctl health checks and the benchmark   (shell: network)
+//   ZKClient         async ZooKeeper client: zkctl's health write and reconfig, and the benchmark   (shell: network)
 //   ZKOrchestration  zkctl: inventory, templates, planners (pure), certificates, process supervision (shell);
 //                    templates/ is embedded at build time by EmbedTemplatesPlugin (tool: EmbedTemplates)
 //   zkserver/zkctl/zksim   executables: flags -> libraries, nothing else

@@ -15,6 +15,8 @@ public struct ZooKeeperError: Error, Hashable, Sendable, CustomStringConvertible
         public static let unimplemented = Code(.unimplemented)
         public static let operationTimeout = Code(.operationTimeout)
         public static let badArguments = Code(.badArguments)
+        public static let newConfigNoQuorum = Code(.newConfigNoQuorum)
+        public static let reconfigInProgress = Code(.reconfigInProgress)
         public static let noNode = Code(.noNode)
         public static let noAuth = Code(.noAuth)
         public static let badVersion = Code(.badVersion)
@@ -26,11 +28,19 @@ public struct ZooKeeperError: Error, Hashable, Sendable, CustomStringConvertible
         public static let authFailed = Code(.authFailed)
         public static let sessionMoved = Code(.sessionMoved)
         public static let notReadOnly = Code(.notReadOnly)
+        public static let reconfigDisabled = Code(.reconfigDisabled)
         /// The client was closed (locally, or its session ended).
         public static let closed = Code(rawValue: -1000)
 
         public var description: String {
             self == .closed ? "CLOSED" : ErrorCode(rawValue).name
+        }
+
+        /// Raised by the client itself (the connection, the session or a reply it could not read),
+        /// not sent by a server in answer to a request.
+        public var isLocal: Bool {
+            let local: [Code] = [.connectionLoss, .operationTimeout, .marshallingError, .sessionExpired, .closed]
+            return local.contains(self)
         }
     }
 

@@ -150,6 +150,29 @@ public final class ZooKeeperClient: @unchecked Sendable {
         return try decode(path) { try reader.readPath() }
     }
 
+    /// The path of the ensemble's configuration znode (readable by anyone, written only by reconfig).
+    public static let configPath = "/zookeeper/config"
+
+    /// The ensemble's dynamic configuration (`server.N=...` lines and `version=...`), as stored in
+    /// `/zookeeper/config`. With `watch`, a data watch is left on it.
+    public func getConfig(watch: Bool = false) async throws -> ([UInt8]?, Stat) {
+        try await getData(Self.configPath, watch: watch)
+    }
+
+    /// Changes the ensemble's membership: incrementally (`joining`, comma-separated `server.N=...`
+    /// specs; `leaving`, comma-separated ids) or by replacing it (`newMembers`). `fromConfig` is the
+    /// configuration version the change is meant for (-1: whatever is current); the server refuses
+    /// the change with `badVersion` when the membership moved on. Needs the superuser (or skipACL).
+    /// Returns the new configuration and its Stat.
+    public func reconfig(joining: String? = nil, leaving: String? = nil, newMembers: String? = nil,
+                         fromConfig: Int64 = -1) async throws -> ([UInt8]?, Stat) {
+        let request = ReconfigRequest(joiningServers: joining, leavingServers: leaving, newMembers: newMembers,
+                                      curConfigId: fromConfig)
+        let r = try await call(.reconfig(request), path: Self.configPath)
+        var reader = JuteReader(r.body)
+        return try decode(Self.configPath) { (try reader.readBuffer(), try Stat(from: &reader)) }
+    }
+
     /// Adds credentials to the session (e.g. scheme "digest", auth "user:password").
     /// They are sent again after a reconnect.
     public func addAuth(scheme: String, auth: [UInt8]) async throws {

@@ -199,4 +199,19 @@ final class ClientTests: XCTestCase {
         XCTAssertEqual(v12, [1])
         await owner.close(); await stranger.close()
     }
+
+    func testConfigIsReadableAndReconfigIsRefusedByAStandaloneServer() async throws {
+        let c = try await connect()
+        let config = try await c.getConfig()
+        let direct = try await c.getData("/zookeeper/config")
+        XCTAssertEqual(config.0, direct.0)
+        XCTAssertEqual(config.1, direct.1)
+        try await c.addDigestAuth(user: "super", password: "not-configured")
+        // A standalone server without reconfigEnabled refuses membership changes with its own code.
+        await assertCode(.reconfigDisabled) { _ = try await c.reconfig(leaving: "2", fromConfig: -1) }
+        // The session is still usable after the refusal.
+        let root = try await c.exists("/")
+        XCTAssertNotNil(root)
+        await c.close()
+    }
 }

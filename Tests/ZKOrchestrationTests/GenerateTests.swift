@@ -195,7 +195,14 @@ import Yams
 
     static func deletedPods(_ steps: [KubernetesRollout.Step]) -> [String] {
         steps.compactMap { step -> String? in
-            if case .kubectl(let argv) = step.kind, let i = argv.firstIndex(of: "delete") { return argv[i + 2] }
+            if case .run(.deletePod(let pod)) = step.kind { return pod }
+            return nil
+        }
+    }
+
+    static func replicas(_ steps: [KubernetesRollout.Step]) -> [Int] {
+        steps.compactMap { step -> Int? in
+            if case .run(.scale(_, let n)) = step.kind { return n }
             return nil
         }
     }
@@ -210,9 +217,10 @@ import Yams
         #expect(Self.deletedPods(steps) == ["prod-zk-2", "prod-zk-0", "prod-zk-1"])
         // Every replacement is followed by a gate on that pod over the whole ensemble.
         for (i, step) in steps.enumerated() {
-            if case .kubectl(let argv) = step.kind, argv.contains("delete") {
-                #expect(steps[i + 1].kind == .gate(pod: argv[argv.firstIndex(of: "delete")! + 2], pods: ["prod-zk-0", "prod-zk-1", "prod-zk-2"]))
-                #expect(Array(argv.prefix(3)) == ["kubectl", "-n", "zk"])
+            if case .run(let action) = step.kind, case .deletePod(let pod) = action {
+                #expect(steps[i + 1].kind == .gate(pod: pod, pods: ["prod-zk-0", "prod-zk-1", "prod-zk-2"]))
+                #expect(KubectlCluster.command(action, target: .init(namespace: "zk"))
+                        == ["kubectl", "-n", "zk", "delete", "pod", pod, "--wait=true", "--timeout=120s"])
             }
         }
     }
@@ -221,35 +229,41 @@ import Yams
         let m = try Self.model()
         let steps = KubernetesRollout.plan(m, operation: .upgrade(image: "zookeeper:3.9.4"),
                                            modes: ["prod-zk-0": "leader", "prod-zk-1": "follower", "prod-zk-2": "follower"])
-        guard case .kubectl(let first) = steps[0].kind else { Issue.record("first step is not kubectl"); return }
-        #expect(first == ["kubectl", "set", "image", "statefulset/prod-zk", "zookeeper=zookeeper:3.9.4", "bootstrap=zookeeper:3.9.4"])
+        guard case .run(let first) = steps[0].kind else { Issue.record("first step changes nothing"); return }
+        #expect(KubectlCluster.command(first, target: .init())
+                == ["kubectl", "set", "image", "statefulset/prod-zk", "zookeeper=zookeeper:3.9.4", "bootstrap=zookeeper:3.9.4"])
         #expect(Self.deletedPods(steps).last == "prod-zk-0")
     }
 
     @Test func scaleOutAddsOneServerPerStep() throws {
         let m = try Self.model("local-5-observer")
         let steps = KubernetesRollout.plan(m, operation: .scale(from: 3), modes: [:], manifests: "k8s")
-        let scales = steps.compactMap { s -> String? in
-            if case .kubectl(let argv) = s.kind, argv.contains("scale") { return argv.last }
-            return nil
-        }
-        #expect(scales == ["--replicas=4", "--replicas=5"])
+        #expect(Self.replicas(steps) == [4, 5])
         let adds = steps.compactMap { s -> String? in
-            if case .kubectl(let argv) = s.kind, let i = argv.firstIndex(of: "-add") { return argv[i + 1] }
+            if case .run(.exec(_, _, let argv)) = s.kind, let i = argv.firstIndex(of: "-add") { return argv[i + 1] }
             return nil
         }
         #expect(adds == m.members[3...].map(\.serverLine))
         let shrink = KubernetesRollout.plan(m, operation: .scale(from: 7), modes: [:], manifests: "k8s")
-        #expect(shrink.compactMap { s -> String? in
-            if case .kubectl(let argv) = s.kind, argv.contains("scale") { return argv.last }
-            return nil
-        } == ["--replicas=6", "--replicas=5"])
+        #expect(Self.replicas(shrink) == [6, 5])
         #expect(KubernetesRollout.plan(m, operation: .scale(from: 5), modes: [:]).count == 1)
     }
 
-    @Test func srvrParsingAndQuoting() {
-        #expect(KubernetesRollout.mode(fromSrvr: "Zookeeper version: x\nMode: follower\nNode count: 4\n") == "follower")
-        #expect(KubernetesRollout.mode(fromSrvr: "This ZooKeeper instance is not currently serving requests\n") == "down")
+    @Test func podListingAndQuoting() {
+        #expect(KubectlCluster.parsePods("prod-zk-0\tRunning\tTrue\nprod-zk-1\tPending\t\nprod-zk-2\tRunning\tFalse\n") == [
+            PodInfo(name: "prod-zk-0", phase: "Running", ready: true),
+            PodInfo(name: "prod-zk-1", phase: "Pending", ready: false),
+            PodInfo(name: "prod-zk-2", phase: "Running", ready: false),
+        ])
         #expect(KubernetesRollout.shellQuote(["kubectl", "exec", "a b", "it's"]) == "kubectl exec 'a b' 'it'\\''s'")
+    }
+
+    @Test func dryRunPrintsCopyableCommands() throws {
+        let m = try Self.model()
+        let text = KubernetesRollout.render(KubernetesRollout.plan(m, operation: .restart, modes: [:], target: .init(namespace: "zk")),
+                                            model: m, target: .init(namespace: "zk"))
+        #expect(text.contains("   kubectl -n zk delete pod prod-zk-2 --wait=true --timeout=120s\n"))
+        #expect(text.contains("   kubectl -n zk wait --for=condition=Ready pod/prod-zk-2 --timeout=300s\n"))
+        #expect(text.contains("do kubectl -n zk exec \"$p\" -c zookeeper -- bash -c 'exec 3<>/dev/tcp/127.0.0.1/2181 && printf srvr >&3 && timeout 4 cat <&3' | grep Mode; done"))
     }
 }

@@ -118,6 +118,22 @@ import Testing
     @Test func skippedWriteIsNotHealthy() {
         let h = HealthModel.evaluate([probe(1, .standalone)], write: .skipped)
         #expect(h.state == .degraded)
+        // What the nodes alone say is kept apart from the write.
+        #expect(h.ensembleState == .healthy)
+    }
+
+    @Test func ensembleStateIgnoresTheWriteButNotTheNodes() {
+        let failed = HealthModel.evaluate([probe(1, .follower), probe(2, .leader), probe(3, .follower)], write: .failed("timed out"))
+        #expect(failed.state == .down)
+        #expect(failed.ensembleState == .healthy)
+        let oneDown = HealthModel.evaluate([probe(1, .leader), probe(2, .follower), probe(3, nil)], write: .skipped)
+        #expect(oneDown.ensembleState == .degraded)
+    }
+
+    @Test func aOneVoterQuorumLeaderIsHealthy() {
+        let h = HealthModel.evaluate([probe(1, .leader)], write: .committed(zxid: 1))
+        #expect(h.state == .healthy)
+        #expect(h.leader == nil)
     }
 
     @Test func wrongRoleIsDegraded() {

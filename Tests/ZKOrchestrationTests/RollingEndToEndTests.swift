@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import ZKOrchestration
 
-/// zkserver processes on loopback: the wire reconfig client with the cluster's superuser, scale
+/// zkserver processes on loopback: the reconfig client (ZKClient) with the cluster's superuser, scale
 /// 3 -> 5 -> 3 and a rolling restart, through the real process provider and probes.
 @Suite(.serialized) struct RollingEndToEndTests {
     @Test(.enabled(if: FileSystem.isExecutable(zkserverBinary)), .timeLimit(.minutes(3)))
@@ -23,13 +23,13 @@ import Testing
             // A stale configuration version is refused by the servers and changes nothing.
             let password = try #require(o.store.superuserPassword("roll"))
             let servers = three.nodes.map { (host: $0.host, port: $0.clientPort) }
-            let before = try WireReconfigSender().readConfig(servers: servers, timeout: .seconds(10))
+            let before = try await ZKClientReconfigSender().readConfig(servers: servers, timeout: .seconds(10))
             #expect(before.members.map(\.id) == [1, 2, 3])
-            let stale = try WireReconfigSender().reconfig(servers: servers, password: password, joining: nil, leaving: "3",
+            let stale = try await ZKClientReconfigSender().reconfig(servers: servers, password: password, joining: nil, leaving: "3",
                                                           fromConfigVersion: 1, timeout: .seconds(10))
             #expect(stale == .refused(code: -103))
             // Without the superuser: not authorised.
-            let unauthorised = try WireReconfigSender().reconfig(servers: servers, password: "wrong", joining: nil, leaving: "3",
+            let unauthorised = try await ZKClientReconfigSender().reconfig(servers: servers, password: "wrong", joining: nil, leaving: "3",
                                                                  fromConfigVersion: -1, timeout: .seconds(10))
             if case .applied = unauthorised { Issue.record("a reconfig with a wrong password was applied") }
 
@@ -41,7 +41,7 @@ import Testing
             let five = try o.store.loadInventory("roll")
             #expect(five.nodes.map(\.id) == [1, 2, 3, 4, 5])
             #expect(await o.health(five).state == .healthy)
-            #expect(try WireReconfigSender().readConfig(servers: servers, timeout: .seconds(10)).members.map(\.id) == [1, 2, 3, 4, 5])
+            #expect(try await ZKClientReconfigSender().readConfig(servers: servers, timeout: .seconds(10)).members.map(\.id) == [1, 2, 3, 4, 5])
 
             found = await ex.discover(five)
             let restart = RollingPlanner.rollingRestart(current: five, healthy: found.healthy, leader: found.leader)

@@ -67,6 +67,9 @@ public struct ClusterHealth: Equatable, Sendable {
     public var nodes: [NodeHealth]
     public var write: WriteCheck
     public var problems: [String]
+    /// The state the node probes alone give, before the test write counts: `healthy` when every
+    /// node serves in its role with one leader (what a rollout gate waits for when no write is made).
+    public var ensembleState: HealthState
 
     public var summary: String {
         switch state {
@@ -80,8 +83,8 @@ public struct ClusterHealth: Equatable, Sendable {
 /// The health model: a pure function of the probes.
 ///
 /// - healthy: every node answers `ruok`, reports the role it should have (exactly one leader, the
-///   other voters followers, observers observers; `standalone` for a one-node cluster) and a test
-///   write committed.
+///   other voters followers, observers observers; `standalone`, or the leader of a one-voter quorum,
+///   for a one-node cluster) and a test write committed.
 /// - down: no quorum: no single leader, fewer than a majority of voters serving, or the test write failed.
 /// - degraded: the ensemble serves writes but some node is stopped, unreachable or in the wrong role.
 public enum HealthModel {
@@ -114,6 +117,8 @@ public enum HealthModel {
                 let fine: Bool
                 switch (standalone, p.expectedRole, mode) {
                 case (true, _, .standalone): fine = true
+                // A one-voter quorum (after a reconfig down to one server, or standaloneEnabled=false).
+                case (true, .participant, .leader): fine = true
                 case (false, .participant, .leader), (false, .participant, .follower): fine = true
                 case (false, .observer, .observer): fine = true
                 default: fine = false
@@ -154,6 +159,7 @@ public enum HealthModel {
                 state = .degraded
             }
         }
+        let ensembleState = state
         switch write {
         case .failed(let why):
             problems.append("test write failed: \(why)")
@@ -167,6 +173,6 @@ public enum HealthModel {
             break
         }
         return ClusterHealth(state: state, leader: standalone ? nil : leaders.first?.id,
-                             nodes: nodes, write: write, problems: problems)
+                             nodes: nodes, write: write, problems: problems, ensembleState: ensembleState)
     }
 }

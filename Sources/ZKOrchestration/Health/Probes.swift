@@ -15,8 +15,8 @@ public struct TCPFourLetterWordClient: FourLetterWordClient {
     }
 }
 
-/// The "a real client session can write" check. The wire implementation below is used until the
-/// package's ZooKeeper client library is wired in behind the same protocol.
+/// The "a real client session can write" check: `ZKClientProbe` opens a session with the package's
+/// client library (ZKClient); tests use a fake.
 public protocol ClientProbe: Sendable {
     /// Opens a session through the connect string, creates an ephemeral znode and closes the session.
     func testWrite(connectString: String, timeout: Duration) async -> WriteCheck
@@ -29,7 +29,7 @@ public struct HealthProber: Sendable {
     public var timeout: Duration
 
     public init(words: any FourLetterWordClient = TCPFourLetterWordClient(),
-                client: any ClientProbe = WireClientProbe(), timeout: Duration = .seconds(2)) {
+                client: any ClientProbe = ZKClientProbe(), timeout: Duration = .seconds(2)) {
         self.words = words
         self.client = client
         self.timeout = timeout

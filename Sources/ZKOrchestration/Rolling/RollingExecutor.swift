@@ -55,7 +55,7 @@ public struct RollingExecutor: Sendable {
     public var observerFirst = true
     let began = ContinuousClock.now
 
-    public init(orchestrator: Orchestrator, reconfig: any ReconfigSender = WireReconfigSender(),
+    public init(orchestrator: Orchestrator, reconfig: any ReconfigSender = ZKClientReconfigSender(),
                 events: @escaping @Sendable (RollingEvent) -> Void = { _ in },
                 syncTimeout: Duration = .seconds(90), startTimeout: Duration = .seconds(60),
                 pollInterval: Duration = .milliseconds(200)) {
@@ -298,7 +298,7 @@ public struct RollingExecutor: Sendable {
         var lastError = ""
         while ContinuousClock.now < deadline {
             do {
-                let config = try reconfig.readConfig(servers: servers, timeout: .seconds(10))
+                let config = try await reconfig.readConfig(servers: servers, timeout: .seconds(10))
                 if config.members == members(target) {
                     emit("reconfig", step: step, total: total, node: node, "the servers already have the new membership")
                     return ""
@@ -306,7 +306,7 @@ public struct RollingExecutor: Sendable {
                 guard config.members == members(inventory) else {
                     throw ZKCtlError("reconfig refused: the servers' membership (\(config.members.map { "\($0.id):\($0.role.rawValue)" }.joined(separator: ","))) is not the one zkctl recorded (\(members(inventory).map { "\($0.id):\($0.role.rawValue)" }.joined(separator: ","))); it was changed outside zkctl: make the inventory match it before scaling")
                 }
-                switch try reconfig.reconfig(servers: servers, password: password, joining: joining, leaving: leaving,
+                switch try await reconfig.reconfig(servers: servers, password: password, joining: joining, leaving: leaving,
                                              fromConfigVersion: config.version ?? -1, timeout: .seconds(10)) {
                 case .applied(let config):
                     emit("reconfig", step: step, total: total, node: node, action: joining != nil ? "add" : "remove",

@@ -11,9 +11,6 @@ public enum Superuser {
         user + ":" + Data(SHA1.hash(Array("\(user):\(password)".utf8))).base64EncodedString()
     }
 
-    /// The `auth` packet payload for the digest scheme.
-    public static func credentials(password: String) -> [UInt8] { Array("\(user):\(password)".utf8) }
-
     public static func generatePassword() -> String {
         var rng = SystemRandomNumberGenerator()
         let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")

@@ -2,8 +2,8 @@
 /// do not serve first, then followers and observers one at a time, the leader last, with a gate
 /// after each pod (Ready, then every pod serving with exactly one leader).
 ///
-/// Pure: builds kubectl command lines from the model and the modes observed; `zkctl k8s` prints
-/// or runs them.
+/// Pure: builds the steps from the model and the modes observed; `KubernetesRolloutRunner` runs
+/// them against a `KubernetesCluster`, and `render` prints them as kubectl commands.
 public enum KubernetesRollout {
     public enum Operation: Equatable, Sendable {
         case restart
@@ -14,8 +14,8 @@ public enum KubernetesRollout {
 
     public struct Step: Equatable, Sendable {
         public enum Kind: Equatable, Sendable {
-            /// Run a kubectl command.
-            case kubectl([String])
+            /// Change the cluster.
+            case run(KubernetesAction)
             /// Wait until the pod is Ready, then until every pod of `pods` serves with one leader.
             case gate(pod: String, pods: [String])
             /// Something only a person can do, or a check to run by hand.
@@ -27,7 +27,7 @@ public enum KubernetesRollout {
     }
 
     /// Connection flags every kubectl command gets.
-    public struct Target: Equatable, Sendable {
+    public struct Target: Equatable, Sendable, CustomStringConvertible {
         public var namespace: String?
         public var context: String?
         public init(namespace: String? = nil, context: String? = nil) {
@@ -38,12 +38,20 @@ public enum KubernetesRollout {
         var flags: [String] {
             (context.map { ["--context", $0] } ?? []) + (namespace.map { ["-n", $0] } ?? [])
         }
+
+        /// For messages: "context kind-zk, namespace zk".
+        public var description: String {
+            "context " + (context ?? "(kubectl's current)") + ", namespace " + (namespace ?? "(the context's default)")
+        }
     }
 
-    /// The command that prints a pod's `srvr` through bash (both images have bash, neither needs nc).
-    public static func srvrCommand(_ model: KubernetesModel, pod: String, target: Target) -> [String] {
-        ["kubectl"] + target.flags + ["exec", pod, "-c", "zookeeper", "--", "bash", "-c",
-                                      "exec 3<>/dev/tcp/127.0.0.1/\(model.clientPort) && printf srvr >&3 && timeout 4 cat <&3"]
+    /// The server container of every pod.
+    public static let serverContainer = "zookeeper"
+
+    /// The command, run in a server container, that sends a four-letter word to the server and prints
+    /// the answer (through bash: both images have bash, neither needs nc).
+    public static func fourLetterWordCommand(_ word: String, clientPort: Int) -> [String] {
+        ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/\(clientPort) && printf \(word) >&3 && timeout 4 cat <&3"]
     }
 
     /// Restart order from observed modes (pod -> mode, "down" when it did not answer): not serving
@@ -65,13 +73,12 @@ public enum KubernetesRollout {
 
     public static func plan(_ model: KubernetesModel, operation: Operation, modes: [String: String],
                             target: Target = .init(), manifests: String? = nil) -> [Step] {
-        let k = ["kubectl"] + target.flags
         var steps: [Step] = []
         switch operation {
         case .restart, .upgrade:
             if case .upgrade(let image) = operation {
-                steps.append(Step(kind: .kubectl(k + ["set", "image", "statefulset/\(model.name)",
-                                                      "zookeeper=\(image)", "bootstrap=\(image)"]),
+                let images = [serverContainer, "bootstrap"].map { ContainerImage(container: $0, image: image) }
+                steps.append(Step(kind: .run(.setImage(statefulSet: model.name, images: images)),
                                   description: "record the new image (updateStrategy OnDelete: no pod restarts yet)"))
             }
             steps.append(Step(kind: .note, description: "ensemble must be healthy before the first pod goes: every pod serving, one leader"))
@@ -81,7 +88,7 @@ public enum KubernetesRollout {
             }
             for pod in restartOrder(model, modes: modes) {
                 let mode = modes[pod].map { " (\($0))" } ?? ""
-                steps.append(Step(kind: .kubectl(k + ["delete", "pod", pod, "--wait=true", "--timeout=120s"]),
+                steps.append(Step(kind: .run(.deletePod(pod)),
                                   description: "replace \(pod)\(mode)"))
                 steps.append(Step(kind: .gate(pod: pod, pods: all), description: "wait until \(pod) is Ready and every pod serves with one leader"))
             }
@@ -94,29 +101,29 @@ public enum KubernetesRollout {
             }
             steps.append(Step(kind: .note, description: "ensemble must be healthy; one server is added or removed per step, the voters stay odd at the end"))
             if to > from {
-                steps.append(Step(kind: .kubectl(k + ["apply", "-k", dir]),
+                steps.append(Step(kind: .run(.apply(directory: dir)),
                                   description: "publish the members list with the new servers (running pods keep theirs until restarted)"))
                 for ordinal in from..<to {
                     let m = model.members[ordinal]
-                    steps.append(Step(kind: .kubectl(k + ["scale", "statefulset/\(model.name)", "--replicas=\(ordinal + 1)"]),
+                    steps.append(Step(kind: .run(.scale(statefulSet: model.name, replicas: ordinal + 1)),
                                       description: "create \(m.podName) (server \(m.id)); it syncs as a non-voting follower"))
                     steps.append(Step(kind: .gate(pod: m.podName, pods: model.members[0...ordinal].map(\.podName)),
                                       description: "wait until \(m.podName) is Ready and serves"))
-                    steps.append(Step(kind: .kubectl(k + ["exec", model.members[0].podName, "-c", "zookeeper", "--",
-                                                          "zkCli.sh", "-server", "127.0.0.1:\(model.clientPort)",
-                                                          "reconfig", "-add", m.serverLine]),
+                    steps.append(Step(kind: .run(.exec(pod: model.members[0].podName, container: serverContainer,
+                                                       command: ["zkCli.sh", "-server", "127.0.0.1:\(model.clientPort)",
+                                                                 "reconfig", "-add", m.serverLine])),
                                       description: "add server \(m.id) with reconfig (needs a reconfig superuser or skipACL; the bundled engine does not implement reconfig yet)"))
                 }
             } else {
                 for ordinal in stride(from: from - 1, through: to, by: -1) {
                     let pod = "\(model.name)-\(ordinal)"
                     steps.append(Step(kind: .note, description: "remove the server of \(pod) from the ensemble with `reconfig -remove <id>` (its id is in the previous members list), then write once so the new configuration is active"))
-                    steps.append(Step(kind: .kubectl(k + ["scale", "statefulset/\(model.name)", "--replicas=\(ordinal)"]),
+                    steps.append(Step(kind: .run(.scale(statefulSet: model.name, replicas: ordinal)),
                                       description: "stop \(pod)"))
                     steps.append(Step(kind: .gate(pod: model.members[0].podName, pods: (0..<ordinal).map { "\(model.name)-\($0)" }),
                                       description: "wait until every remaining pod serves with one leader"))
                 }
-                steps.append(Step(kind: .kubectl(k + ["apply", "-k", dir]), description: "publish the smaller members list"))
+                steps.append(Step(kind: .run(.apply(directory: dir)), description: "publish the smaller members list"))
                 steps.append(Step(kind: .note, description: "the removed pods' volumes are kept (whenScaled: Retain); delete data-\(model.name)-<ordinal> PVCs once sure"))
             }
         }
@@ -129,11 +136,14 @@ public enum KubernetesRollout {
         for (i, s) in steps.enumerated() {
             lines.append("\(i + 1). \(s.description)")
             switch s.kind {
-            case .kubectl(let argv): lines.append("   " + shellQuote(argv))
+            case .run(let action): lines.append("   " + shellQuote(KubectlCluster.command(action, target: target)))
             case .gate(let pod, let pods):
-                lines.append("   " + shellQuote(["kubectl"] + target.flags + ["wait", "--for=condition=Ready", "pod/\(pod)", "--timeout=300s"]))
+                lines.append("   " + shellQuote(KubectlCluster.waitCommand(pod: pod, timeoutSeconds: 300, target: target)))
+                let srvr = KubectlCluster.command(.exec(pod: "$p", container: serverContainer,
+                                                        command: fourLetterWordCommand("srvr", clientPort: model.clientPort)),
+                                                  target: target)
                 lines.append("   for p in \(pods.joined(separator: " ")); do "
-                             + shellQuote(srvrCommand(model, pod: "$p", target: target)).replacingOccurrences(of: "'$p'", with: "\"$p\"")
+                             + shellQuote(srvr).replacingOccurrences(of: "'$p'", with: "\"$p\"")
                              + " | grep Mode; done   # every pod serving, exactly one leader")
             case .note: break
             }
@@ -146,13 +156,5 @@ public enum KubernetesRollout {
             let safe = arg.unicodeScalars.allSatisfy { "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,@".unicodeScalars.contains($0) }
             return safe && !arg.isEmpty ? arg : "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
         }.joined(separator: " ")
-    }
-
-    /// Mode from `srvr` output ("down" when there is none).
-    public static func mode(fromSrvr text: String) -> String {
-        for line in text.split(separator: "\n") where line.hasPrefix("Mode:") {
-            return String(line.dropFirst(5)).trimmed(" \t\r")
-        }
-        return "down"
     }
 }

@@ -1,0 +1,183 @@
+import Foundation
+
+/// A pod as the cluster reports it.
+public struct PodInfo: Equatable, Sendable {
+    public var name: String
+    /// Pending, Running, Succeeded, Failed or Unknown.
+    public var phase: String
+    /// The pod's Ready condition (the readiness probe: the server serves in the ensemble).
+    public var ready: Bool
+
+    public init(name: String, phase: String, ready: Bool) {
+        self.name = name
+        self.phase = phase
+        self.ready = ready
+    }
+}
+
+/// A new image for one container of a pod template.
+public struct ContainerImage: Equatable, Sendable {
+    public var container: String
+    public var image: String
+
+    public init(container: String, image: String) {
+        self.container = container
+        self.image = image
+    }
+}
+
+/// A change `zkctl k8s` makes to the cluster: one step of a rollout.
+public enum KubernetesAction: Equatable, Sendable {
+    /// Record new images in the StatefulSet's pod template (under OnDelete, no pod restarts).
+    case setImage(statefulSet: String, images: [ContainerImage])
+    /// Delete a pod and wait until it is gone (the StatefulSet creates it again).
+    case deletePod(String)
+    /// Apply a kustomization directory.
+    case apply(directory: String)
+    case scale(statefulSet: String, replicas: Int)
+    /// Run a command in a container of a pod.
+    case exec(pod: String, container: String, command: [String])
+}
+
+/// The Kubernetes operations a rollout needs (shell). `KubectlCluster` runs kubectl; tests use an
+/// in-memory fake. Every operation throws a message that says what failed.
+public protocol KubernetesCluster: Sendable {
+    /// Where the operations go (named in messages).
+    var target: KubernetesRollout.Target { get }
+    func setImage(statefulSet: String, images: [ContainerImage]) throws
+    func deletePod(_ pod: String) throws
+    func apply(directory: String) throws
+    func scale(statefulSet: String, replicas: Int) throws
+    /// The StatefulSet's desired replicas.
+    func replicas(statefulSet: String) throws -> Int
+    /// The pods carrying every one of `labels`.
+    func listPods(labels: [KubernetesModel.Label]) throws -> [PodInfo]
+    /// Waits until the pod is Ready; throws when it is not within `timeout`.
+    func waitReady(pod: String, timeout: Duration) throws
+    /// Runs `command` in `container` of `pod`; its output, or a throw when it fails or outlasts `timeout`.
+    func exec(pod: String, container: String, command: [String], timeout: Duration) throws -> String
+}
+
+extension KubernetesCluster {
+    /// Carries out one step.
+    public func perform(_ action: KubernetesAction) throws {
+        switch action {
+        case .setImage(let sts, let images): try setImage(statefulSet: sts, images: images)
+        case .deletePod(let pod): try deletePod(pod)
+        case .apply(let dir): try apply(directory: dir)
+        case .scale(let sts, let replicas): try scale(statefulSet: sts, replicas: replicas)
+        case .exec(let pod, let container, let command):
+            _ = try exec(pod: pod, container: container, command: command, timeout: KubectlCluster.callTimeout)
+        }
+    }
+}
+
+/// A cluster reached with kubectl (found in PATH), with `--context` and `-n` when given.
+public struct KubectlCluster: KubernetesCluster {
+    public var target: KubernetesRollout.Target
+    /// The bound on a call that does not wait for something itself.
+    static let callTimeout: Duration = .seconds(150)
+    /// How long a deleted pod may take to go.
+    static let deleteTimeoutSeconds = 120
+
+    public init(target: KubernetesRollout.Target) {
+        self.target = target
+    }
+
+    /// The kubectl command line of an action (what `perform` runs, and what a dry run prints).
+    public static func command(_ action: KubernetesAction, target: KubernetesRollout.Target) -> [String] {
+        let k = ["kubectl"] + target.flags
+        switch action {
+        case .setImage(let sts, let images):
+            return k + ["set", "image", "statefulset/\(sts)"] + images.map { "\($0.container)=\($0.image)" }
+        case .deletePod(let pod):
+            return k + ["delete", "pod", pod, "--wait=true", "--timeout=\(deleteTimeoutSeconds)s"]
+        case .apply(let dir):
+            return k + ["apply", "-k", dir]
+        case .scale(let sts, let replicas):
+            return k + ["scale", "statefulset/\(sts)", "--replicas=\(replicas)"]
+        case .exec(let pod, let container, let command):
+            return k + ["exec", pod, "-c", container, "--"] + command
+        }
+    }
+
+    /// The command line that waits for a pod's Ready condition.
+    public static func waitCommand(pod: String, timeoutSeconds: Int, target: KubernetesRollout.Target) -> [String] {
+        ["kubectl"] + target.flags + ["wait", "--for=condition=Ready", "pod/\(pod)", "--timeout=\(timeoutSeconds)s"]
+    }
+
+    /// Each pod on a line: name, phase, Ready status (tab-separated).
+    static let podColumns = #"{range .items[*]}{.metadata.name}{"\t"}{.status.phase}{"\t"}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#
+
+    /// The lines `podColumns` prints (pure).
+    public static func parsePods(_ text: String) -> [PodInfo] {
+        text.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map { $0.trimmed(" \r") }
+            guard let name = f.first, !name.isEmpty else { return nil }
+            return PodInfo(name: name, phase: f.count > 1 ? f[1] : "", ready: f.count > 2 && f[2] == "True")
+        }
+    }
+
+    public func setImage(statefulSet: String, images: [ContainerImage]) throws {
+        try run(.setImage(statefulSet: statefulSet, images: images))
+    }
+
+    public func deletePod(_ pod: String) throws {
+        try run(.deletePod(pod), timeout: .seconds(Int64(Self.deleteTimeoutSeconds + 30)))
+    }
+
+    public func apply(directory: String) throws { try run(.apply(directory: directory)) }
+
+    public func scale(statefulSet: String, replicas: Int) throws {
+        try run(.scale(statefulSet: statefulSet, replicas: replicas))
+    }
+
+    public func replicas(statefulSet: String) throws -> Int {
+        let out = try kubectl(["get", "statefulset", statefulSet, "-o", "jsonpath={.spec.replicas}"])
+        guard let n = Int(out.trimmed(" \n\r\t")) else {
+            throw ZKCtlError("kubectl get statefulset \(statefulSet) answered \(out.prefix(200)), not a number of replicas")
+        }
+        return n
+    }
+
+    public func listPods(labels: [KubernetesModel.Label]) throws -> [PodInfo] {
+        let selector = labels.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        return Self.parsePods(try kubectl(["get", "pods", "-l", selector, "-o", "jsonpath=" + Self.podColumns],
+                                          what: "kubectl get pods -l \(selector)"))
+    }
+
+    public func waitReady(pod: String, timeout: Duration) throws {
+        let seconds = Int(max(1, timeout.milliseconds / 1000))
+        try check(Self.waitCommand(pod: pod, timeoutSeconds: seconds, target: target), timeout: timeout + .seconds(10),
+                  what: "kubectl wait for pod/\(pod)")
+    }
+
+    public func exec(pod: String, container: String, command: [String], timeout: Duration) throws -> String {
+        try check(Self.command(.exec(pod: pod, container: container, command: command), target: target), timeout: timeout,
+                  what: "kubectl exec in \(pod)")
+    }
+
+    // MARK: running kubectl
+
+    private func run(_ action: KubernetesAction, timeout: Duration = KubectlCluster.callTimeout) throws {
+        _ = try check(Self.command(action, target: target), timeout: timeout)
+    }
+
+    private func kubectl(_ arguments: [String], what: String? = nil) throws -> String {
+        try check(["kubectl"] + target.flags + arguments, timeout: Self.callTimeout, what: what)
+    }
+
+    /// Runs a kubectl command line; its output, or a throw naming the command (or `what`) and what it printed.
+    @discardableResult
+    private func check(_ argv: [String], timeout: Duration, what: String? = nil) throws -> String {
+        let what = what ?? KubernetesRollout.shellQuote(argv)
+        guard let kubectl = FileSystem.which("kubectl") else { throw ZKCtlError("kubectl is not installed (not found in PATH)") }
+        let r = try Command.run(kubectl, Array(argv.dropFirst()), timeout: timeout)
+        let output = r.output.trimmed(" \n\r\t")
+        if r.timedOut {
+            throw ZKCtlError("\(what) did not finish within \(timeout.milliseconds / 1000)s")
+        }
+        guard r.status == 0 else { throw ZKCtlError("\(what) failed: \(output)") }
+        return r.output
+    }
+}
