@@ -31,7 +31,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", path], capture_output=True)
 
 
-def test_full_disk_refuses_writes_and_recovers(small_disk, tmp_path):
+def test_full_disk_refuses_writes_and_recovers_root_mounts_the_disk(small_disk, tmp_path):
     srv = ZKServer("zkserver", tmp_path, defaults=False,
                    extra_cfg={"tickTime": "500", "dataLogDir": small_disk, "4lw.commands.whitelist": "*",
                               "snapCount": "1000000"})
