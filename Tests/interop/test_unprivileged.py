@@ -121,3 +121,43 @@ def test_installed_zkctl_generates_deployments_from_any_directory(installed):
     p = zkctl("generate", "kubernetes", "--templates", str(home / "nope"), "-i", str(inv))
     assert p.returncode != 0
     assert "does not exist" in p.stderr and str(home / "nope") in p.stderr, p.stderr
+
+
+def test_zkserver_started_by_hand_answers_as_this_account(tmp_path):
+    """The reproduction of the unprivileged-server report: zkserver started directly (no zkctl) by this
+    account with a plain zoo.cfg, no capability, and ruok (as `echo ruok | nc` sends it) and kazoo. Without a
+    `4lw.commands.whitelist`, ruok is refused with Apache ZooKeeper 3.8's own words (its default list is
+    srvr only), which is an answer, not silence."""
+    assert os.geteuid() != 0
+    from zktest.ports import free_port
+    from zktest.words import four_letter
+    for whitelist, expected in (("4lw.commands.whitelist=ruok,srvr\n", b"imok"),
+                                ("", b"ruok is not executed because it is not in the whitelist.\n")):
+        port = free_port()
+        d = tmp_path / f"p{port}"
+        d.mkdir()
+        (d / "zoo.cfg").write_text(f"tickTime=2000\ndataDir={d}/data\nclientPort={port}\n{whitelist}")
+        log = open(d / "server.log", "w")
+        proc = subprocess.Popen([binaries.zkserver(), str(d / "zoo.cfg")], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, cwd=d)
+        try:
+            answer, deadline = b"", time.monotonic() + 10
+            while time.monotonic() < deadline and not answer:
+                try:
+                    answer = four_letter(port, "ruok", timeout=2)
+                except OSError:
+                    time.sleep(0.05)
+            assert answer == expected, (answer, (d / "server.log").read_text())
+            assert int(proc_status(proc.pid)["CapEff"][0], 16) == 0
+            kz = KazooClient(hosts=f"127.0.0.1:{port}", timeout=10)
+            kz.start(timeout=15)
+            try:
+                kz.create("/by-hand", b"unprivileged")
+                assert kz.get("/by-hand")[0] == b"unprivileged"
+            finally:
+                kz.stop()
+                kz.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+            log.close()
