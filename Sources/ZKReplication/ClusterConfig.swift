@@ -33,6 +33,11 @@ public struct ClusterConfig: Hashable, Sendable, CustomStringConvertible {
         self.members = members.sorted { $0.id < $1.id }
     }
 
+    /// One voter: always valid.
+    public static func single(_ id: ServerID) -> ClusterConfig { ClusterConfig(validated: [Member(id: id, role: .participant)]) }
+
+    private init(validated members: [Member]) { self.members = members }
+
     /// Convenience: participants `voters`, observers `observers`.
     public init(voters: [ServerID], observers: [ServerID] = []) throws {
         try self.init(members: voters.map { Member(id: $0, role: .participant) }

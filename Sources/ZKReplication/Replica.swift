@@ -238,6 +238,13 @@ public struct Replica {
         }
     }
 
+    /// Starts an election now rather than at the next timeout (etcd's `MsgHup`). A shell uses it for a
+    /// member that is its cluster's only voter: nobody else can lead, so there is nothing to wait for.
+    public mutating func campaignNow() {
+        guard role != .leader, role != .observer else { return }
+        campaign(pre: config.preVote)
+    }
+
     public enum ProposeResult: Equatable, Sendable {
         case accepted(Zxid)
         case notLeader(leaderHint: ServerID?)

@@ -78,6 +78,7 @@ final class ClientConnection {
     var queuedCount: Int { queue.count - head }
     var hasQueued: Bool { head < queue.count }
     var front: ReplySlot? { head < queue.count ? queue[head] : nil }
+    var queuedSlots: ArraySlice<ReplySlot> { queue[head...] }
 
     func enqueue(_ slot: ReplySlot) { queue.append(slot) }
 

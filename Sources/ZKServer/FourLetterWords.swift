@@ -14,7 +14,7 @@ enum FourLetterWords {
 
     static func respond(_ cmd: String, server s: ZooKeeperServer, requester: ClientConnection) -> String {
         guard s.config.fourLetterAllowed(cmd) else { return "\(cmd) is not executed because it is not in the whitelist.\n" }
-        if let q = s.quorum, !q.serving, ["srvr", "stat", "cons", "wchs", "wchc", "wchp", "dump"].contains(cmd) {
+        if !s.quorum.servesClients, ["srvr", "stat", "cons", "wchs", "wchc", "wchp", "dump"].contains(cmd) {
             return "This ZooKeeper instance is not currently serving requests\n"
         }
         switch cmd {
@@ -43,7 +43,7 @@ enum FourLetterWords {
             }
             return out + "\n"
         case "dirs":
-            return "datadir_size: \(s.snapshots.totalBytes)\nlogdir_size: \(s.activeTxnLog.totalBytes)\n"
+            return "datadir_size: \(s.quorum.store.snapshots.totalBytes)\nlogdir_size: \(s.quorum.store.txnLog.totalBytes)\n"
         case "crst":
             for c in s.connections.values {
                 c.received = 0; c.sent = 0; c.minLatencyMs = Int64.max; c.maxLatencyMs = 0; c.totalLatencyMs = 0; c.latencyCount = 0
@@ -91,9 +91,9 @@ enum FourLetterWords {
             clientPort=\(c.clientPort ?? 0)
             secureClientPort=\(c.secureClientPort ?? -1)
             dataDir=\(c.dataDir)/version-2
-            dataDirSize=\(s.snapshots.totalBytes)
+            dataDirSize=\(s.quorum.store.snapshots.totalBytes)
             dataLogDir=\(c.effectiveDataLogDir)/version-2
-            dataLogSize=\(s.activeTxnLog.totalBytes)
+            dataLogSize=\(s.quorum.store.txnLog.totalBytes)
             tickTime=\(c.tickTime)
             maxClientCnxns=\(c.maxClientCnxns)
             minSessionTimeout=\(c.effectiveMinSessionTimeout)
@@ -104,7 +104,7 @@ enum FourLetterWords {
             """
         if c.isEnsemble {
             out += "initLimit=\(c.initLimit)\nsyncLimit=\(c.syncLimit)\nelectionAlg=3\n"
-            let members = s.quorum?.members ?? c.servers
+            let members = s.quorum.members
             if let me = members.first(where: { $0.id == s.serverId }) {
                 out += "electionPort=\(me.electionPort)\nquorumPort=\(me.quorumPort)\npeerType=\(me.role == .observer ? 1 : 0)\n"
             }
@@ -168,8 +168,8 @@ enum FourLetterWords {
 }
 
 extension ZooKeeperServer {
-    var modeName: String { quorum?.modeName ?? "standalone" }
-    func roleMonitorLines() -> [(String, String)] { quorum?.monitorLines() ?? [] }
+    var modeName: String { standalone ? "standalone" : quorum.modeName }
+    func roleMonitorLines() -> [(String, String)] { standalone ? [] : quorum.monitorLines() }
 
     /// Reads the server's state for the four-letter words, the admin commands and /metrics. Call on the loop.
     func reading() -> ServerReading {
@@ -177,9 +177,9 @@ extension ZooKeeperServer {
         let st = stats
         r.version = FourLetterWords.version
         r.mode = modeName
-        r.serving = quorum?.serving ?? true
+        r.serving = quorum.servesClients
         r.serverId = config.isEnsemble ? serverId : 0
-        r.leaderId = quorum?.servingLeader.map { Int64(bitPattern: $0) }
+        r.leaderId = standalone ? nil : quorum.servingLeader.map { Int64(bitPattern: $0) }
         r.lastZxid = tree.lastZxid
         r.nodeCount = tree.nodeCount + 1   // Apache ZooKeeper counts the root twice ("" and "/")
         r.ephemerals = tree.ephemerals.values.reduce(0) { $0 + $1.count }
@@ -191,7 +191,7 @@ extension ZooKeeperServer {
                 lastLatencyMs: c.lastLatencyMs, minLatencyMs: c.latencyCount == 0 ? 0 : c.minLatencyMs,
                 avgLatencyMs: c.latencyCount == 0 ? 0 : c.totalLatencyMs / c.latencyCount, maxLatencyMs: c.maxLatencyMs)
         }
-        r.outstandingRequests = outstandingWrites
+        r.outstandingRequests = connections.values.reduce(0) { $0 + $1.waitingSlots.count }
         r.latencyMinMs = st.latencyCount == 0 ? 0 : st.minLatencyMs
         r.latencyAvgMs = st.latencyCount == 0 ? 0 : Double(st.totalLatencyMs) / Double(st.latencyCount)
         r.latencyMaxMs = st.maxLatencyMs
@@ -214,10 +214,10 @@ extension ZooKeeperServer {
         r.fsyncCount = st.fsyncCount
         r.fsyncAvgMs = st.fsyncCount == 0 ? 0 : Double(st.fsyncTotalNanos) / Double(st.fsyncCount) / 1e6
         r.digest = tree.digest
-        r.dataDirSize = snapshots.totalBytes
-        r.logDirSize = activeTxnLog.totalBytes
+        r.dataDirSize = quorum.store.snapshots.totalBytes
+        r.logDirSize = quorum.store.txnLog.totalBytes
         r.roleLines = roleMonitorLines()
-        r.members = (quorum?.members ?? config.servers).sorted { $0.id < $1.id }
+        r.members = (standalone ? config.servers : quorum.members).sorted { $0.id < $1.id }
         if let data = tree.node(DataTree.configPath)?.data,
            let v = String(decoding: data, as: UTF8.self).split(separator: "\n").last, v.hasPrefix("version=") {
             r.configVersion = String(v.dropFirst("version=".count))

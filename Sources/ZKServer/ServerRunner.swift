@@ -9,6 +9,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOConcurrencyHelpers
 import ZKStorage
 
 /// Starts a server from a config: recovery, the client listener, timers, and a graceful stop on SIGTERM/SIGINT.
@@ -47,17 +48,14 @@ public final class ServerRunner {
             }
             me = spec
         }
-        let server = try ZooKeeperServer(config: config, serverId: me?.id ?? 1, loop: loop, diskPool: pool,
-                                         snapshotPool: snapshotPool, logger: logger)
-        if let me {
-            let quorum = try QuorumPeer(server: server, me: me, logger: logger)
-            server.quorum = quorum
-            let summary = try loop.submit { try quorum.recover() }.wait()
-            logger.info("server \(me.id): \(summary)")
-        } else {
-            let summary = try loop.submit { try server.recover() }.wait()
-            logger.info("\(summary)")
-        }
+        // Standalone: the only voter of an ensemble of one, with no peer ports.
+        let member = me ?? ServerSpec(id: 1, host: config.clientPortAddress, quorumPort: 0, electionPort: 0, role: .participant)
+        let server = ZooKeeperServer(config: config, serverId: member.id, loop: loop, diskPool: pool,
+                                     snapshotPool: snapshotPool, logger: logger)
+        let quorum = try QuorumPeer(server: server, me: member, logger: logger)
+        server.quorum = quorum
+        let summary = try loop.submit { try quorum.recover() }.wait()
+        logger.info("\(me.map { "server \($0.id): " } ?? "")\(summary)")
 
         let host = me?.clientHost ?? config.clientPortAddress
         // No plain port with a secureClientPort: TLS clients only.
@@ -65,7 +63,11 @@ public final class ServerRunner {
         guard port != nil || config.secureClientPort != nil else {
             throw ConfigError(problems: ["no client port configured"])
         }
-        if let quorum = server.quorum { try quorum.start() }
+        try quorum.start()
+        if me == nil {
+            // A standalone server leads at once (nothing to wait for): clients connect to a serving server.
+            for _ in 0..<500 where try !loop.submit({ quorum.serving }).wait() { usleep(2_000) }
+        }
         var listeners: [Channel] = []
         if let port {
             listeners.append(try Self.listen(group: group, server: server, host: host, port: port, tls: nil, key: "clientPort"))
@@ -98,6 +100,13 @@ public final class ServerRunner {
         }
 
         let stop = DispatchSemaphore(value: 0)
+        let fatal = NIOLockedValueBox<MemberStopped?>(nil)
+        loop.execute {
+            server.onFatal = { why in
+                fatal.withLockedValue { $0 = why }
+                stop.signal()
+            }
+        }
         var sources: [DispatchSourceSignal] = []
         for sig in [SIGTERM, SIGINT] {
             signal(sig, SIG_IGN)
@@ -107,12 +116,14 @@ public final class ServerRunner {
             sources.append(src)
         }
         stop.wait()
-        logger.info("shutting down: flushing the log and closing connections")
+        logger.info(fatal.withLockedValue { $0 } == nil ? "shutting down: flushing the log and closing connections"
+                                                         : "shutting down after a fault: closing connections")
         for ch in listeners { try? ch.close().wait() }
         for ch in httpListeners { try? ch.close().wait() }
         try? server.shutdown().wait()
         logger.info("stopped")
         _ = sources
+        if let why = fatal.withLockedValue({ $0 }) { throw why }
     }
 }
 

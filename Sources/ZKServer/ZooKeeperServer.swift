@@ -39,21 +39,19 @@ enum TxnOrigin {
     case connect(ClientConnection, ConnectResponse)
     case closeSession(ClientConnection?, ReplySlot?)
     case expiry
-    case reaper
 }
 
-struct PendingTxn {
-    var entry: TxnEntry
-    var bytes: [UInt8]
-    var origin: TxnOrigin
-}
-
-/// The standalone server: owns the data tree, sessions, watches and the durable log, all on one event loop.
-/// Writes go prepare -> log append (one fsync per batch) -> apply -> reply; reads are served from the tree
-/// in per-connection FIFO order.
+/// The client side of a server, standalone or ensemble member alike: connections and sessions, the
+/// data tree with its watches, and the replies. Every write goes one way: a request is prepared and
+/// replicated by `QuorumPeer` (a standalone server is an ensemble of one voter), and comes back here
+/// once committed and durable (`completed`). Reads are served from the tree in per-connection FIFO
+/// order. All state lives on one event loop.
 public final class ZooKeeperServer {
     public let config: ServerConfig
     public let serverId: Int64
+    /// No `server.N` lines (or one with standaloneEnabled): Apache's standalone mode, as clients and
+    /// four-letter words see it. The write path is the ensemble's, with this server as its only voter.
+    public let standalone: Bool
     let loop: EventLoop
     let diskPool: NIOThreadPool
     /// Writes and purges snapshot files, beside the disk thread (the log's).
@@ -64,17 +62,10 @@ public final class ZooKeeperServer {
     let preparer: Preparer
     let watches = WatchManager()
     var tracker: SessionTracker
-    let txnLog: TxnLog
-    let snapshots: SnapshotStore
+    /// The replicator: set once, right after this server is made (it holds this server).
+    var quorum: QuorumPeer!
 
-    var lastAssignedZxid: Int64 = 0
-    var pendingAppend: [PendingTxn] = []
-    var diskBusy = false
-    var diskFailed: String?
-    var snapshotInProgress = false
-    var txnsSinceSnapshot = 0
     var snapThreshold: Int
-    var outstandingWrites = 0
 
     var connections: [Int: ClientConnection] = [:]
     var connectionsPerIP: [String: Int] = [:]
@@ -91,13 +82,14 @@ public final class ZooKeeperServer {
     var rng = SystemRandomNumberGenerator()
     var shuttingDown = false
     var scheduledTasks: [RepeatedTask] = []
-    /// Set when this server is an ensemble member.
-    var quorum: QuorumPeer?
+    /// Called (on the loop) when the replicator stops for good; the runner ends the process.
+    var onFatal: ((MemberStopped) -> Void)?
 
     public init(config: ServerConfig, serverId: Int64 = 1, loop: EventLoop, diskPool: NIOThreadPool,
-                snapshotPool: NIOThreadPool? = nil, logger: Logger) throws {
+                snapshotPool: NIOThreadPool? = nil, logger: Logger) {
         self.config = config
         self.serverId = serverId
+        self.standalone = !config.isEnsemble
         self.loop = loop
         self.diskPool = diskPool
         self.snapshotPool = snapshotPool ?? diskPool
@@ -105,8 +97,6 @@ public final class ZooKeeperServer {
         preparer = Preparer(tree: tree, options: PreparerOptions(extendedTypesEnabled: config.extendedTypesEnabled,
                                                                  skipACL: config.skipACL))
         tracker = SessionTracker(tickMs: Int64(config.tickTime))
-        txnLog = try TxnLog(dataLogDir: config.effectiveDataLogDir)
-        snapshots = try SnapshotStore(dataDir: config.dataDir)
         snapThreshold = config.snapCount
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
         nextSessionId = (serverId << 56) | Int64(bitPattern: (UInt64(bitPattern: nowMs) << 24) >> 8)
@@ -121,68 +111,6 @@ public final class ZooKeeperServer {
     static func monotonicNanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
     static func monotonicMs() -> Int64 { Int64(monotonicNanos() / 1_000_000) }
     static func wallMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
-
-    // MARK: - Recovery
-
-    public struct RecoverySummary: CustomStringConvertible {
-        public var snapshotZxid: Int64?
-        public var logRecords: Int
-        public var truncatedBytes: Int
-        public var znodes: Int
-        public var sessions: Int
-        public var lastZxid: Int64
-        public var millis: Double
-        public var description: String {
-            let snap = snapshotZxid.map { "snapshot 0x\(String($0, radix: 16))" } ?? "no snapshot"
-            return "recovered \(znodes) znodes and \(sessions) sessions from \(snap) + \(logRecords) log records "
-                + "(last zxid 0x\(String(lastZxid, radix: 16))) in \(fixed(millis, 1)) ms"
-                + (truncatedBytes > 0 ? "; truncated a torn log tail of \(truncatedBytes) bytes" : "")
-        }
-    }
-
-    /// Loads the newest valid snapshot and replays the log after it. Call before serving.
-    public func recover() throws -> RecoverySummary {
-        let start = Self.monotonicNanos()
-        var snapZxid: Int64?
-        if let (zxid, payload) = try snapshots.loadNewest(warn: { logger.warning("\($0)") }) {
-            var r = JuteReader(ByteBuffer(bytes: payload), maxLength: Int(Int32.max))
-            do {
-                let loaded = try DataTree.deserialize(&r)
-                tree.replace(with: loaded)
-            } catch {
-                throw StorageError(.corrupt, "snapshot \(snapshots.path(zxid)) cannot be read: \(error)")
-            }
-            snapZxid = zxid
-        }
-        var applied = 0
-        var ignored: [WatchTrigger] = []
-        let report = try txnLog.recover(after: tree.lastZxid) { record in
-            guard record.payload.first == 1 else { return }   // leader no-ops and config entries change no znode
-            let entry: TxnEntry
-            do { entry = try TxnEntry.decode(Array(record.payload.dropFirst())) } catch {
-                throw StorageError(.corrupt, "log record zxid 0x\(String(record.zxid, radix: 16)) cannot be decoded: \(error)")
-            }
-            tree.apply(entry, triggers: &ignored)
-            ignored.removeAll(keepingCapacity: true)
-            applied += 1
-        }
-        if let f = report.truncatedFile {
-            logger.warning("truncated a torn record at the end of \(f) (\(report.truncatedBytes) bytes): it was never acknowledged")
-        }
-        lastAssignedZxid = tree.lastZxid
-        if snapZxid == nil {
-            // First start: an initial snapshot so later recoveries always have a base.
-            var buf = tree.serialized()
-            try buf.withUnsafeReadableBytes { try snapshots.write(zxid: tree.lastZxid, payload: $0) }
-            buf.clear()
-        }
-        let now = Self.monotonicMs()
-        for (id, s) in tree.sessions { tracker.track(id, timeoutMs: s.timeoutMs, now: now) }
-        txnsSinceSnapshot = applied
-        let ms = Double(Self.monotonicNanos() - start) / 1e6
-        return RecoverySummary(snapshotZxid: snapZxid, logRecords: report.records, truncatedBytes: report.truncatedBytes,
-                               znodes: tree.nodeCount, sessions: tree.sessions.count, lastZxid: tree.lastZxid, millis: ms)
-    }
 
     /// Starts the periodic work (session expiry each tick, the container/TTL reaper, autopurge).
     public func startTimers() {
@@ -280,8 +208,7 @@ public final class ZooKeeperServer {
             logger.info("refusing session 0x\(String(req.sessionId, radix: 16)) from \(conn.remoteAddress): client has seen zxid 0x\(String(req.lastZxidSeen, radix: 16)), this server only 0x\(String(tree.lastZxid, radix: 16))")
             return false
         }
-        if shuttingDown { return false }
-        if let quorum, !quorum.serving { return false }
+        if shuttingDown || !quorum.servesClients { return false }
         let timeout = negotiatedTimeout(req.timeOut)
         if req.sessionId == 0 {
             let id = nextSessionId
@@ -294,12 +221,7 @@ public final class ZooKeeperServer {
             conn.timeoutMs = timeout
             let resp = ConnectResponse(timeOut: timeout, sessionId: id, passwd: passwd,
                                        readOnly: conn.sentReadOnlyByte ? false : nil)
-            if let quorum {
-                quorum.createSession(conn, resp)
-            } else {
-                submit(.createSession(timeoutMs: timeout, passwd: passwd), sessionId: id, cxid: 0, changes: [],
-                       origin: .connect(conn, resp))
-            }
+            quorum.createSession(conn, resp)
             return true
         }
         // Resuming: a newer connection for a session replaces the older one, even before the password check.
@@ -307,7 +229,7 @@ public final class ZooKeeperServer {
             sessionOwner[req.sessionId] = nil
             close(old)
         }
-        if let quorum, tree.sessions[req.sessionId] == nil {
+        if tree.sessions[req.sessionId] == nil {
             // This member may not have applied the session's creation yet: catch up with the leader, then decide.
             conn.phase = .connecting
             quorum.afterBarrier { [self] in
@@ -336,7 +258,7 @@ public final class ZooKeeperServer {
         conn.phase = .connected
         sessionOwner[req.sessionId] = conn
         tracker.track(req.sessionId, timeoutMs: timeout, now: Self.monotonicMs())
-        quorum?.touched.insert(req.sessionId)
+        quorum.touched.insert(req.sessionId)
         var b = conn.channel.allocator.buffer(capacity: 48)
         b.writeFramed {
             ConnectResponse(timeOut: timeout, sessionId: req.sessionId, passwd: req.passwd,
@@ -404,28 +326,20 @@ public final class ZooKeeperServer {
                 conn.closeAfterFlush = true
             }
             return true
-        case .closeSession where quorum != nil:
-            quorum!.closeSession(conn, header, request, start: now)
+        case .closeSession:
+            quorum.closeSession(conn, header, request, start: now)
             return true
-        case .sync(let p) where quorum != nil:
-            quorum!.sync(conn, header, path: p.path, start: now)
+        case .sync(let p):
+            quorum.sync(conn, header, path: p.path, start: now)
             return true
         case .create, .delete, .setData, .setACL, .multi:
-            if let quorum { quorum.submitWrite(conn, header, request, start: now) } else { submitWrite(conn, header, request, start: now) }
+            submitWrite(conn, header, request, start: now)
             return true
-        case .closeSession:
-            let slot = ReplySlot(xid: header.xid, request: request, state: .waiting, startNanos: now)
-            conn.enqueue(slot)
-            closingSessions.insert(conn.sessionId)
-            if case .txn(let t, let changes) = preparer.prepareCloseSession(sessionId: conn.sessionId) {
-                submit(t, sessionId: conn.sessionId, cxid: header.xid, changes: changes, origin: .closeSession(conn, slot))
-            }
+        case .reconfig where !standalone:
+            submitWrite(conn, header, request, start: now)
             return true
         case .check:
             enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .unimplemented), start: now)
-            return true
-        case .reconfig where quorum != nil:
-            quorum!.submitWrite(conn, header, request, start: now)
             return true
         case .reconfig:
             let code: ErrorCode = config.reconfigEnabled ? .unimplemented : .reconfigDisabled
@@ -540,161 +454,18 @@ public final class ZooKeeperServer {
         }
     }
 
+    /// Hands a write to the replicator. While this server's disk refuses writes (standalone or not:
+    /// one policy), the client is told at once instead.
     func submitWrite(_ conn: ClientConnection, _ header: RequestHeader, _ request: Request, start: UInt64) {
-        let ctx = RequestContext(sessionId: conn.sessionId, cxid: header.xid, auth: conn.auth, time: Self.wallMs())
-        if let why = diskFailed {
+        if let why = quorum.diskFailure {
             logger.warning("refusing a write from \(conn.remoteAddress): \(why)")
             enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .systemError), start: start)
             return
         }
-        switch preparer.prepare(request, ctx) {
-        case .txn(let txn, let changes):
-            let slot = ReplySlot(xid: header.xid, request: request, state: .waiting, startNanos: start)
-            conn.enqueue(slot)
-            submit(txn, sessionId: conn.sessionId, cxid: header.xid, changes: changes, origin: .request(conn, slot))
-        case .failed(let code):
-            enqueueAfter(conn, xid: header.xid, barrier: lastAssignedZxid,
-                         buffer: replyBuffer(conn, xid: header.xid, zxid: lastAssignedZxid, err: code), start: start)
-        case .multiFailed(let results):
-            let body = Response.multi(results.map { r in if case .error(let e) = r { return .error(e) }; return .error(.ok) })
-            enqueueAfter(conn, xid: header.xid, barrier: lastAssignedZxid,
-                         buffer: replyBuffer(conn, xid: header.xid, zxid: lastAssignedZxid, err: .ok, body), start: start)
-        }
+        quorum.submitWrite(conn, header, request, start: start)
     }
 
-    // MARK: - Write pipeline (group commit)
-
-    func submit(_ txn: Txn, sessionId: Int64, cxid: Int32, changes: [ChangeRecord], origin: TxnOrigin) {
-        lastAssignedZxid += 1
-        let zxid = lastAssignedZxid
-        let entry = TxnEntry(header: TxnHeader(sessionId: sessionId, cxid: cxid, zxid: zxid, time: Self.wallMs()), txn: txn)
-        preparer.recordOutstanding(changes, zxid: zxid)
-        pendingAppend.append(PendingTxn(entry: entry, bytes: entry.encoded(), origin: origin))
-        outstandingWrites += 1
-        // Not at once: every request read in this loop turn joins the batch first (one fsync for all).
-        if !kickScheduled {
-            kickScheduled = true
-            loop.execute { [self] in
-                kickScheduled = false
-                kickDisk()
-            }
-        }
-    }
-
-    /// Hands every pending transaction to the disk thread as one batch: one write, one fsync.
-    var kickScheduled = false
-
-    func kickDisk() {
-        guard !diskBusy, !pendingAppend.isEmpty else { return }
-        let batch = pendingAppend
-        pendingAppend = []
-        diskBusy = true
-        let records = batch.map { TxnLog.Record(zxid: $0.entry.header.zxid, payload: [1] + $0.bytes) }
-        let log = txnLog
-        let sync = config.forceSync
-        let work = { () throws -> UInt64 in
-            try log.append(records)
-            let t0 = Self.monotonicNanos()
-            if sync { try log.sync() }
-            return Self.monotonicNanos() - t0
-        }
-        let done = { [self] (result: Result<UInt64, Error>) in
-            diskBusy = false
-            switch result {
-            case .success(let fsyncNanos):
-                stats.fsyncCount += 1
-                stats.fsyncTotalNanos += fsyncNanos
-                metrics.observeFsync(nanos: fsyncNanos)
-                applyBatch(batch)
-                maybeSnapshot()
-            case .failure(let error):
-                failBatch(batch, error)
-            }
-        }
-        // A small batch (light load) is written and fsynced on the loop: cheaper than two thread wake-ups.
-        // Bigger ones go to the disk thread so that the loop keeps reading and answering meanwhile.
-        if batch.count <= Self.inlineSyncMaxEntries {
-            done(Result { try work() })
-            kickDisk()
-            flushDirty()
-            return
-        }
-        diskPool.runIfActive(eventLoop: loop, work).whenComplete { [self] result in
-            done(result)
-            kickDisk()
-            flushDirty()
-        }
-    }
-
-    /// Batches of at most this many transactions are fsynced on the event loop (see `kickDisk`).
-    static let inlineSyncMaxEntries = Int(ProcessInfo.processInfo.environment["ZKSERVER_INLINE_SYNC_MAX"] ?? "") ?? 8
-
-    /// The log could not be written: nothing in the batch (or queued after it) is applied; clients get an error.
-    func failBatch(_ batch: [PendingTxn], _ error: Error) {
-        let all = batch + pendingAppend
-        pendingAppend = []
-        logger.error("cannot write the transaction log: \(error); \(all.count) writes refused")
-        diskFailed = "the transaction log cannot be written (\(error)); writes are refused until it can"
-        preparer.reset()
-        lastAssignedZxid = tree.lastZxid
-        outstandingWrites -= all.count
-        for p in all {
-            switch p.origin {
-            case .request(let conn, let slot):
-                slot.state = .ready(replyBuffer(conn, xid: slot.xid, zxid: tree.lastZxid, err: .systemError))
-                drain(conn)
-            case .connect(let conn, _):
-                close(conn)
-            case .closeSession(let conn, let slot):
-                closingSessions.remove(p.entry.header.sessionId)
-                if let conn, let slot {
-                    slot.state = .ready(replyBuffer(conn, xid: slot.xid, zxid: tree.lastZxid, err: .systemError))
-                    drain(conn)
-                }
-            case .expiry:
-                closingSessions.remove(p.entry.header.sessionId)
-            case .reaper:
-                break
-            }
-        }
-        // Retry the disk later; a successful probe write clears the failure.
-        loop.scheduleTask(in: .seconds(1)) { [self] in probeDisk() }
-    }
-
-    func probeDisk() {
-        let log = txnLog
-        diskPool.runIfActive(eventLoop: loop) { try log.sync() }.whenComplete { [self] r in
-            if case .success = r, diskFailed != nil {
-                logger.notice("the transaction log is writable again; accepting writes")
-                diskFailed = nil
-            } else if diskFailed != nil {
-                loop.scheduleTask(in: .seconds(1)) { [self] in probeDisk() }
-            }
-        }
-    }
-
-    func applyBatch(_ batch: [PendingTxn]) {
-        var triggers: [WatchTrigger] = []
-        for p in batch {
-            triggers.removeAll(keepingCapacity: true)
-            let result = tree.apply(p.entry, triggers: &triggers)
-            let zxid = p.entry.header.zxid
-            preparer.applied(upTo: zxid)
-            outstandingWrites -= 1
-            txnsSinceSnapshot += 1
-            if !triggers.isEmpty {
-                for (w, event) in watches.trigger(triggers) {
-                    if let c = connections[w] { sendNotification(c, event) }
-                }
-            }
-            completed(p, result: result, zxid: zxid)
-        }
-        releaseBarriers()
-    }
-
-    func completed(_ p: PendingTxn, result: TxnResult, zxid: Int64) {
-        completed(origin: p.origin, sessionId: p.entry.header.sessionId, result: result, zxid: zxid)
-    }
+    // MARK: - Completions (a committed, durable, applied transaction answers whoever waits for it)
 
     func completed(origin: TxnOrigin, sessionId sid: Int64, result: TxnResult, zxid: Int64) {
         switch origin {
@@ -725,8 +496,6 @@ public final class ZooKeeperServer {
         case .expiry:
             sessionEnded(sid)
             if let conn = sessionOwner[sid] { conn.closeAfterFlush = true; conn.dirty = true }
-        case .reaper:
-            break
         }
     }
 
@@ -778,83 +547,31 @@ public final class ZooKeeperServer {
 
     // MARK: - Periodic work
 
+    /// Session expiry is the leader's (a standalone server leads its ensemble of one).
     func tick() {
         let now = Self.monotonicMs()
-        if let quorum {
-            guard quorum.isLeader && quorum.serving else { return }
-            for sid in tracker.expired(now: now) where !closingSessions.contains(sid) {
-                logger.info("session 0x\(String(sid, radix: 16)) expired")
-                closingSessions.insert(sid)
-                tracker.remove(sid)
-                quorum.input { [self] in
-                    if case .txn(let t, let changes) = preparer.prepareCloseSession(sessionId: sid) {
-                        quorum.propose(t, sessionId: sid, cxid: 0, changes: changes)
-                    }
-                }
-            }
-            return
-        }
+        guard quorum.isLeader && quorum.serving else { return }
         for sid in tracker.expired(now: now) where !closingSessions.contains(sid) {
             logger.info("session 0x\(String(sid, radix: 16)) expired")
             closingSessions.insert(sid)
             tracker.remove(sid)
-            if case .txn(let t, let changes) = preparer.prepareCloseSession(sessionId: sid) {
-                submit(t, sessionId: sid, cxid: 0, changes: changes, origin: .expiry)
+            quorum.input { [self] in
+                if case .txn(let t, let changes) = preparer.prepareCloseSession(sessionId: sid) {
+                    quorum.propose(t, sessionId: sid, cxid: 0, changes: changes)
+                }
             }
         }
-        flushDirty()
     }
 
     func reapContainers() {
         let limit = max(1, config.containerMaxPerMinute * config.containerCheckIntervalMs / 60_000)
         let ctx = RequestContext(sessionId: 0, cxid: 0, auth: AuthInfo(ids: [Id(scheme: "super", id: "")]), time: Self.wallMs())
-        if let quorum {
-            guard quorum.isLeader && quorum.serving else { return }
-            quorum.input { [self] in
-                for path in tree.reapable(now: Self.wallMs(), limit: limit) {
-                    if case .txn(let t, let changes) = preparer.prepare(.deleteContainer(PathRequest(path: path)), ctx) {
-                        quorum.propose(t, sessionId: 0, cxid: 0, changes: changes)
-                    }
+        guard quorum.isLeader && quorum.serving else { return }
+        quorum.input { [self] in
+            for path in tree.reapable(now: Self.wallMs(), limit: limit) {
+                if case .txn(let t, let changes) = preparer.prepare(.deleteContainer(PathRequest(path: path)), ctx) {
+                    quorum.propose(t, sessionId: 0, cxid: 0, changes: changes)
                 }
-            }
-            return
-        }
-        for path in tree.reapable(now: Self.wallMs(), limit: limit) {
-            if case .txn(let t, let changes) = preparer.prepare(.deleteContainer(PathRequest(path: path)), ctx) {
-                submit(t, sessionId: 0, cxid: 0, changes: changes, origin: .reaper)
-            }
-        }
-    }
-
-    /// Every snapCount transactions, at a quiet point (no batch being written, everything written is
-    /// applied): start a new log segment here, then write the snapshot file on the disk thread. The log is
-    /// only ever touched by one thread at a time: rolling it under a running append would cut records.
-    func maybeSnapshot() {
-        guard txnsSinceSnapshot >= snapThreshold, !snapshotInProgress, !diskBusy else { return }
-        let zxid = tree.lastZxid
-        let t0 = Self.monotonicNanos()
-        do {
-            try txnLog.roll(firstZxid: max(txnLog.lastZxid, zxid) + 1)
-        } catch {
-            logger.error("cannot start a new log segment for snapshot 0x\(String(zxid, radix: 16)): \(error); trying again later")
-            return
-        }
-        snapshotInProgress = true
-        txnsSinceSnapshot = 0
-        snapThreshold = randomSnapThreshold()
-        let snaps = snapshots
-        withTreeSnapshot { image, payload -> (bytes: Int, znodes: Int) in
-            try payload.withUnsafeReadableBytes { try snaps.write(zxid: zxid, payload: $0) }
-            return (payload.readableBytes, image.nodeCount)
-        }.whenComplete { [self] r in
-            snapshotInProgress = false
-            switch r {
-            case .success(let (bytes, znodes)):
-                stats.snapshotsTaken += 1
-                stats.lastSnapshotZxid = zxid
-                logger.info("snapshot 0x\(String(zxid, radix: 16)) written (\(znodes) znodes, \(bytes) bytes, \((Self.monotonicNanos() - t0) / 1_000_000) ms)")
-            case .failure(let e):
-                logger.error("snapshot 0x\(String(zxid, radix: 16)) failed: \(e)")
             }
         }
     }
@@ -875,12 +592,9 @@ public final class ZooKeeperServer {
         return done
     }
 
-    /// The log this server writes: its own when standalone, the replication store's in an ensemble.
-    var activeTxnLog: TxnLog { quorum?.store.txnLog ?? txnLog }
-
     func purge() {
         let retain = config.snapRetainCount
-        let log = activeTxnLog, snaps = snapshots
+        let log = quorum.store.txnLog, snaps = quorum.store.snapshots
         snapshotPool.runIfActive(eventLoop: loop) { () -> Int64? in
             try snaps.purge(retain: retain)
         }.whenComplete { [self] r in
@@ -894,19 +608,16 @@ public final class ZooKeeperServer {
 
     // MARK: - Shutdown
 
-    /// Stops taking requests, waits for in-flight writes to be durable and applied, closes connections.
+    /// Stops taking requests, waits (a few seconds at most) for a write being made durable, then stops
+    /// the replicator and closes connections. Nothing unacknowledged is answered after this.
     public func shutdown() -> EventLoopFuture<Void> {
         loop.flatSubmit { [self] in
             shuttingDown = true
             for t in scheduledTasks { t.cancel() }
-            if let quorum {
-                quorum.stop()
-                for c in Array(connections.values) { close(c) }
-                return loop.makeSucceededVoidFuture()
-            }
             let promise = loop.makePromise(of: Void.self)
             func waitIdle(_ attempts: Int) {
-                if (!diskBusy && pendingAppend.isEmpty && !snapshotInProgress) || attempts > 500 {
+                if !quorum.diskBusy || attempts > 500 {
+                    quorum.stop()
                     flushDirty()
                     for c in Array(connections.values) { close(c) }
                     promise.succeed(())

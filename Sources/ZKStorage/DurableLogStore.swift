@@ -3,7 +3,10 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import NIOCore
+import ZKProtocol
 import ZKReplication
+import ZKStateMachine
 
 /// The replication core's `LogStore` on disk: snapshot files, the transaction log (records hold
 /// `[kind][payload]`) and the hard state (epoch and vote, fsynced before any message depends on them).
@@ -27,6 +30,29 @@ public final class DurableLogStore: LogStore {
         public var snapshot: Snapshot?
         public var entryCount: Int
         public var truncatedBytes: Int
+    }
+
+    /// Data directories written by a standalone server of the previous release hold snapshots of the
+    /// tree alone (no member list in front) and no hard state; every server now keeps the replicated
+    /// layout. Such a directory is converted in place, each snapshot rewritten atomically (the log's
+    /// records are already in this layout). Returns what was done, for the log, or nil.
+    public func convertStandaloneLayout() throws -> String? {
+        guard access(hardStatePath, F_OK) != 0 else { return nil }
+        let zxids = try snapshots.list()
+        guard let newest = zxids.max() else { return nil }
+        for z in zxids {
+            guard let plain = snapshots.load(zxid: z) else {
+                throw StorageError(.corrupt, "snapshot \(snapshots.path(z)) cannot be read (checksum or length); "
+                    + "move it aside to start from the other snapshots and the log")
+            }
+            guard Self.isPlainTree(plain, zxid: z) else { continue }   // converted by an earlier, interrupted run
+            let bytes = Self.encodeSnapshotPayload(config: nil, data: plain)
+            try bytes.withUnsafeBytes { try snapshots.write(zxid: z, payload: $0) }
+        }
+        // Written last: a conversion cut short runs again at the next start.
+        try saveHardState(HardState(epoch: Zxid(raw: newest).epoch, votedFor: nil, commit: Zxid(raw: newest)))
+        return "converted \(zxids.count) snapshot\(zxids.count == 1 ? "" : "s") in \(snapshots.dir) from the previous "
+            + "standalone layout to the replicated one (newest 0x\(String(newest, radix: 16)))"
     }
 
     public func recover(warn: (String) -> Void) throws -> Recovered {
@@ -141,6 +167,17 @@ public final class DurableLogStore: LogStore {
         if txnLog.lastZxid >= zxid.raw { try txnLog.roll(firstZxid: txnLog.lastZxid + 1) }
         log.dropPrefix(through: zxid)
         snapshotMeta = SnapshotMeta(zxid: zxid, config: config)
+    }
+
+    /// A tree image starts with its own zxid, which names the file; the replicated layout starts with
+    /// the member list instead. At zxid 0 both begin with zeros: only a full decode tells them apart.
+    static func isPlainTree(_ p: [UInt8], zxid: Int64) -> Bool {
+        guard p.count >= 8 else { return false }
+        let head = (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(p[$1]) }
+        guard head == UInt64(bitPattern: zxid) else { return false }
+        if zxid != 0 { return true }
+        var r = JuteReader(ByteBuffer(bytes: p), maxLength: Int(Int32.max))
+        return (try? DataTree.deserialize(&r)) != nil
     }
 
     static func encodeSnapshotPayload(config: ClusterConfig?, data: [UInt8]) -> [UInt8] {

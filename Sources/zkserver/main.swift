@@ -92,6 +92,9 @@ struct ZKServerCommand: ParsableCommand {
         for (k, v) in cfg.unknown { logger.debug("keeping unrecognised key \(k)=\(v)") }
         do {
             try ServerRunner(config: cfg, logger: logger).run()
+        } catch let stopped as MemberStopped {
+            logger.critical("stopped: \(stopped)")
+            throw ExitCode(3)
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode(1)

@@ -182,7 +182,7 @@ extension ZooKeeperServer {
                 return .json(AdminCommands.error(403, command: "snapshot", "the credentials do not match the superuser's digest"))
             }
         }
-        if let quorum, !quorum.serving {
+        if !quorum.servesClients {
             return .json(AdminCommands.error(503, command: "snapshot", "This ZooKeeper instance is not currently serving requests"))
         }
         return nil

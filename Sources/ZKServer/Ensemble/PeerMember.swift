@@ -53,6 +53,7 @@ extension QuorumPeer {
                         server.stats.fsyncTotalNanos += r.nanos
                         server.metrics.observeFsync(nanos: r.nanos)
                     }
+                    peer.durableLast = store.lastZxid
                     if let tree = r.tree, let s = w.snapshot { peer.decodedSnapshot = (s.zxid, tree) }
                     if w.entries.contains(where: { $0.kind == .config }) || w.truncateAfter != nil || w.snapshot != nil {
                         for e in w.entries where e.kind == .config { peer.learnConfigEntry(e) }
@@ -60,6 +61,7 @@ extension QuorumPeer {
                     }
                     done(.success(()))
                 case .failure(let error):
+                    peer.failedWrite = w
                     done(.failure(error))
                 }
             }
@@ -67,7 +69,7 @@ extension QuorumPeer {
             // and back costs two thread wake-ups, more than the loop would do meanwhile. Bigger batches
             // (heavy load), truncations and snapshot installs go to the disk thread, so reading and
             // applying overlap the fsync.
-            if w.snapshot == nil && w.truncateAfter == nil && w.entries.count <= ZooKeeperServer.inlineSyncMaxEntries {
+            if w.snapshot == nil && w.truncateAfter == nil && w.entries.count <= Self.inlineSyncMaxEntries {
                 finished(Result { try work() })
                 return
             }
@@ -152,10 +154,16 @@ extension QuorumPeer {
             peer.server.flushDirty()
         }
 
+        /// The driver has stopped: a disk write failed (`failedWrite` says which), or the core and its
+        /// store disagree. See `diskFailed` for what happens next.
         func failed(_ error: any Error) {
-            // Acknowledging without durable storage would break the protocol's promises: stop this member.
-            peer?.logger.critical("cannot persist replication state: \(error). Stopping this server; the rest of the ensemble keeps serving.")
-            exit(3)
+            guard let peer else { return }
+            let write = peer.failedWrite
+            peer.failedWrite = nil
+            peer.diskFailed(error, during: write)
         }
+
+        /// Appends of at most this many entries are written and fsynced on the event loop (see `persist`).
+        static let inlineSyncMaxEntries = Int(ProcessInfo.processInfo.environment["ZKSERVER_INLINE_SYNC_MAX"] ?? "") ?? 8
     }
 }

@@ -11,11 +11,11 @@ import ZKReplication
 import ZKStateMachine
 import ZKStorage
 
-/// Runs this server as an ensemble member: the replication core is driven by the shared
-/// `ReplicaDriver` (the same Ready loop the simulator runs) over this member's disk (`DurableLogStore`
-/// on the disk thread), its peer transports and its data tree; this class carries the messages,
-/// forwards writes and session events from followers to the leader, and applies committed
-/// transactions to the data tree.
+/// The replicator of every server: the replication core is driven by the shared `ReplicaDriver` (the
+/// same Ready loop the simulator runs) over this member's disk (`DurableLogStore` on the disk thread),
+/// its peer transports and its data tree; this class carries the messages, forwards writes and session
+/// events from followers to the leader, and applies committed transactions to the data tree. A
+/// standalone server is an ensemble of one voter: no peer transport, the same everything else.
 ///
 /// All state lives on the server's event loop. Inputs to the core (peer messages, ticks, proposals)
 /// are queued and handled together once per loop turn, so one fsync covers everything that arrived.
@@ -58,6 +58,16 @@ final class QuorumPeer {
     var warnedSnapshotRead: Zxid?
     var stopped = false
     let replicaTickMs: Int64
+    /// The member that answers clients once it has led or followed: the only voter of its cluster keeps
+    /// answering reads while it recovers from a disk failure (no one else can have newer data).
+    var hasServed = false
+    /// Why writes are refused (the disk failed a write), until a probe finds it writable again.
+    var diskFailure: String?
+    /// The last zxid this member's disk holds durably (what a rebuild after a failed write keeps).
+    var durableLast: Zxid = .zero
+    var member: Member?
+    /// The disk write that failed, for `diskFailed`.
+    var failedWrite: DiskWrite?
     /// Addresses of every member ever seen (from zoo.cfg, /zookeeper/config and config entries).
     var knownSpecs: [Int64: ServerSpec] = [:]
     /// The membership in force, with addresses, as the replication core sees it.
@@ -74,7 +84,7 @@ final class QuorumPeer {
         self.logger = logger
         let c = server.config
         store = try DurableLogStore(dataDir: c.dataDir, dataLogDir: c.effectiveDataLogDir)
-        let others = c.servers.filter { $0.id != me.id }
+        let others = server.standalone ? [] : c.servers.filter { $0.id != me.id }
         let tls = c.sslQuorum ? try PeerTLS(c.quorumTLS) : nil
         quorumTransport = PeerTransport(myId: UInt64(me.id), clusterName: c.clusterName,
                                         peers: others.map { .init(id: UInt64($0.id), host: $0.host, port: $0.quorumPort) },
@@ -88,10 +98,22 @@ final class QuorumPeer {
 
     /// The configured membership (zoo.cfg), used until the data says otherwise.
     var configuredCluster: ClusterConfig {
-        (try? ClusterConfig(members: server.config.servers.map {
+        let listed = server.standalone ? [] : server.config.servers.map {
             ClusterConfig.Member(id: UInt64($0.id), role: $0.role == .observer ? .observer : .participant)
-        })) ?? (try! ClusterConfig(voters: [UInt64(me.id)]))
+        }
+        return (try? ClusterConfig(members: listed.isEmpty ? [.init(id: UInt64(me.id), role: .participant)] : listed))
+            ?? .single(UInt64(me.id))
     }
+
+    /// This member is its cluster's only voter (a standalone server, or an ensemble of one).
+    var soleVoter: Bool { cluster.voters == [UInt64(me.id)] }
+
+    /// Client connections are accepted and reads answered: while serving, and for a sole voter that has
+    /// served, through a disk failure too (its tree is the newest there is).
+    var servesClients: Bool { serving || (hasServed && soleVoter) }
+
+    /// A Ready's disk work is running.
+    var diskBusy: Bool { driver?.busy ?? false }
     var cluster: ClusterConfig { driver?.replica.cluster ?? configuredCluster }
 
     /// Learns addresses from `server.N=` lines (a /zookeeper/config value or a config entry).
@@ -104,6 +126,7 @@ final class QuorumPeer {
     }
 
     func refreshPeers() {
+        guard !server.standalone else { return }
         let ms = members
         quorumTransport.updatePeers(ms.map { .init(id: UInt64($0.id), host: $0.host, port: $0.quorumPort) })
         electionTransport.updatePeers(ms.map { .init(id: UInt64($0.id), host: $0.host, port: $0.electionPort) })
@@ -112,16 +135,23 @@ final class QuorumPeer {
     /// Loads snapshot + log; the core hands out committed entries after the snapshot.
     func recover() throws -> String {
         let start = ZooKeeperServer.monotonicNanos()
+        if let converted = try store.convertStandaloneLayout() { logger.notice("\(converted)") }
         let rec = try store.recover(warn: { logger.warning("\($0)") })
         if let s = rec.snapshot {
             var r = JuteReader(ByteBuffer(bytes: s.data), maxLength: Int(Int32.max))
             server.tree.replace(with: try DataTree.deserialize(&r))
         }
-        let cfg = try ReplicaConfig(id: UInt64(me.id), electionTimeoutTicks: 10, heartbeatIntervalTicks: 1,
-                                    maxEntriesPerMessage: 1024)
+        let cfg = try replicaConfig()
         // A snapshot seeded from a backup carries no cluster config: its /zookeeper/config names the
         // ensemble the backup came from, whose addresses must not replace this one's.
         if rec.snapshot?.meta.config != nil { learnSpecsFromTree() }
+        if rec.snapshot == nil && store.lastZxid == .zero {
+            // A new data directory gets a snapshot of the empty tree, as Apache ZooKeeper's does: every
+            // later recovery has a base, and the directory shows it is in use.
+            var image = server.tree.serialized()
+            try image.withUnsafeReadableBytes { try store.writeSnapshotFile(at: .zero, config: nil, data: $0) }
+            image.clear()
+        }
         var cur = store.snapshotMeta.zxid
         while cur < store.lastZxid {
             let batch = store.entries(after: cur, limit: 4096)
@@ -132,6 +162,8 @@ final class QuorumPeer {
         let replica = Replica(config: cfg, cluster: configuredCluster, store: store, hardState: rec.hardState,
                               applied: rec.snapshot?.zxid, seed: UInt64.random(in: 0...UInt64.max))
         let member = Member(peer: self)
+        self.member = member
+        durableLast = store.lastZxid
         driver = ReplicaDriver(replica: replica, persistedHard: rec.hardState, disk: member, transport: member,
                                application: member)
         let ms = Double(ZooKeeperServer.monotonicNanos() - start) / 1e6
@@ -140,15 +172,22 @@ final class QuorumPeer {
             + (rec.truncatedBytes > 0 ? "; truncated a torn log tail of \(rec.truncatedBytes) bytes" : "")
     }
 
+    func replicaConfig() throws -> ReplicaConfig {
+        try ReplicaConfig(id: UInt64(me.id), electionTimeoutTicks: 10, heartbeatIntervalTicks: 1, maxEntriesPerMessage: 1024)
+    }
+
     func start() throws {
         if !Self.unsafeFault.isEmpty { logger.critical("ZKSERVER_UNSAFE_FAULT=\(Self.unsafeFault): test-only fault injection is on") }
-        quorumTransport.onMessage = { [weak self] from, m in self?.input { self?.replica.step(m, from: from) } }
-        electionTransport.onMessage = quorumTransport.onMessage
-        let bindHost = server.config.quorumListenOnAllIPs ? "0.0.0.0" : me.host
-        try quorumTransport.start(host: bindHost, port: me.quorumPort)
-        try electionTransport.start(host: bindHost, port: me.electionPort)
-        refreshPeers()
+        if !server.standalone {
+            quorumTransport.onMessage = { [weak self] from, m in self?.input { self?.replica.step(m, from: from) } }
+            electionTransport.onMessage = quorumTransport.onMessage
+            let bindHost = server.config.quorumListenOnAllIPs ? "0.0.0.0" : me.host
+            try quorumTransport.start(host: bindHost, port: me.quorumPort)
+            try electionTransport.start(host: bindHost, port: me.electionPort)
+            refreshPeers()
+        }
         server.loop.execute { [self] in
+            campaignIfSole()
             scheduleTick()
             let sessionReport = Int64(max(50, server.config.tickTime / 2))
             tasks.append(server.loop.scheduleRepeatedTask(initialDelay: .milliseconds(sessionReport),
@@ -244,7 +283,8 @@ final class QuorumPeer {
         guard e.kind == .txn, var entry = try? TxnEntry.decode(e.payload) else {
             if e.kind == .txn { logger.error("committed entry \(e.zxid) cannot be decoded; skipping it on every member alike") }
             // The first leader's first entry publishes the membership in /zookeeper/config, as Apache ZooKeeper does.
-            let txn: Txn = tree.node(DataTree.configPath)?.data?.isEmpty ?? true
+            // A standalone server leaves it empty, as Apache's does.
+            let txn: Txn = !server.standalone && (tree.node(DataTree.configPath)?.data?.isEmpty ?? true)
                 ? .setConfig(data: Array(configString(version: e.zxid.raw).utf8)) : .noop
             tree.apply(TxnEntry(header: TxnHeader(sessionId: 0, cxid: 0, zxid: e.zxid.raw, time: 0), txn: txn),
                        triggers: &triggers)
@@ -478,6 +518,11 @@ final class QuorumPeer {
             server.drain(conn)
             return
         }
+        if answersAlone {
+            slot.state = .ready(server.replyBuffer(conn, xid: slot.xid, zxid: server.tree.lastZxid, err: .ok, .path(path)))
+            server.drain(conn)
+            return
+        }
         let id = nextSyncId
         nextSyncId += 1
         pendingSyncs[id] = (conn, slot, path)
@@ -491,6 +536,7 @@ final class QuorumPeer {
 
     /// Runs `body` once this member has applied everything the leader had committed when it was asked.
     func afterBarrier(_ body: @escaping () -> Void) {
+        if answersAlone { body(); return }
         let id = nextSyncId
         nextSyncId += 1
         barrierWaiters[id] = body
@@ -626,6 +672,7 @@ final class QuorumPeer {
         }
         if !serving && nowServing {
             serving = true
+            hasServed = true
             servingLeader = leader
             servingEpoch = replica.epoch
             if let t = lostLeaderAt { lastElectionMs = Int64((NIODeadline.now() - t).nanoseconds / 1_000_000) }
@@ -648,12 +695,16 @@ final class QuorumPeer {
         servingLeader = nil
         lostLeaderAt = .now()
         scheduleTick()  // the fast clock at once, not after the rest of a slow tick
-        logger.info("not serving clients: \(why); closing \(server.connections.count) client connections (sessions survive)")
-        for c in Array(server.connections.values) { server.close(c) }
-        pendingConnects = [:]
-        pendingSyncs = [:]
-        readySyncs = []
-        barrierWaiters = [:]
+        if servesClients {
+            logger.info("not leading: \(why); as the only voter, keeping \(server.connections.count) client connections")
+        } else {
+            logger.info("not serving clients: \(why); closing \(server.connections.count) client connections (sessions survive)")
+                for c in Array(server.connections.values) { server.close(c) }
+            pendingConnects = [:]
+            pendingSyncs = [:]
+            readySyncs = []
+            barrierWaiters = [:]
+        }
         server.preparer.reset()
     }
 
