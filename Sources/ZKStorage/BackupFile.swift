@@ -117,11 +117,10 @@ public struct BackupFile: Sendable, Equatable {
         return tree
     }
 
-    /// Seeds an empty data directory so a server started on it begins with exactly this data.
-    /// `ensemble`: the directory belongs to an ensemble member (snapshot in the replicated store's layout).
-    /// Refuses a directory that already holds snapshots or log segments. `verified`: the caller already
+    /// Seeds an empty data directory so a server started on it (standalone or an ensemble member: the
+    /// layout is the same) begins with exactly this data. Refuses a directory that already holds snapshots or log segments. `verified`: the caller already
     /// ran `verifiedTree()` on this value (a large tree is then not loaded again for every node).
-    public func seed(dataDir: String, dataLogDir: String? = nil, ensemble: Bool, verified: Bool = false) throws {
+    public func seed(dataDir: String, dataLogDir: String? = nil, verified: Bool = false) throws {
         if !verified { _ = try verifiedTree() }
         let logDir = (dataLogDir?.isEmpty ?? true) ? dataDir : dataLogDir!
         let snaps = try SnapshotStore(dataDir: dataDir)
@@ -132,12 +131,8 @@ public struct BackupFile: Sendable, Equatable {
         if try FileIO.list(log.dir).contains(where: { $0.hasPrefix("log.") }) {
             throw StorageError(.badFormat, "\(logDir) already holds a transaction log; restore needs an empty data directory")
         }
-        guard ensemble else {
-            try payload.withUnsafeBytes { try snaps.write(zxid: header.zxid, payload: $0) }
-            return
-        }
-        // An ensemble member: the replicated store's snapshot layout (no cluster config: the members come
-        // from zoo.cfg), and a hard state at the backup's epoch so the first election moves past it.
+        // The replicated store's snapshot layout (no cluster config: the members come from zoo.cfg), and
+        // a hard state at the backup's epoch so the first election moves past it.
         let bytes = DurableLogStore.encodeSnapshotPayload(config: nil, data: payload)
         try bytes.withUnsafeBytes { try snaps.write(zxid: header.zxid, payload: $0) }
         let zxid = Zxid(raw: header.zxid)

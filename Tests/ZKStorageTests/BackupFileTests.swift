@@ -37,10 +37,13 @@ private func backupOfSmallTree() throws -> (BackupFile, DataTree) {
 @Test func seedingWritesALoadableSnapshotAndRefusesAUsedDirectory() throws {
     let (b, tree) = try backupOfSmallTree()
     let dir = NSTemporaryDirectory() + "zkbackup-\(UInt32.random(in: 0...UInt32.max))"
-    try b.seed(dataDir: dir, ensemble: false)
-    let snaps = try SnapshotStore(dataDir: dir)
-    let (zxid, payload) = try #require(try snaps.loadNewest(warn: { _ in }))
-    #expect(zxid == tree.lastZxid && payload == b.payload)
-    #expect(throws: StorageError.self) { try b.seed(dataDir: dir, ensemble: false) }
+    try b.seed(dataDir: dir)
+    let store = try DurableLogStore(dataDir: dir, dataLogDir: dir)
+    #expect(try store.convertStandaloneLayout() == nil)   // already in the one layout
+    let rec = try store.recover(warn: { _ in })
+    let snapshot = try #require(rec.snapshot)
+    #expect(snapshot.zxid.raw == tree.lastZxid && snapshot.data == b.payload)
+    #expect(rec.hardState.epoch == snapshot.zxid.epoch)
+    #expect(throws: StorageError.self) { try b.seed(dataDir: dir) }
     try? FileManager.default.removeItem(atPath: dir)
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ZKReplication
+import ZKStateMachine
 @testable import ZKStorage
 
 func tempDir() -> String {
@@ -168,4 +169,39 @@ extension FileManager {
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     close(fd)
     #expect(store.readSnapshot(zxid: z) == nil)
+}
+
+/// A standalone data directory of the previous release: snapshots of the tree alone (the initial one at
+/// zxid 0 and a later one), log records after them, no hard state. It is converted once, in place, and
+/// reads back with the same data; a conversion interrupted after one file picks up where it stopped.
+@Test func aPreviousStandaloneDirectoryIsConvertedOnceAndKeepsItsData() throws {
+    let d = tempDir()
+    let tree = DataTree()
+    let snaps = try SnapshotStore(dataDir: d)
+    let empty = Array(tree.serialized().readableBytesView)
+    try empty.withUnsafeBytes { try snaps.write(zxid: 0, payload: $0) }
+    var triggers: [WatchTrigger] = []
+    for i in 1...3 {
+        tree.apply(TxnEntry(header: TxnHeader(sessionId: 0, cxid: 0, zxid: Int64(i), time: 0),
+                            txn: .create(CreateTxn(path: "/n\(i)", data: [UInt8(i)], acl: [], ephemeralOwner: 0, parentCVersion: Int32(i)))),
+                   triggers: &triggers)
+    }
+    let image = Array(tree.serialized().readableBytesView)
+    try image.withUnsafeBytes { try snaps.write(zxid: 3, payload: $0) }
+    let log = try TxnLog(dataLogDir: d)
+    let later = TxnEntry(header: TxnHeader(sessionId: 0, cxid: 0, zxid: 4, time: 0),
+                         txn: .create(CreateTxn(path: "/n4", data: [4], acl: [], ephemeralOwner: 0, parentCVersion: 4)))
+    try log.append([TxnLog.Record(zxid: 4, payload: [Entry.Kind.txn.rawValue] + later.encoded())])
+    try log.sync()
+
+    // Interrupted: the zxid-0 file was converted, the process stopped before the rest.
+    try DurableLogStore.encodeSnapshotPayload(config: nil, data: empty).withUnsafeBytes { try snaps.write(zxid: 0, payload: $0) }
+    let store = try DurableLogStore(dataDir: d, dataLogDir: d)
+    let said = try #require(try store.convertStandaloneLayout())
+    #expect(said.contains("2 snapshots"))
+    #expect(try store.convertStandaloneLayout() == nil)
+    let rec = try store.recover(warn: { _ in })
+    #expect(rec.snapshot?.zxid.raw == 3 && rec.snapshot?.data == image && rec.snapshot?.meta.config == nil)
+    #expect(store.readSnapshot(zxid: .zero)?.data == empty)
+    #expect(rec.entryCount == 1 && store.lastZxid.raw == 4)
 }

@@ -81,9 +81,9 @@ public enum BackupRestore {
     }
 
     /// Seeds one data directory (for a zkserver started by hand) with a backup that `load` or `fetch` checked.
-    public static func seed(_ backup: BackupFile, dataDir: String, dataLogDir: String?, ensemble: Bool) throws {
+    public static func seed(_ backup: BackupFile, dataDir: String, dataLogDir: String?) throws {
         do {
-            try backup.seed(dataDir: dataDir, dataLogDir: dataLogDir, ensemble: ensemble, verified: true)
+            try backup.seed(dataDir: dataDir, dataLogDir: dataLogDir, verified: true)
         } catch {
             throw ZKCtlError("cannot restore into \(dataDir): \(error)")
         }
@@ -102,7 +102,7 @@ public enum BackupRestore {
         let layout = store.layout(name)
         for node in inventory.nodes {
             let l = layout.node(node.id)
-            try seed(backup, dataDir: l.dataDir, dataLogDir: l.dataLogDir, ensemble: inventory.nodes.count > 1)
+            try seed(backup, dataDir: l.dataDir, dataLogDir: l.dataLogDir)
         }
     }
 }

@@ -159,7 +159,11 @@ final class QuorumPeer {
             for e in batch where e.kind == .config { learnConfigEntry(e) }
             cur = last.zxid
         }
-        let replica = Replica(config: cfg, cluster: configuredCluster, store: store, hardState: rec.hardState,
+        var hard = rec.hardState
+        // A standalone server's log holds nothing uncommitted: an entry it made durable had its quorum
+        // (itself) at that moment. Its log is applied at once, before it first leads.
+        if server.standalone { hard.commit = store.lastZxid }
+        let replica = Replica(config: cfg, cluster: configuredCluster, store: store, hardState: hard,
                               applied: rec.snapshot?.zxid, seed: UInt64.random(in: 0...UInt64.max))
         let member = Member(peer: self)
         self.member = member

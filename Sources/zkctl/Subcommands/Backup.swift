@@ -52,7 +52,7 @@ struct Restore: AsyncParsableCommand {
             damaged or foreign file is refused. With -c NAME (and the usual -n / --base-port / -i \
             inventory options of `zkctl up`), every node of the new cluster is seeded with the backup \
             and the cluster is brought up. With --data-dir, one empty directory is seeded for a \
-            zkserver you start yourself (add --ensemble for an ensemble member).
+            zkserver you start yourself (standalone or an ensemble member: the layout is the same).
 
             Examples:
               zkctl restore zk.backup -c copy -n 1 --base-port 2381
@@ -75,7 +75,7 @@ struct Restore: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Transaction log directory that goes with --data-dir (default: the data dir).", valueName: "dir"))
     var dataLogDir: String?
 
-    @Flag(help: "With --data-dir: the directory belongs to an ensemble member.")
+    @Flag(help: ArgumentHelp("Accepted for older scripts; every data directory has the same layout now.", visibility: .hidden))
     var ensemble = false
 
     @Option(help: "Seconds to wait for the new cluster to become healthy.")
@@ -94,7 +94,7 @@ struct Restore: AsyncParsableCommand {
         let h = backup.header
         printErr("zkctl: \(file): zxid 0x\(String(h.zxid, radix: 16)), \(h.znodes) znodes, digest \(h.digest) (verified)")
         if let dataDir {
-            try BackupRestore.seed(backup, dataDir: dataDir, dataLogDir: dataLogDir, ensemble: ensemble)
+            try BackupRestore.seed(backup, dataDir: dataDir, dataLogDir: dataLogDir)
             printOut("seeded \(dataDir); start zkserver on it")
             return
         }
