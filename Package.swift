@@ -29,6 +29,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        // Already a dependency of swift-nio; zkctl's Ctrl-C flag is a lock-free ManagedAtomic (Synchronization's
+        // Atomic needs macOS 15).
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.2.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -94,6 +97,7 @@ let package = Package(
         // (zkctl looks for zkserver next to its own executable).
         .executableTarget(name: "zkctl", dependencies: [
             "ZKOrchestration", "zkserver", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Atomics", package: "swift-atomics"),
         ]),
         .executableTarget(name: "zksim", dependencies: [
             "ZKSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Atomics
 import Foundation
 import ZKOrchestration
 
@@ -128,10 +129,13 @@ struct InventoryOptions: ParsableArguments {
 
 /// Ctrl-C during a wait: the flag is polled by the orchestrator, which stops waiting and explains.
 enum Interrupt {
-    nonisolated(unsafe) static var requested = false
+    /// Set by the SIGINT handler, read by any thread: a lock-free atomic, so the handler may store it.
+    private static let flag = ManagedAtomic(false)
+
+    static var requested: Bool { flag.load(ordering: .relaxed) }
 
     static func install() {
-        signal(SIGINT) { _ in Interrupt.requested = true }
+        signal(SIGINT) { _ in Interrupt.flag.store(true, ordering: .relaxed) }
     }
 }
 

@@ -20,7 +20,7 @@ struct RollingOptions: ParsableArguments {
             events: { e in
                 if json {
                     printOut(e.json)
-                    fflush(stdout)
+                    fflush(nil) // every output stream, stdout's buffer among them, so each event shows at once
                 } else if e.event == "plan" {
                     printErr(e.message)
                 } else {
