@@ -58,6 +58,21 @@ struct ClusterOption: ParsableArguments {
     func resolve(_ store: ClusterStore) throws -> String {
         try store.resolveName(name ?? ProcessInfo.processInfo.environment["ZKCTL_CLUSTER"])
     }
+
+    /// The cluster's name (as `resolve` finds it) and its saved inventory.
+    func load(_ store: ClusterStore) throws -> (name: String, inventory: Inventory) {
+        let name = try resolve(store)
+        return (name, try store.loadInventory(name))
+    }
+}
+
+/// --timeout and --dry-run of the commands that stop servers themselves (down, node).
+struct StopOptions: ParsableArguments {
+    @Option(help: "Seconds to wait after SIGTERM before SIGKILL.")
+    var timeout: Double = 10
+
+    @Flag(help: "Print the plan and change nothing.")
+    var dryRun = false
 }
 
 /// Chooses the inventory from -i, or builds a loopback one from -n/--engine/--base-port.
