@@ -19,6 +19,10 @@ let nio: [Target.Dependency] = [
     .product(name: "NIOPosix", package: "swift-nio"),
 ]
 
+// Every target but ZKServer and zkserver builds in the Swift 6 language mode (strict concurrency checking);
+// the package-level default below stays Swift 5 for those two.
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
 let package = Package(
     name: "zkctl",
     platforms: [.macOS(.v14)],
@@ -29,6 +33,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        // Already a dependency of swift-nio; zkctl's Ctrl-C flag is a lock-free ManagedAtomic (Synchronization's
+        // Atomic needs macOS 15).
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.2.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -41,15 +48,15 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        .target(name: "ZKProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        .target(name: "ZKProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")], swiftSettings: swift6),
         .target(name: "ZKStateMachine", dependencies: [
             "ZKProtocol", .product(name: "Crypto", package: "swift-crypto"),
-        ]),
-        .target(name: "ZKReplication"),
-        .target(name: "ZKSimulation", dependencies: ["ZKReplication", "ZKStateMachine", "ZKProtocol"]),
+        ], swiftSettings: swift6),
+        .target(name: "ZKReplication", swiftSettings: swift6),
+        .target(name: "ZKSimulation", dependencies: ["ZKReplication", "ZKStateMachine", "ZKProtocol"], swiftSettings: swift6),
         .target(name: "ZKStorage", dependencies: [
             "ZKStateMachine", "ZKProtocol", "ZKReplication", .product(name: "NIOCore", package: "swift-nio"),
-        ]),
+        ], swiftSettings: swift6),
         .target(name: "ZKServer", dependencies: [
             "ZKProtocol", "ZKStateMachine", "ZKStorage", "ZKReplication",
             .product(name: "Logging", package: "swift-log"),
@@ -64,9 +71,9 @@ let package = Package(
         ] + nio),
         .target(name: "ZKClient", dependencies: [
             "ZKProtocol", .product(name: "Logging", package: "swift-log"),
-        ] + nio),
+        ] + nio, swiftSettings: swift6),
         // zkctl's templates/ embedded at build time (BundledTemplates): an installed zkctl is one file.
-        .executableTarget(name: "EmbedTemplates"),
+        .executableTarget(name: "EmbedTemplates", swiftSettings: swift6),
         .plugin(name: "EmbedTemplatesPlugin", capability: .buildTool(), dependencies: ["EmbedTemplates"],
                 path: "Sources/EmbedTemplatesPlugin"),
         .target(name: "ZKOrchestration", dependencies: [
@@ -77,7 +84,7 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),
-        ], plugins: ["EmbedTemplatesPlugin"]),
+        ], swiftSettings: swift6, plugins: ["EmbedTemplatesPlugin"]),
         // A release zkserver links the Swift runtime statically: one file to ship (the image, the Ansible
         // role), no toolchain on the hosts, and only the runtime pages it uses in memory.
         .executableTarget(name: "zkserver", dependencies: [
@@ -94,23 +101,24 @@ let package = Package(
         // (zkctl looks for zkserver next to its own executable).
         .executableTarget(name: "zkctl", dependencies: [
             "ZKOrchestration", "zkserver", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+            .product(name: "Atomics", package: "swift-atomics"),
+        ], swiftSettings: swift6),
         .executableTarget(name: "zksim", dependencies: [
             "ZKSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .testTarget(name: "ZKProtocolTests", dependencies: ["ZKProtocol"]),
-        .testTarget(name: "ZKStateMachineTests", dependencies: ["ZKStateMachine", "ZKProtocol"]),
+        ], swiftSettings: swift6),
+        .testTarget(name: "ZKProtocolTests", dependencies: ["ZKProtocol"], swiftSettings: swift6),
+        .testTarget(name: "ZKStateMachineTests", dependencies: ["ZKStateMachine", "ZKProtocol"], swiftSettings: swift6),
         .testTarget(name: "ZKStorageTests", dependencies: [
             "ZKStorage", "ZKReplication", "ZKStateMachine", "ZKProtocol", .product(name: "NIOCore", package: "swift-nio"),
-        ]),
-        .testTarget(name: "ZKReplicationTests", dependencies: ["ZKReplication"]),
-        .testTarget(name: "ZKSimulationTests", dependencies: ["ZKSimulation"]),
-        .testTarget(name: "ZKServerTests", dependencies: ["ZKServer", "ZKClient"]),
+        ], swiftSettings: swift6),
+        .testTarget(name: "ZKReplicationTests", dependencies: ["ZKReplication"], swiftSettings: swift6),
+        .testTarget(name: "ZKSimulationTests", dependencies: ["ZKSimulation"], swiftSettings: swift6),
+        .testTarget(name: "ZKServerTests", dependencies: ["ZKServer", "ZKClient"], swiftSettings: swift6),
         .testTarget(name: "ZKOrchestrationTests", dependencies: [
             "ZKOrchestration", "ZKStorage", .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
-        ], exclude: ["Golden"]),
-        .testTarget(name: "ZKClientTests", dependencies: ["ZKClient", "ZKProtocol"]),
+        ], exclude: ["Golden"], swiftSettings: swift6),
+        .testTarget(name: "ZKClientTests", dependencies: ["ZKClient", "ZKProtocol"], swiftSettings: swift6),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -6,6 +6,9 @@ import ZKProtocol
 ///
 /// Requests are pipelined: each call writes its request at once and waits for its reply, which the
 /// server returns in request order. All mutable state lives on one event loop.
+///
+/// Sendable: every `var` below is read and written only on `eventLoop` (methods called from elsewhere hop
+/// there first with `execute`/`submit`); the `let`s are Sendable.
 public final class ZooKeeperClient: @unchecked Sendable {
     /// A reply: its header and, when `header.err == 0`, its body.
     struct Reply: Sendable {
@@ -70,15 +73,19 @@ public final class ZooKeeperClient: @unchecked Sendable {
 
     // MARK: public state
 
-    public var sessionId: Int64 { get async { await onLoop { $0.machine.sessionId } } }
-    public var negotiatedTimeout: Duration { get async { await onLoop { .milliseconds(Int64($0.machine.negotiatedTimeoutMs)) } } }
+    // Each getter reads the loop-owned state on the loop; it throws only when the event loop has shut down.
+    public var sessionId: Int64 { get async throws { try await onLoop { $0.machine.sessionId } } }
+    public var negotiatedTimeout: Duration {
+        get async throws { try await onLoop { .milliseconds(Int64($0.machine.negotiatedTimeoutMs)) } }
+    }
     /// The server the current (or last) connection goes to.
-    public var currentServer: ServerAddress { get async { await onLoop { $0.machine.server } } }
-    public var isConnected: Bool { get async { await onLoop { $0.machine.state == .connected } } }
+    public var currentServer: ServerAddress { get async throws { try await onLoop { $0.machine.server } } }
+    public var isConnected: Bool { get async throws { try await onLoop { $0.machine.state == .connected } } }
 
-    private func onLoop<T: Sendable>(_ body: @escaping @Sendable (ZooKeeperClient) -> T) async -> T {
+    /// Runs `body` on the client's event loop. Throws the loop's error when it no longer accepts work.
+    private func onLoop<T: Sendable>(_ body: @escaping @Sendable (ZooKeeperClient) -> T) async throws -> T {
         if eventLoop.inEventLoop { return body(self) }
-        return try! await eventLoop.submit { body(self) }.get()
+        return try await eventLoop.submit { body(self) }.get()
     }
 
     // MARK: operations
@@ -216,8 +223,8 @@ public final class ZooKeeperClient: @unchecked Sendable {
     }
 
     /// Drops the TCP connection without ending the session (the client reconnects). For tests.
-    public func dropConnection() async {
-        await onLoop { c in _ = c.channel?.close(promise: nil) }
+    public func dropConnection() async throws {
+        try await onLoop { c in _ = c.channel?.close(promise: nil) }
     }
 
     // MARK: request path
@@ -496,7 +503,7 @@ final class ReplyHandler: ChannelInboundHandler {
 /// Runs Swift tasks on a client's event loop. A task that prefers it (`withTaskExecutorPreference`,
 /// `addTask(executorPreference:)`) sends its requests and is resumed with their replies on the thread that
 /// owns the connection, instead of hopping to the cooperative pool and back for every request.
-public final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
+public final class EventLoopTaskExecutor: TaskExecutor, Sendable {
     public let loop: EventLoop
     public init(_ loop: EventLoop) { self.loop = loop }
 

@@ -9,14 +9,7 @@ public struct EntryIndex: Sendable {
     public var count: Int { entries.count }
 
     /// Index of the first entry with zxid > `zxid`.
-    public func upperBound(_ zxid: Zxid) -> Int {
-        var lo = 0, hi = entries.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if entries[mid].zxid <= zxid { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
-    }
+    public func upperBound(_ zxid: Zxid) -> Int { entries.upperBound(zxid) }
 
     /// True if `zxid` is `base` (the snapshot point) or an entry's zxid.
     public func contains(_ zxid: Zxid, base: Zxid) -> Bool {
@@ -48,4 +41,16 @@ public struct EntryIndex: Sendable {
     public mutating func truncate(after zxid: Zxid) { entries.removeSubrange(upperBound(zxid)...) }
     /// Drops every entry at or before `zxid` (after a snapshot covers them).
     public mutating func dropPrefix(through zxid: Zxid) { entries.removeSubrange(..<upperBound(zxid)) }
+}
+
+extension Array where Element == Entry {
+    /// Index of the first entry with zxid > `zxid`, by binary search (the zxids strictly increase).
+    func upperBound(_ zxid: Zxid) -> Int {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if self[mid].zxid <= zxid { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
 }

@@ -1042,7 +1042,7 @@ public struct Replica {
     private mutating func truncateLocal(after z: Zxid) {
         precondition(z >= hard.commit, "truncating committed entries")
         if z >= unstableAfter {
-            unstable.removeSubrange(unstableUpperBound(z)...)
+            unstable.removeSubrange(unstable.upperBound(z)...)
         } else {
             unstable = []
             unstableAfter = z
@@ -1060,7 +1060,7 @@ public struct Replica {
         if z == logSnapshotZxid { return true }
         if z < logSnapshotZxid || z > lastZxid { return false }
         if z > unstableAfter {
-            let i = unstableUpperBound(z)
+            let i = unstable.upperBound(z)
             return i > 0 && unstable[i - 1].zxid == z
         }
         if pendingSnapshot != nil { return false }
@@ -1071,7 +1071,7 @@ public struct Replica {
         if z >= lastZxid { return lastZxid }
         if z < logSnapshotZxid { return .zero }
         if z > unstableAfter {
-            let i = unstableUpperBound(z)
+            let i = unstable.upperBound(z)
             return i > 0 ? unstable[i - 1].zxid : unstableAfter
         }
         if pendingSnapshot != nil { return logSnapshotZxid }
@@ -1084,21 +1084,11 @@ public struct Replica {
             out = store.entries(after: z, limit: limit).filter { $0.zxid <= unstableAfter }
         }
         if out.count < limit {
-            let start = unstableUpperBound(z)
+            let start = unstable.upperBound(z)
             let end = min(unstable.count, start + (limit - out.count))
             if start < end { out += unstable[start..<end] }
         }
         return out
-    }
-
-    /// Index of the first unstable entry with zxid > `z`.
-    private func unstableUpperBound(_ z: Zxid) -> Int {
-        var lo = 0, hi = unstable.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if unstable[mid].zxid <= z { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
     }
 
     private func entries(after z: Zxid, upTo hi: Zxid) -> [Entry] {

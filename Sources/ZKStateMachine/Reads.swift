@@ -109,26 +109,24 @@ public enum ReadProcessor {
                                   watches: WatchManager) -> [WatcherEvent] {
         var events: [WatcherEvent] = []
         let rel = s.relativeZxid
-        for p in s.dataWatches {
-            if let n = tree.node(p) {
-                if n.mzxid > rel { events.append(WatcherEvent(type: .nodeDataChanged, path: p)) }
-                else { watches.add(.data, path: p, watcher: watcher) }
-            } else {
-                events.append(WatcherEvent(type: .nodeDeleted, path: p))
+        /// A data or child watch on a node that must exist: the event it missed (`changed` since `rel`,
+        /// or deleted), else the watch again.
+        func rewatch(_ paths: [String], _ kind: WatchManager.Kind, changed: EventType, since: (Znode) -> Int64) {
+            for p in paths {
+                if let n = tree.node(p) {
+                    if since(n) > rel { events.append(WatcherEvent(type: changed, path: p)) }
+                    else { watches.add(kind, path: p, watcher: watcher) }
+                } else {
+                    events.append(WatcherEvent(type: .nodeDeleted, path: p))
+                }
             }
         }
+        rewatch(s.dataWatches, .data, changed: .nodeDataChanged) { $0.mzxid }
         for p in s.existWatches {
             if tree.node(p) != nil { events.append(WatcherEvent(type: .nodeCreated, path: p)) }
             else { watches.add(.data, path: p, watcher: watcher) }
         }
-        for p in s.childWatches {
-            if let n = tree.node(p) {
-                if n.pzxid > rel { events.append(WatcherEvent(type: .nodeChildrenChanged, path: p)) }
-                else { watches.add(.child, path: p, watcher: watcher) }
-            } else {
-                events.append(WatcherEvent(type: .nodeDeleted, path: p))
-            }
-        }
+        rewatch(s.childWatches, .child, changed: .nodeChildrenChanged) { $0.pzxid }
         for p in s.persistentWatches { watches.add(.persistent, path: p, watcher: watcher) }
         for p in s.persistentRecursiveWatches { watches.add(.recursive, path: p, watcher: watcher) }
         return events

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Atomics
 import Foundation
 import ZKOrchestration
 
@@ -57,6 +58,21 @@ struct ClusterOption: ParsableArguments {
     func resolve(_ store: ClusterStore) throws -> String {
         try store.resolveName(name ?? ProcessInfo.processInfo.environment["ZKCTL_CLUSTER"])
     }
+
+    /// The cluster's name (as `resolve` finds it) and its saved inventory.
+    func load(_ store: ClusterStore) throws -> (name: String, inventory: Inventory) {
+        let name = try resolve(store)
+        return (name, try store.loadInventory(name))
+    }
+}
+
+/// --timeout and --dry-run of the commands that stop servers themselves (down, node).
+struct StopOptions: ParsableArguments {
+    @Option(help: "Seconds to wait after SIGTERM before SIGKILL.")
+    var timeout: Double = 10
+
+    @Flag(help: "Print the plan and change nothing.")
+    var dryRun = false
 }
 
 /// Chooses the inventory from -i, or builds a loopback one from -n/--engine/--base-port.
@@ -128,10 +144,13 @@ struct InventoryOptions: ParsableArguments {
 
 /// Ctrl-C during a wait: the flag is polled by the orchestrator, which stops waiting and explains.
 enum Interrupt {
-    nonisolated(unsafe) static var requested = false
+    /// Set by the SIGINT handler, read by any thread: a lock-free atomic, so the handler may store it.
+    private static let flag = ManagedAtomic(false)
+
+    static var requested: Bool { flag.load(ordering: .relaxed) }
 
     static func install() {
-        signal(SIGINT) { _ in Interrupt.requested = true }
+        signal(SIGINT) { _ in Interrupt.flag.store(true, ordering: .relaxed) }
     }
 }
 

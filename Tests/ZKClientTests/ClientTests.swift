@@ -140,13 +140,13 @@ final class ClientTests: XCTestCase {
 
     func testReconnectKeepsTheSession() async throws {
         let c = try await connect()
-        let id = await c.sessionId
+        let id = try await c.sessionId
         _ = try await c.create("/eph", mode: .ephemeral)
         _ = try await c.exists("/eph", watch: true)
-        await c.dropConnection()
+        try await c.dropConnection()
         let back = await nextEvent(c) { $0.type == .none && $0.state == .syncConnected }
         XCTAssertNotNil(back, "reconnected")
-        let sameSession = await c.sessionId
+        let sameSession = try await c.sessionId
         XCTAssertEqual(sameSession, id)
         let v8 = try await c.exists("/eph")
         XCTAssertNotNil(v8, "the ephemeral survives a reconnect")
@@ -161,7 +161,7 @@ final class ClientTests: XCTestCase {
     func testTriesTheNextHostAndFailsWhenNoneAnswers() async throws {
         let dead = try ZKServerProcess.freePort()
         let c = try await connect("127.0.0.1:\(dead),\(server.connectString)")
-        let current = await c.currentServer
+        let current = try await c.currentServer
         XCTAssertEqual(current.port, server.port)
         let v9 = try await c.exists("/")
         XCTAssertNotNil(v9)

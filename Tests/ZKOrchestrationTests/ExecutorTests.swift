@@ -3,6 +3,7 @@ import Testing
 @testable import ZKOrchestration
 
 /// Scripted processes: every launch gets a pid; tests decide which ones die.
+/// Sendable: `lock` guards the state the code under test changes; a test sets the rest up before it starts.
 final class FakeProcessProvider: ProcessProvider, @unchecked Sendable {
     private let lock = NSLock()
     private(set) var launched: [LaunchSpec] = []

@@ -4,6 +4,7 @@ import Testing
 
 /// A StatefulSet in memory: pods, which one leads, and what goes wrong. Servers answer the
 /// four-letter words sent through `exec`; every change and wait is logged in order.
+/// Sendable: `lock` guards the state the code under test changes; a test sets the rest up before it starts.
 final class FakeCluster: KubernetesCluster, @unchecked Sendable {
     let lock = NSLock()
     let target: KubernetesRollout.Target
@@ -99,6 +100,7 @@ final class FakeCluster: KubernetesCluster, @unchecked Sendable {
     }
 }
 
+/// Sendable: `lock` guards `lines`.
 final class Lines: @unchecked Sendable {
     let lock = NSLock()
     private(set) var lines: [String] = []

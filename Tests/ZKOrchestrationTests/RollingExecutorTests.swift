@@ -4,6 +4,7 @@ import Testing
 
 /// A pretend ensemble: processes and four-letter words from one table. A node answers only while
 /// its process runs; the leader is `preferredLeader` when it runs, else the lowest running voter.
+/// Sendable: `lock` guards the state the code under test changes; a test sets the rest up before it starts.
 final class FakeEnsemble: ProcessProvider, FourLetterWordClient, @unchecked Sendable {
     let lock = NSLock()
     var baseClientPort: Int
@@ -77,6 +78,7 @@ final class FakeEnsemble: ProcessProvider, FourLetterWordClient, @unchecked Send
     }
 }
 
+/// Sendable: `lock` guards the state the code under test changes; a test sets the rest up before it starts.
 final class FakeReconfig: ReconfigSender, @unchecked Sendable {
     let lock = NSLock()
     var answers: [ReconfigOutcome] = []
@@ -119,6 +121,7 @@ final class FakeReconfig: ReconfigSender, @unchecked Sendable {
         var events: EventLog
     }
 
+    /// Sendable: `lock` guards `events`.
     final class EventLog: @unchecked Sendable {
         let lock = NSLock()
         var events: [RollingEvent] = []

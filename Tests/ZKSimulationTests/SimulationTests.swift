@@ -52,10 +52,10 @@ import Testing
 import ZKReplication
 import ZKSimulation
 
-struct Profile: CustomStringConvertible {
+struct Profile: Sendable, CustomStringConvertible {
     var name: String
     var seeds: ClosedRange<UInt64>
-    var apply: (inout SimOptions) -> Void
+    var apply: @Sendable (inout SimOptions) -> Void
     var description: String { name }
 }
 

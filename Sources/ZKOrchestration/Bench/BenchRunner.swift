@@ -211,6 +211,7 @@ struct SplitMix64 {
     mutating func next(below n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
+/// A count shared by concurrent tasks; `lock` guards `n`.
 final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var n = 0

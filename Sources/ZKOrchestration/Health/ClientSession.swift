@@ -60,6 +60,7 @@ func withDeadline<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable 
 }
 
 /// The first of a deadline's two outcomes (the body's result or the timeout) resumes the waiter.
+/// Sendable: `lock` guards `continuation` and `pendingTimer`.
 private final class DeadlineOutcome<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var continuation: CheckedContinuation<T, Error>?

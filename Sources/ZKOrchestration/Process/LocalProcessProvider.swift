@@ -5,6 +5,7 @@ import Glibc
 
 /// Spawns node processes detached from zkctl: a new session (so the terminal's Ctrl-C does not
 /// reach them), stdin from /dev/null, stdout/stderr appended to the node's log file.
+/// Sendable: `lock` guards `exits`, its only mutable state.
 public final class LocalProcessProvider: ProcessProvider, @unchecked Sendable {
     private let lock = NSLock()
     private var exits: [Int32: String] = [:]

@@ -172,32 +172,35 @@ public enum RollingPlanner {
             steps.append(RollingStep(action: action, during: during, votersUp: up,
                                      after: quorum(after), membersAfter: after.map(\.id).sorted()))
         }
-        // Grow voters first (more failures tolerated while the rest happens), then shrink.
-        for n in addVoters {
-            let next = members + [n]
-            record(.add(node: n, observerFirst: observerFirst), members, next)
-            members = next
-        }
-        for n in removeVoters {
-            let next = members.filter { $0.id != n.id }
-            let q = quorum(next)
-            let healthyLeft = next.filter { $0.role == .participant && healthy.contains($0.id) }.count
-            if q.voters >= 1 && healthyLeft < q.quorum {
-                blockers.append("removing voter \(n.id) would leave \(healthyLeft) healthy of \(q.voters) voters, below the quorum of \(q.quorum)")
+        /// One step for each of `nodes`, added in turn.
+        func add(_ nodes: [NodeSpec]) {
+            for n in nodes {
+                let next = members + [n]
+                record(.add(node: n, observerFirst: observerFirst), members, next)
+                members = next
             }
-            record(.remove(node: n.id, role: .participant, purge: purge), members, next)
-            members = next
         }
-        for n in addObservers {
-            let next = members + [n]
-            record(.add(node: n, observerFirst: observerFirst), members, next)
-            members = next
+        /// One step for each of `nodes` (all of `role`), removed in turn; a voter whose removal leaves
+        /// fewer healthy voters than the new quorum blocks the plan.
+        func remove(_ nodes: [NodeSpec], role: NodeRole) {
+            for n in nodes {
+                let next = members.filter { $0.id != n.id }
+                if role == .participant {
+                    let q = quorum(next)
+                    let healthyLeft = next.filter { $0.role == .participant && healthy.contains($0.id) }.count
+                    if q.voters >= 1 && healthyLeft < q.quorum {
+                        blockers.append("removing voter \(n.id) would leave \(healthyLeft) healthy of \(q.voters) voters, below the quorum of \(q.quorum)")
+                    }
+                }
+                record(.remove(node: n.id, role: role, purge: purge), members, next)
+                members = next
+            }
         }
-        for n in removeObservers {
-            let next = members.filter { $0.id != n.id }
-            record(.remove(node: n.id, role: .observer, purge: purge), members, next)
-            members = next
-        }
+        // Grow voters first (more failures tolerated while the rest happens), then shrink.
+        add(addVoters)
+        remove(removeVoters, role: .participant)
+        add(addObservers)
+        remove(removeObservers, role: .observer)
         let target = Inventory(cluster: current.cluster, nodes: members)
         return RollingPlan(
             title: "scale \(current.cluster.name): \(current.voters.count) -> \(desired.voters.count) voters, \(current.observers.count) -> \(desired.observers.count) observers",

@@ -21,21 +21,17 @@ struct Down: AsyncParsableCommand {
     @Flag(help: "Also delete the cluster's state dir: data, logs and config.")
     var purge = false
 
-    @Option(help: "Seconds to wait after SIGTERM before SIGKILL.")
-    var timeout: Double = 10
-
-    @Flag(help: "Print the plan and change nothing.")
-    var dryRun = false
+    @OptionGroup var stop: StopOptions
 
     mutating func run() async throws {
-        let orchestrator = try global.orchestrator(stopTimeout: timeout)
+        let orchestrator = try global.orchestrator(stopTimeout: stop.timeout)
         let name = try cluster.resolve(orchestrator.store)
         guard orchestrator.store.exists(name) else {
             printErr("zkctl: no cluster named '\(name)'; nothing to do")
             return
         }
         let inventory = try orchestrator.store.loadInventory(name)
-        if dryRun {
+        if stop.dryRun {
             printOut(Report.plan(orchestrator.planDown(inventory, purge: purge), title: "plan for cluster \(name):"))
             return
         }

@@ -25,17 +25,12 @@ struct NodeCommand: AsyncParsableCommand {
     @Argument(help: "start, stop, kill, pause, resume or restart.")
     var action: NodeAction
 
-    @Option(help: "Seconds to wait after SIGTERM before SIGKILL.")
-    var timeout: Double = 10
-
-    @Flag(help: "Print the plan and change nothing.")
-    var dryRun = false
+    @OptionGroup var stop: StopOptions
 
     mutating func run() async throws {
-        let orchestrator = try global.orchestrator(stopTimeout: timeout)
-        let name = try cluster.resolve(orchestrator.store)
-        let inventory = try orchestrator.store.loadInventory(name)
-        if dryRun {
+        let orchestrator = try global.orchestrator(stopTimeout: stop.timeout)
+        let (name, inventory) = try cluster.load(orchestrator.store)
+        if stop.dryRun {
             printOut(Report.plan(try orchestrator.planNode(inventory, id: id, action: action), title: "plan for node \(id) of \(name):"))
             return
         }
@@ -65,8 +60,7 @@ struct Logs: AsyncParsableCommand {
 
     mutating func run() async throws {
         let store = global.store
-        let name = try cluster.resolve(store)
-        let inventory = try store.loadInventory(name)
+        let (name, inventory) = try cluster.load(store)
         let ids = id.map { [$0] } ?? inventory.nodes.map(\.id)
         for i in ids {
             guard inventory.node(id: i) != nil else { throw ZKCtlError("cluster \(name) has no node \(i)") }

@@ -20,7 +20,7 @@ struct RollingOptions: ParsableArguments {
             events: { e in
                 if json {
                     printOut(e.json)
-                    fflush(stdout)
+                    fflush(nil) // every output stream, stdout's buffer among them, so each event shows at once
                 } else if e.event == "plan" {
                     printErr(e.message)
                 } else {
@@ -35,8 +35,7 @@ struct RollingOptions: ParsableArguments {
 /// Loads a running cluster and checks it can be changed from this machine.
 func loadRunningCluster(_ global: GlobalOptions, _ cluster: ClusterOption, stopTimeout: Double) throws -> (Orchestrator, Inventory) {
     let orchestrator = try global.orchestrator(stopTimeout: stopTimeout)
-    let name = try cluster.resolve(orchestrator.store)
-    let inventory = try orchestrator.store.loadInventory(name)
+    let (name, inventory) = try cluster.load(orchestrator.store)
     guard inventory.isLocal else {
         throw ZKCtlError("cluster \(name) has hosts that are not on this machine; rolling operations run on loopback clusters only")
     }

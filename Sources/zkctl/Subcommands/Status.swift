@@ -38,8 +38,7 @@ struct Status: AsyncParsableCommand {
 
     mutating func run() async throws {
         let orchestrator = try global.orchestrator()
-        let name = try cluster.resolve(orchestrator.store)
-        let inventory = try orchestrator.store.loadInventory(name)
+        let inventory = try cluster.load(orchestrator.store).inventory
         let health = await orchestrator.health(inventory)
         let metrics = orchestrator.metrics(inventory, health: health)
         switch output {
@@ -76,8 +75,7 @@ struct Health: AsyncParsableCommand {
 
     mutating func run() async throws {
         let orchestrator = try global.orchestrator()
-        let name = try cluster.resolve(orchestrator.store)
-        let inventory = try orchestrator.store.loadInventory(name)
+        let (name, inventory) = try cluster.load(orchestrator.store)
         Interrupt.install()
         let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
         var health = await orchestrator.health(inventory)
