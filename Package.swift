@@ -14,14 +14,12 @@ import PackageDescription
 //   ZKOrchestration  zkctl: inventory, templates, planners (pure), certificates, process supervision (shell);
 //                    templates/ is embedded at build time by EmbedTemplatesPlugin (tool: EmbedTemplates)
 //   zkserver/zkctl/zksim   executables: flags -> libraries, nothing else
+//
+// Every target builds in the Swift 6 language mode (complete concurrency checking).
 let nio: [Target.Dependency] = [
     .product(name: "NIOCore", package: "swift-nio"),
     .product(name: "NIOPosix", package: "swift-nio"),
 ]
-
-// Every target but ZKServer and zkserver builds in the Swift 6 language mode (strict concurrency checking);
-// the package-level default below stays Swift 5 for those two.
-let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
     name: "zkctl",
@@ -48,15 +46,15 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        .target(name: "ZKProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")], swiftSettings: swift6),
+        .target(name: "ZKProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         .target(name: "ZKStateMachine", dependencies: [
             "ZKProtocol", .product(name: "Crypto", package: "swift-crypto"),
-        ], swiftSettings: swift6),
-        .target(name: "ZKReplication", swiftSettings: swift6),
-        .target(name: "ZKSimulation", dependencies: ["ZKReplication", "ZKStateMachine", "ZKProtocol"], swiftSettings: swift6),
+        ]),
+        .target(name: "ZKReplication"),
+        .target(name: "ZKSimulation", dependencies: ["ZKReplication", "ZKStateMachine", "ZKProtocol"]),
         .target(name: "ZKStorage", dependencies: [
             "ZKStateMachine", "ZKProtocol", "ZKReplication", .product(name: "NIOCore", package: "swift-nio"),
-        ], swiftSettings: swift6),
+        ]),
         .target(name: "ZKServer", dependencies: [
             "ZKProtocol", "ZKStateMachine", "ZKStorage", "ZKReplication",
             .product(name: "Logging", package: "swift-log"),
@@ -71,9 +69,9 @@ let package = Package(
         ] + nio),
         .target(name: "ZKClient", dependencies: [
             "ZKProtocol", .product(name: "Logging", package: "swift-log"),
-        ] + nio, swiftSettings: swift6),
+        ] + nio),
         // zkctl's templates/ embedded at build time (BundledTemplates): an installed zkctl is one file.
-        .executableTarget(name: "EmbedTemplates", swiftSettings: swift6),
+        .executableTarget(name: "EmbedTemplates"),
         .plugin(name: "EmbedTemplatesPlugin", capability: .buildTool(), dependencies: ["EmbedTemplates"],
                 path: "Sources/EmbedTemplatesPlugin"),
         .target(name: "ZKOrchestration", dependencies: [
@@ -84,7 +82,7 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),
-        ], swiftSettings: swift6, plugins: ["EmbedTemplatesPlugin"]),
+        ], plugins: ["EmbedTemplatesPlugin"]),
         // A release zkserver links the Swift runtime statically: one file to ship (the image, the Ansible
         // role), no toolchain on the hosts, and only the runtime pages it uses in memory.
         .executableTarget(name: "zkserver", dependencies: [
@@ -102,23 +100,23 @@ let package = Package(
         .executableTarget(name: "zkctl", dependencies: [
             "ZKOrchestration", "zkserver", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Atomics", package: "swift-atomics"),
-        ], swiftSettings: swift6),
+        ]),
         .executableTarget(name: "zksim", dependencies: [
             "ZKSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], swiftSettings: swift6),
-        .testTarget(name: "ZKProtocolTests", dependencies: ["ZKProtocol"], swiftSettings: swift6),
-        .testTarget(name: "ZKStateMachineTests", dependencies: ["ZKStateMachine", "ZKProtocol"], swiftSettings: swift6),
+        ]),
+        .testTarget(name: "ZKProtocolTests", dependencies: ["ZKProtocol"]),
+        .testTarget(name: "ZKStateMachineTests", dependencies: ["ZKStateMachine", "ZKProtocol"]),
         .testTarget(name: "ZKStorageTests", dependencies: [
             "ZKStorage", "ZKReplication", "ZKStateMachine", "ZKProtocol", .product(name: "NIOCore", package: "swift-nio"),
-        ], swiftSettings: swift6),
-        .testTarget(name: "ZKReplicationTests", dependencies: ["ZKReplication"], swiftSettings: swift6),
-        .testTarget(name: "ZKSimulationTests", dependencies: ["ZKSimulation"], swiftSettings: swift6),
-        .testTarget(name: "ZKServerTests", dependencies: ["ZKServer", "ZKClient"], swiftSettings: swift6),
+        ]),
+        .testTarget(name: "ZKReplicationTests", dependencies: ["ZKReplication"]),
+        .testTarget(name: "ZKSimulationTests", dependencies: ["ZKSimulation"]),
+        .testTarget(name: "ZKServerTests", dependencies: ["ZKServer", "ZKClient"]),
         .testTarget(name: "ZKOrchestrationTests", dependencies: [
             "ZKOrchestration", "ZKStorage", .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
-        ], exclude: ["Golden"], swiftSettings: swift6),
-        .testTarget(name: "ZKClientTests", dependencies: ["ZKClient", "ZKProtocol"], swiftSettings: swift6),
+        ], exclude: ["Golden"]),
+        .testTarget(name: "ZKClientTests", dependencies: ["ZKClient", "ZKProtocol"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -29,7 +29,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
         }
         conn = c
         // A connection that never completes its handshake is dropped.
-        context.eventLoop.scheduleTask(in: .seconds(10)) { [weak self] in
+        context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(10)) { [weak self] in
             guard let self, let c = self.conn, c.phase == .handshake, c.isOpen else { return }
             self.server.close(c)
         }
@@ -60,7 +60,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
                 let text = FourLetterWords.respond(word, server: server, requester: conn)
                 var out = context.channel.allocator.buffer(capacity: text.utf8.count)
                 out.writeString(text)
-                context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+                context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
                 server.connectionClosed(conn)
                 cumulation = nil
                 return

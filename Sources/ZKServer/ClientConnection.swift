@@ -22,8 +22,9 @@ final class ReplySlot {
     }
 }
 
-/// Server-side state of one client TCP connection (lives on the server's event loop).
-final class ClientConnection {
+/// Server-side state of one client TCP connection. Lives on the server's event loop (Sendable by that
+/// confinement, as `ZooKeeperServer`).
+final class ClientConnection: @unchecked Sendable {
     enum Phase { case handshake, connecting, connected, closed }
     let id: Int
     let channel: Channel

@@ -139,10 +139,11 @@ extension ServerRunner {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20))
             .childChannelInitializer { channel in
-                guard let tls else { return channel.pipeline.addHandler(ClientChannelHandler(server: server)) }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
-                    try channel.pipeline.syncOperations.addHandler(TLSRefusalHandler(log: refusals))
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                        try channel.pipeline.syncOperations.addHandler(TLSRefusalHandler(log: refusals))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(server: server))
                 }
             }

@@ -45,8 +45,12 @@ enum TxnOrigin {
 /// data tree with its watches, and the replies. Every write goes one way: a request is prepared and
 /// replicated by `QuorumPeer` (a standalone server is an ensemble of one voter), and comes back here
 /// once committed and durable (`completed`). Reads are served from the tree in per-connection FIFO
-/// order. All state lives on one event loop.
-public final class ZooKeeperServer {
+/// order.
+///
+/// Sendable by confinement, not by locks: all of its state is touched only on `loop` (the callbacks of
+/// its channels, its scheduled tasks, and `loop.execute`/`submit` from other threads); the entry
+/// points assert it. Work that leaves the loop (disk, snapshots) takes values, not this object.
+public final class ZooKeeperServer: @unchecked Sendable {
     public let config: ServerConfig
     public let serverId: Int64
     /// No `server.N` lines (or one with standaloneEnabled): Apache's standalone mode, as clients and
@@ -131,6 +135,7 @@ public final class ZooKeeperServer {
     // MARK: - Connections
 
     func connectionOpened(_ channel: Channel) -> ClientConnection? {
+        loop.assertInEventLoop()
         let conn = ClientConnection(id: nextConnectionId, channel: channel, establishedMs: Self.wallMs())
         conn.onDirty = { [weak self] c in self?.dirtyConnections.append(c) }
         nextConnectionId += 1
@@ -178,6 +183,7 @@ public final class ZooKeeperServer {
 
     /// Handles one complete frame from a client. Returns false when the connection must be closed.
     func handleFrame(_ conn: ClientConnection, _ frame: ByteBuffer) -> Bool {
+        loop.assertInEventLoop()
         switch conn.phase {
         case .handshake:
             var r = JuteReader(frame, maxLength: config.juteMaxBuffer)
@@ -622,7 +628,7 @@ public final class ZooKeeperServer {
                     for c in Array(connections.values) { close(c) }
                     promise.succeed(())
                 } else {
-                    loop.scheduleTask(in: .milliseconds(10)) { waitIdle(attempts + 1) }
+                    loop.assumeIsolated().scheduleTask(in: .milliseconds(10)) { waitIdle(attempts + 1) }
                 }
             }
             waitIdle(0)

@@ -11,7 +11,11 @@ import ZKStateMachine
 /// The replication core's `LogStore` on disk: snapshot files, the transaction log (records hold
 /// `[kind][payload]`) and the hard state (epoch and vote, fsynced before any message depends on them).
 /// Entries since the newest snapshot are also kept in memory for the core to read.
-public final class DurableLogStore: LogStore {
+///
+/// One thread at a time, as `TxnLog`: the shell's disk thread while it persists a Ready, the shell's
+/// own thread otherwise (the core reads it only between Readys). `readSnapshot` touches only files and
+/// may run anywhere.
+public final class DurableLogStore: LogStore, @unchecked Sendable {
     public let txnLog: TxnLog
     public let snapshots: SnapshotStore
     private let hardStatePath: String

@@ -6,7 +6,8 @@ import Darwin
 
 /// Snapshot files `snapshot.<hex zxid>` under `<dataDir>/version-2`:
 /// `ZKSN` + format version, i64 zxid, u64 payload length, u32 crc32c of the payload, then the payload.
-public final class SnapshotStore {
+/// Holds only its directory: every call works on the files, so any thread may use it.
+public final class SnapshotStore: Sendable {
     public static let magic: [UInt8] = Array("ZKSN".utf8) + [0, 0, 0, 1]
     public let dir: String
 

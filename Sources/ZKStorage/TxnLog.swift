@@ -14,7 +14,11 @@ import Darwin
 /// The segment being written is preallocated in `preallocationBytes` steps, so an append does not change the
 /// file size and `fdatasync` has no size to flush (measured here: about a third off each sync). Zeros after
 /// the last record are therefore the normal end of a segment, not damage.
-public final class TxnLog {
+///
+/// One thread at a time: the owner hands it to its disk thread for an append, sync, roll or truncation
+/// and touches it itself only when none runs (zkserver: while the replication driver is not busy).
+/// `totalBytes` alone may be read by anyone at any time (it reads the directory).
+public final class TxnLog: @unchecked Sendable {
     public static let magic: [UInt8] = Array("ZKTL".utf8) + [0, 0, 0, 1]
     public static let maxRecordBytes = 64 << 20
     /// How far ahead of the last record the current segment is allocated.
@@ -326,5 +330,7 @@ public final class TxnLog {
         try roll(firstZxid: zxid + 1)
     }
 
-    public var totalBytes: Int { segmentStarts.reduce(0) { $0 + FileIO.fileSize(segmentPath($1)) } }
+    public var totalBytes: Int {
+        ((try? FileIO.list(dir)) ?? []).filter { $0.hasPrefix("log.") }.reduce(0) { $0 + FileIO.fileSize(dir + "/" + $1) }
+    }
 }

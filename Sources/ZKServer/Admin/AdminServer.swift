@@ -47,8 +47,9 @@ enum AdminServer {
                 .serverChannelOption(.backlog, value: 64)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
-                    channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                        channel.pipeline.addHandler(AdminHTTPHandler(server: server, routes: l.routes))
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(AdminHTTPHandler(server: server, routes: l.routes))
                     }
                 }
             do {
@@ -88,6 +89,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             let keepAlive = h.isKeepAlive
             server.loop.flatSubmit { server.httpAnswerFuture(h, routes: routes) }
                 .hop(to: context.eventLoop)
+                .assumeIsolated()
                 .whenComplete { [self] result in
                     let answer: HTTPAnswer
                     switch result {
@@ -112,7 +114,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.body(.byteBuffer(buf))), promise: nil)
         let done = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
-        if !keepAlive { done.futureResult.whenComplete { _ in context.close(promise: nil) } }
+        if !keepAlive { done.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
     }
 }
 

@@ -13,8 +13,8 @@ import ZKStorage
 extension QuorumPeer {
     /// An ensemble member as the shared `ReplicaDriver` sees it: its disk (the `DurableLogStore`, written on
     /// the disk thread or, for a small append, right on the loop), its peer transports, and its data tree.
-    /// Holds the peer weakly: the peer owns the driver, which owns this.
-    final class Member: ReplicaDisk, ReplicaTransport, ReplicaApplication {
+    /// Holds the peer weakly: the peer owns the driver, which owns this. Confined to the loop, as the peer.
+    final class Member: ReplicaDisk, ReplicaTransport, ReplicaApplication, @unchecked Sendable {
         weak var peer: QuorumPeer?
 
         init(peer: QuorumPeer) { self.peer = peer }
@@ -26,7 +26,7 @@ extension QuorumPeer {
             let server = peer.server
             let store = peer.store
             let sync = server.config.forceSync && w.sync
-            let work = { () throws -> (nanos: UInt64, tree: DataTree?) in
+            let work = { @Sendable () throws -> Persisted in
                 if let h = w.hardState { try store.saveHardState(h) }
                 if let z = w.truncateAfter { try store.truncate(after: z) }
                 var tree: DataTree?
@@ -42,9 +42,9 @@ extension QuorumPeer {
                     try store.sync()
                     nanos = ZooKeeperServer.monotonicNanos() - t0
                 }
-                return (nanos, tree)
+                return Persisted(nanos: nanos, tree: tree)
             }
-            let finished = { [weak peer] (result: Result<(nanos: UInt64, tree: DataTree?), any Error>) in
+            let finished = { [weak peer] (result: Result<Persisted, any Error>) in
                 guard let peer else { return }
                 switch result {
                 case .success(let r):
@@ -73,8 +73,15 @@ extension QuorumPeer {
                 finished(Result { try work() })
                 return
             }
-            server.diskPool.runIfActive(eventLoop: server.loop, work).whenComplete(finished)
+            server.diskPool.runIfActive(eventLoop: server.loop, work).assumeIsolated().whenComplete(finished)
             server.flushDirty()
+        }
+
+        /// What the disk thread hands back to the loop: the fsync time, and a snapshot's tree decoded there
+        /// (made on that thread and used only on the loop afterwards: handed over, never shared).
+        struct Persisted: @unchecked Sendable {
+            var nanos: UInt64
+            var tree: DataTree?
         }
 
         /// Hundreds of MB at a million znodes: read on the snapshot thread, never on the loop (a 210 MB
@@ -84,7 +91,7 @@ extension QuorumPeer {
             guard let peer else { return }
             let store = peer.store
             peer.server.snapshotPool.runIfActive(eventLoop: peer.server.loop) { store.readSnapshot(zxid: zxid) }
-                .whenComplete { [weak peer] result in
+                .assumeIsolated().whenComplete { [weak peer] result in
                     guard let peer else { return }
                     let snapshot = (try? result.get()) ?? nil
                     if snapshot == nil && peer.warnedSnapshotRead != zxid {

@@ -26,7 +26,8 @@ struct PeerTLS {
 /// not in this format closes the connection with a log line. With `tls` set, the handshake and frames
 /// travel inside TLS, and a peer whose certificate does not verify is refused with a log line. Outbound queues are bounded (the
 /// replication protocol retries, so dropping under pressure is safe) and links reconnect with backoff.
-final class PeerTransport {
+/// All state lives on `loop` (Sendable by that confinement).
+final class PeerTransport: @unchecked Sendable {
     static let magic: [UInt8] = Array("ZKPR".utf8)
     static let version: UInt8 = PeerCodec.version
     static let maxQueuedMessages = 4096
@@ -66,15 +67,16 @@ final class PeerTransport {
         self.peers = Dictionary(uniqueKeysWithValues: peers.map { ($0.id, $0) })
     }
 
+    /// Binds the listener (from any thread: a bind failure is thrown to the caller); the outbound links
+    /// are made on the loop, where they live.
     func start(host: String, port: Int) throws {
         let bootstrap = ServerBootstrap(group: loop)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] ch in
-                guard let tls else { return ch.pipeline.addHandler(InboundPeerHandler(transport: self)) }
-                return ch.eventLoop.makeCompletedFuture {
-                    try ch.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.server))
+                ch.eventLoop.makeCompletedFuture {
+                    if let tls { try ch.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.server)) }
                     try ch.pipeline.syncOperations.addHandler(InboundPeerHandler(transport: self))
                 }
             }
@@ -83,13 +85,16 @@ final class PeerTransport {
         } catch {
             throw ListenError(binding: purpose, host: host, port: port, error: error, keys: "the server.\(myId) ports")
         }
-        for p in peers.values where p.id != myId {
-            links[p.id] = OutboundLink(transport: self, peer: p)
+        loop.execute { [self] in
+            for p in peers.values where p.id != myId && links[p.id] == nil {
+                links[p.id] = OutboundLink(transport: self, peer: p)
+            }
         }
     }
 
     /// Follows a membership change: links to new members, drops links to removed ones.
     func updatePeers(_ new: [Peer]) {
+        loop.assertInEventLoop()
         let wanted = Dictionary(uniqueKeysWithValues: new.filter { $0.id != myId }.map { ($0.id, $0) })
         for (id, link) in links where wanted[id] == nil || wanted[id]!.host != link.peer.host || wanted[id]!.port != link.peer.port {
             link.stop()
@@ -122,8 +127,15 @@ final class PeerTransport {
     var connectedPeers: [ServerID] { links.filter { $0.value.channel != nil }.map(\.key).sorted() }
 }
 
-/// One outbound connection to a peer, with its bounded queue and reconnect backoff.
-final class OutboundLink {
+/// Refers to a link without keeping it alive (a channel may outlive a stopped link).
+struct WeakLink: Sendable {
+    weak let value: OutboundLink?
+    init(_ value: OutboundLink) { self.value = value }
+}
+
+/// One outbound connection to a peer, with its bounded queue and reconnect backoff. On the transport's
+/// loop only, as the transport.
+final class OutboundLink: @unchecked Sendable {
     let transport: PeerTransport   // strong: channels may outlive a stopped transport until they close
     let peer: PeerTransport.Peer
     var channel: Channel?
@@ -158,8 +170,8 @@ final class OutboundLink {
         let bootstrap = ClientBootstrap(group: transport.loop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(2))
-            .channelInitializer { [weak self, transport = self.transport, peer = self.peer] ch in
-                ch.closeFuture.whenComplete { _ in self?.closed(ch) }
+            .channelInitializer { [link = WeakLink(self), transport = self.transport, peer = self.peer] ch in
+                ch.closeFuture.whenComplete { _ in link.value?.closed(ch) }
                 guard let tls = transport.tls else { return ch.eventLoop.makeSucceededVoidFuture() }
                 return ch.eventLoop.makeCompletedFuture {
                     // An IP address is checked against the certificate's IP SANs; a name is sent as SNI too.
@@ -169,7 +181,7 @@ final class OutboundLink {
                     try ch.pipeline.syncOperations.addHandler(OutboundTLSErrorLogger(transport: transport, peer: peer))
                 }
             }
-        bootstrap.connect(host: peer.host, port: peer.port).whenComplete { [self] result in
+        bootstrap.connect(host: peer.host, port: peer.port).hop(to: transport.loop).assumeIsolated().whenComplete { [self] result in
             connecting = false
             switch result {
             case .success(let ch):

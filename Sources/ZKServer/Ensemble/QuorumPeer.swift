@@ -17,9 +17,10 @@ import ZKStorage
 /// events from followers to the leader, and applies committed transactions to the data tree. A
 /// standalone server is an ensemble of one voter: no peer transport, the same everything else.
 ///
-/// All state lives on the server's event loop. Inputs to the core (peer messages, ticks, proposals)
-/// are queued and handled together once per loop turn, so one fsync covers everything that arrived.
-final class QuorumPeer {
+/// All state lives on the server's event loop (Sendable by that confinement, as `ZooKeeperServer`).
+/// Inputs to the core (peer messages, ticks, proposals) are queued and handled together once per loop
+/// turn, so one fsync covers everything that arrived.
+final class QuorumPeer: @unchecked Sendable {
     let server: ZooKeeperServer   // strong: event-loop callbacks may run after shutdown began
     let me: ServerSpec
     var driver: ReplicaDriver!
@@ -188,9 +189,9 @@ final class QuorumPeer {
             let bindHost = server.config.quorumListenOnAllIPs ? "0.0.0.0" : me.host
             try quorumTransport.start(host: bindHost, port: me.quorumPort)
             try electionTransport.start(host: bindHost, port: me.electionPort)
-            refreshPeers()
         }
         server.loop.execute { [self] in
+            refreshPeers()
             campaignIfSole()
             scheduleTick()
             let sessionReport = Int64(max(50, server.config.tickTime / 2))
@@ -234,6 +235,7 @@ final class QuorumPeer {
     /// Queues an input for the core; queued inputs are handled together at the next turn of the loop
     /// (after a Ready's disk work, if one runs), so one fsync covers everything that arrived meanwhile.
     func input(_ f: @escaping () -> Void) {
+        server.loop.assertInEventLoop()
         driver.enqueue(f)
         if !driveScheduled {
             driveScheduled = true
