@@ -64,22 +64,16 @@ public enum PeerMessage: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+// The messages below are made only by the core and its codec (memberwise, inside this module); other
+// modules read them.
 public struct VoteRequest: Hashable, Sendable {
     public var term: UInt32
     public var lastZxid: Zxid
-    public init(term: UInt32, lastZxid: Zxid) {
-        self.term = term
-        self.lastZxid = lastZxid
-    }
 }
 
 public struct VoteResponse: Hashable, Sendable {
     public var term: UInt32
     public var granted: Bool
-    public init(term: UInt32, granted: Bool) {
-        self.term = term
-        self.granted = granted
-    }
 }
 
 public struct AppendRequest: Hashable, Sendable {
@@ -89,13 +83,6 @@ public struct AppendRequest: Hashable, Sendable {
     /// Heartbeat round, echoed in the response; used for the read barrier.
     public var round: UInt64
     public var entries: [Entry]
-    public init(term: UInt32, prev: Zxid, commit: Zxid, round: UInt64, entries: [Entry]) {
-        self.term = term
-        self.prev = prev
-        self.commit = commit
-        self.round = round
-        self.entries = entries
-    }
 }
 
 public struct AppendResponse: Hashable, Sendable {
@@ -108,14 +95,6 @@ public struct AppendResponse: Hashable, Sendable {
     public var rejectedPrev: Zxid
     public var hint: Zxid
     public var round: UInt64
-    public init(term: UInt32, success: Bool, match: Zxid, rejectedPrev: Zxid, hint: Zxid, round: UInt64) {
-        self.term = term
-        self.success = success
-        self.match = match
-        self.rejectedPrev = rejectedPrev
-        self.hint = hint
-        self.round = round
-    }
 }
 
 /// One chunk `[offset, offset + chunk.count)` of a snapshot of `total` bytes. Snapshots
@@ -128,20 +107,15 @@ public struct SnapshotRequest: Hashable, Sendable {
     public var total: UInt64
     public var offset: UInt64
     public var chunk: [UInt8]
-    public init(term: UInt32, round: UInt64, meta: SnapshotMeta, total: UInt64, offset: UInt64, chunk: [UInt8]) {
-        self.term = term
-        self.round = round
-        self.meta = meta
-        self.total = total
-        self.offset = offset
-        self.chunk = chunk
-    }
+    public var isLast: Bool { offset + UInt64(chunk.count) == total }
+}
+
+extension SnapshotRequest {
     /// The whole snapshot in a single chunk.
-    public init(term: UInt32, round: UInt64, snapshot: Snapshot) {
+    init(term: UInt32, round: UInt64, snapshot: Snapshot) {
         self.init(term: term, round: round, meta: snapshot.meta, total: UInt64(snapshot.data.count), offset: 0,
                   chunk: snapshot.data)
     }
-    public var isLast: Bool { offset + UInt64(chunk.count) == total }
 }
 
 public struct SnapshotAck: Hashable, Sendable {
@@ -150,10 +124,4 @@ public struct SnapshotAck: Hashable, Sendable {
     /// Bytes of the snapshot at `zxid` held so far (the offset of the next chunk wanted).
     public var next: UInt64
     public var round: UInt64
-    public init(term: UInt32, zxid: Zxid, next: UInt64, round: UInt64) {
-        self.term = term
-        self.zxid = zxid
-        self.next = next
-        self.round = round
-    }
 }
