@@ -116,3 +116,10 @@ final class ClientConnection: @unchecked Sendable {
         lastResponseNanos = now
     }
 }
+
+extension ClientConnection {
+    /// Queued replies still waiting for a transaction or a read barrier.
+    var waitingSlots: [ReplySlot] {
+        queuedSlots.filter { if case .waiting = $0.state { return true } else { return false } }
+    }
+}

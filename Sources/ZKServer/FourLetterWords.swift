@@ -209,10 +209,11 @@ extension ZooKeeperServer {
         r.authFailed = st.authFailed
         r.connectionsRejected = st.connectionsRejected
         r.largeRequestsRejected = st.largeRequestsRejected
-        r.snapshotsTaken = st.snapshotsTaken
-        r.lastSnapshotZxid = st.lastSnapshotZxid
-        r.fsyncCount = st.fsyncCount
-        r.fsyncAvgMs = st.fsyncCount == 0 ? 0 : Double(st.fsyncTotalNanos) / Double(st.fsyncCount) / 1e6
+        let disk = quorum.stats
+        r.snapshotsTaken = disk.snapshotsTaken
+        r.lastSnapshotZxid = disk.lastSnapshotZxid
+        r.fsyncCount = disk.fsyncCount
+        r.fsyncAvgMs = disk.fsyncCount == 0 ? 0 : Double(disk.fsyncTotalNanos) / Double(disk.fsyncCount) / 1e6
         r.digest = tree.digest
         r.dataDirSize = quorum.store.snapshots.totalBytes
         r.logDirSize = quorum.store.txnLog.totalBytes

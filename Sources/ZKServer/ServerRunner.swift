@@ -50,10 +50,11 @@ public final class ServerRunner {
         }
         // Standalone: the only voter of an ensemble of one, with no peer ports.
         let member = me ?? ServerSpec(id: 1, host: config.clientPortAddress, quorumPort: 0, electionPort: 0, role: .participant)
-        let server = ZooKeeperServer(config: config, serverId: member.id, loop: loop, diskPool: pool,
-                                     snapshotPool: snapshotPool, logger: logger)
-        let quorum = try QuorumPeer(server: server, me: member, logger: logger)
+        let server = ZooKeeperServer(config: config, serverId: member.id, loop: loop, snapshotPool: snapshotPool, logger: logger)
+        let quorum = try QuorumPeer(config: config, me: member, applier: server.applier, loop: loop, diskPool: pool,
+                                    snapshotPool: snapshotPool, metrics: server.metrics, logger: logger)
         server.quorum = quorum
+        quorum.client = server
         let summary = try loop.submit { try quorum.recover() }.wait()
         logger.info("\(me.map { "server \($0.id): " } ?? "")\(summary)")
 

@@ -20,11 +20,7 @@ struct ServerStats {
     var maxLatencyMs: Int64 = 0
     var totalLatencyMs: Int64 = 0
     var latencyCount: Int64 = 0
-    var fsyncCount = 0
-    var fsyncTotalNanos: UInt64 = 0
     var authFailed = 0
-    var snapshotsTaken = 0
-    var lastSnapshotZxid: Int64 = 0
     var connectionsRejected = 0
     var largeRequestsRejected = 0
     mutating func reset() {
@@ -41,11 +37,12 @@ enum TxnOrigin {
     case expiry
 }
 
-/// The client side of a server, standalone or ensemble member alike: connections and sessions, the
-/// data tree with its watches, and the replies. Every write goes one way: a request is prepared and
-/// replicated by `QuorumPeer` (a standalone server is an ensemble of one voter), and comes back here
-/// once committed and durable (`completed`). Reads are served from the tree in per-connection FIFO
-/// order.
+/// A server, standalone or ensemble member alike, in three parts with calls going one way:
+/// - this class, the client side: connections and sessions, request decoding, reads, the per-connection
+///   reply order, four-letter words and timers;
+/// - `QuorumPeer`, the replicator: every write is prepared and replicated there (a standalone server is
+///   an ensemble of one voter) and reported back through `ReplicatorClient`, by session and cxid;
+/// - `Applier`, the tree and its watches, where committed transactions are applied.
 ///
 /// Sendable by confinement, not by locks: all of its state is touched only on `loop` (the callbacks of
 /// its channels, its scheduled tasks, and `loop.execute`/`submit` from other threads); the entry
@@ -57,24 +54,27 @@ public final class ZooKeeperServer: @unchecked Sendable {
     /// four-letter words see it. The write path is the ensemble's, with this server as its only voter.
     public let standalone: Bool
     let loop: EventLoop
-    let diskPool: NIOThreadPool
-    /// Writes and purges snapshot files, beside the disk thread (the log's).
-    let snapshotPool: NIOThreadPool
     var logger: Logger
 
-    let tree = DataTree()
-    let preparer: Preparer
-    let watches = WatchManager()
-    var tracker: SessionTracker
-    /// The replicator: set once, right after this server is made (it holds this server).
+    let applier: Applier
+    /// The replicator: set once, right after this server is made.
     var quorum: QuorumPeer!
-
-    var snapThreshold: Int
+    var tree: DataTree { applier.tree }
+    var watches: WatchManager { applier.watches }
+    var preparer: Preparer { applier.preparer }
+    var tracker: SessionTracker
 
     var connections: [Int: ClientConnection] = [:]
     var connectionsPerIP: [String: Int] = [:]
     var sessionOwner: [Int64: ClientConnection] = [:]
     var closingSessions: Set<Int64> = []
+    /// Connections whose session creation is being replicated.
+    var pendingConnects: [Int64: (ClientConnection, ConnectResponse)] = [:]
+    /// `sync` requests waiting for their read barrier, by barrier id.
+    var pendingSyncs: [UInt64: (ClientConnection, ReplySlot, String)] = [:]
+    /// Work waiting for a read barrier (id -> continuation), e.g. judging a session this member has not seen yet.
+    var barrierWaiters: [UInt64: () -> Void] = [:]
+    var nextBarrierId: UInt64 = 1
     var nextConnectionId = 1
     var nextSessionId: Int64
     var stats = ServerStats()
@@ -89,27 +89,16 @@ public final class ZooKeeperServer: @unchecked Sendable {
     /// Called (on the loop) when the replicator stops for good; the runner ends the process.
     var onFatal: ((MemberStopped) -> Void)?
 
-    public init(config: ServerConfig, serverId: Int64 = 1, loop: EventLoop, diskPool: NIOThreadPool,
-                snapshotPool: NIOThreadPool? = nil, logger: Logger) {
+    public init(config: ServerConfig, serverId: Int64 = 1, loop: EventLoop, snapshotPool: NIOThreadPool, logger: Logger) {
         self.config = config
         self.serverId = serverId
         self.standalone = !config.isEnsemble
         self.loop = loop
-        self.diskPool = diskPool
-        self.snapshotPool = snapshotPool ?? diskPool
         self.logger = logger
-        preparer = Preparer(tree: tree, options: PreparerOptions(extendedTypesEnabled: config.extendedTypesEnabled,
-                                                                 skipACL: config.skipACL))
+        applier = Applier(config: config, loop: loop, snapshotPool: snapshotPool)
         tracker = SessionTracker(tickMs: Int64(config.tickTime))
-        snapThreshold = config.snapCount
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
         nextSessionId = (serverId << 56) | Int64(bitPattern: (UInt64(bitPattern: nowMs) << 24) >> 8)
-        snapThreshold = randomSnapThreshold()
-    }
-
-    func randomSnapThreshold() -> Int {
-        let n = config.snapCount
-        return Int.random(in: (n / 2 + 1)...max(n / 2 + 1, n), using: &rng)
     }
 
     static func monotonicNanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -227,7 +216,9 @@ public final class ZooKeeperServer: @unchecked Sendable {
             conn.timeoutMs = timeout
             let resp = ConnectResponse(timeOut: timeout, sessionId: id, passwd: passwd,
                                        readOnly: conn.sentReadOnlyByte ? false : nil)
-            quorum.createSession(conn, resp)
+            if quorum.diskFailure != nil { return false }   // a new session is a write
+            pendingConnects[id] = (conn, resp)
+            quorum.createSession(sessionId: id, timeoutMs: timeout, passwd: passwd)
             return true
         }
         // Resuming: a newer connection for a session replaces the older one, even before the password check.
@@ -238,7 +229,7 @@ public final class ZooKeeperServer: @unchecked Sendable {
         if tree.sessions[req.sessionId] == nil {
             // This member may not have applied the session's creation yet: catch up with the leader, then decide.
             conn.phase = .connecting
-            quorum.afterBarrier { [self] in
+            afterBarrier { [self] in
                 guard conn.isOpen else { return }
                 resumeSession(conn, req, timeout: timeout)
                 flushDirty()
@@ -333,10 +324,10 @@ public final class ZooKeeperServer: @unchecked Sendable {
             }
             return true
         case .closeSession:
-            quorum.closeSession(conn, header, request, start: now)
+            closeSession(conn, header, request, start: now)
             return true
         case .sync(let p):
-            quorum.sync(conn, header, path: p.path, start: now)
+            sync(conn, header, path: p.path, start: now)
             return true
         case .create, .delete, .setData, .setACL, .multi:
             submitWrite(conn, header, request, start: now)
@@ -468,7 +459,45 @@ public final class ZooKeeperServer: @unchecked Sendable {
             enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .systemError), start: start)
             return
         }
-        quorum.submitWrite(conn, header, request, start: start)
+        conn.enqueue(ReplySlot(xid: header.xid, request: request, state: .waiting, startNanos: start))
+        quorum.submitWrite(request, RequestContext(sessionId: conn.sessionId, cxid: header.xid, auth: conn.auth, time: Self.wallMs()))
+    }
+
+    func closeSession(_ conn: ClientConnection, _ header: RequestHeader, _ request: Request, start: UInt64) {
+        if quorum.diskFailure != nil {
+            enqueueReady(conn, xid: header.xid, buffer: replyBuffer(conn, xid: header.xid, zxid: tree.lastZxid, err: .systemError), start: start)
+            return
+        }
+        conn.enqueue(ReplySlot(xid: header.xid, request: request, state: .waiting, startNanos: start))
+        closingSessions.insert(conn.sessionId)
+        quorum.closeSession(sessionId: conn.sessionId, cxid: header.xid)
+    }
+
+    // MARK: - Read barriers
+
+    func sync(_ conn: ClientConnection, _ header: RequestHeader, path: String, start: UInt64) {
+        let slot = ReplySlot(xid: header.xid, request: .sync(PathRequest(path: path)), state: .waiting, startNanos: start)
+        conn.enqueue(slot)
+        if QuorumPeer.unsafeStaleSync || quorum.answersAlone {
+            // The fault: no barrier at all. A sole voter that is not leading right now: its tree is the newest there is.
+            slot.state = .ready(replyBuffer(conn, xid: slot.xid, zxid: tree.lastZxid, err: .ok, .path(path)))
+            drain(conn)
+            return
+        }
+        let id = nextBarrierId
+        nextBarrierId += 1
+        pendingSyncs[id] = (conn, slot, path)
+        quorum.requestBarrier(id)
+    }
+
+    /// Runs `body` once this member has applied everything the leader had committed when it was asked
+    /// (at once when nobody leads: the caller decides with what it has).
+    func afterBarrier(_ body: @escaping () -> Void) {
+        if quorum.answersAlone { body(); return }
+        let id = nextBarrierId
+        nextBarrierId += 1
+        barrierWaiters[id] = body
+        quorum.requestBarrier(id)
     }
 
     // MARK: - Completions (a committed, durable, applied transaction answers whoever waits for it)
@@ -582,35 +611,7 @@ public final class ZooKeeperServer: @unchecked Sendable {
         }
     }
 
-    /// Every snapshot of the tree (the periodic one, an ensemble member's, the admin backup) leaves
-    /// the loop here: the tree is frozen (O(1)), serialized on the snapshot thread and the bytes
-    /// handed to `use` there; then the tree thaws and the memory freed meanwhile goes back to the
-    /// system. A large tree takes longer to serialize than clients and the ensemble may wait.
-    func withTreeSnapshot<T: Sendable>(_ use: @escaping @Sendable (DataTreeImage, ByteBuffer) throws -> T) -> EventLoopFuture<T> {
-        let image = tree.freeze()
-        let size = tree.estimatedSnapshotSize
-        let done = snapshotPool.runIfActive(eventLoop: loop) { try use(image, image.serialized(estimatedSize: size)) }
-        // Registered first, so it runs before the caller's callbacks.
-        done.whenComplete { [self] _ in
-            tree.thaw()
-            _ = snapshotPool.runIfActive(eventLoop: loop) { MemoryRelease.releaseFreeMemory() }
-        }
-        return done
-    }
-
-    func purge() {
-        let retain = config.snapRetainCount
-        let log = quorum.store.txnLog, snaps = quorum.store.snapshots
-        snapshotPool.runIfActive(eventLoop: loop) { () -> Int64? in
-            try snaps.purge(retain: retain)
-        }.whenComplete { [self] r in
-            // Segment bookkeeping belongs to the loop (where segments are rolled); purging never touches
-            // the segment being written.
-            guard case .success(let oldest?) = r else { return }
-            let removed = log.purge(coveredUpTo: oldest)
-            if !removed.isEmpty { logger.info("autopurge removed \(removed.count) log segments") }
-        }
-    }
+    func purge() { quorum.purge() }
 
     // MARK: - Shutdown
 

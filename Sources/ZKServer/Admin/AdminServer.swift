@@ -126,7 +126,7 @@ extension ZooKeeperServer {
         case .ready(let answer):
             return loop.makeSucceededFuture(answer)
         case .snapshot:
-            return withTreeSnapshot { image, buf -> HTTPAnswer in
+            return applier.withTreeSnapshot { image, buf -> HTTPAnswer in
                 let backup = BackupFile(zxid: image.lastZxid, digest: image.digest, znodes: image.nodeCount,
                                         payload: Array(buf.readableBytesView))
                 let bytes = backup.bytes

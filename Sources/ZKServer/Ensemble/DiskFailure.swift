@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import ZKProtocol
 import ZKReplication
 import ZKStateMachine
@@ -46,7 +47,7 @@ extension QuorumPeer {
         logger.error("cannot persist replication state: \(error). Acknowledging nothing more; writes are refused and the disk is tried again every second")
         if hasServed && soleVoter { failUndurableWrites() }
         stopServing("its disk refuses writes")
-        server.flushDirty()
+        client?.flush()
         scheduleDiskProbe()
     }
 
@@ -54,47 +55,28 @@ extension QuorumPeer {
     func fatal(_ why: String) {
         logger.critical("\(why). Stopping this server; the rest of the ensemble keeps serving.")
         stop()
-        server.onFatal?(MemberStopped(reason: why))
+        client?.replicatorStopped(MemberStopped(reason: why))
     }
 
     /// A sole voter's writes that were not durable can never commit: their clients get an error. Those
     /// whose entries are durable (not yet applied) commit when it leads again, and keep waiting.
     private func failUndurableWrites() {
-        struct Key: Hashable { var session: Int64; var cxid: Int32 }
-        var durable = Set<Key>()
-        var cursor = Zxid(raw: server.tree.lastZxid)
+        var durable = Set<SessionRequest>()
+        var cursor = Zxid(raw: applier.tree.lastZxid)
         while cursor < durableLast {
             let batch = store.entries(after: cursor, limit: 4096)
             guard let last = batch.last else { break }
             for e in batch where e.zxid <= durableLast && e.kind == .txn {
-                if let t = try? TxnEntry.decode(e.payload) { durable.insert(Key(session: t.header.sessionId, cxid: t.header.cxid)) }
+                if let t = try? TxnEntry.decode(e.payload) { durable.insert(SessionRequest(sessionId: t.header.sessionId, cxid: t.header.cxid)) }
             }
             cursor = last.zxid
         }
-        let zxid = server.tree.lastZxid
-        for (sid, (conn, _)) in pendingConnects where !durable.contains(Key(session: sid, cxid: 0)) {
-            pendingConnects[sid] = nil
-            server.close(conn)
-        }
-        for (_, (conn, slot, path)) in pendingSyncs where conn.isOpen {
-            slot.state = .ready(server.replyBuffer(conn, xid: slot.xid, zxid: zxid, err: .ok, .path(path)))
-        }
-        pendingSyncs = [:]
         readySyncs = []
-        for conn in server.connections.values {
-            for slot in conn.waitingSlots where !durable.contains(Key(session: conn.sessionId, cxid: slot.xid)) {
-                if case .closeSession? = slot.request { server.closingSessions.remove(conn.sessionId) }
-                slot.state = .ready(server.replyBuffer(conn, xid: slot.xid, zxid: zxid, err: .systemError))
-            }
-            server.drain(conn)
-        }
-        let waiters = barrierWaiters
-        barrierWaiters = [:]
-        for w in waiters.values { w() }
+        client?.undurableWritesFailed(durable: durable)
     }
 
     private func scheduleDiskProbe() {
-        server.loop.scheduleTask(in: .seconds(1)) { [weak self] in self?.probeDisk() }
+        loop.scheduleTask(in: .seconds(1)) { [weak self] in self?.probeDisk() }
     }
 
     /// Off the loop: an fsync of the log. When it works, the member is rebuilt and tries again; a disk
@@ -102,7 +84,7 @@ extension QuorumPeer {
     private func probeDisk() {
         guard !stopped, diskFailure != nil else { return }
         let store = self.store
-        server.diskPool.runIfActive(eventLoop: server.loop) { try store.sync() }.whenComplete { [weak self] result in
+        diskPool.runIfActive(eventLoop: loop) { try store.sync() }.whenComplete { [weak self] result in
             guard let self, !stopped else { return }
             do {
                 try result.get()
@@ -120,7 +102,7 @@ extension QuorumPeer {
         guard let member else { return }
         let durable = driver.persistedHard
         try store.truncate(after: durableLast)
-        let applied = Zxid(raw: server.tree.lastZxid)
+        let applied = Zxid(raw: applier.tree.lastZxid)
         var hard = durable
         hard.commit = applied
         let replica = Replica(config: try replicaConfig(), cluster: configuredCluster, store: store, hardState: hard,
@@ -130,13 +112,6 @@ extension QuorumPeer {
         logger.notice("the disk takes writes again: rejoining from what it holds (last zxid \(durableLast), epoch \(durable.epoch))")
         campaignIfSole()
         driver.drive()
-        server.flushDirty()
-    }
-}
-
-extension ClientConnection {
-    /// Queued replies still waiting for a transaction or a read barrier.
-    var waitingSlots: [ReplySlot] {
-        queuedSlots.filter { if case .waiting = $0.state { return true } else { return false } }
+        client?.flush()
     }
 }

@@ -5,6 +5,7 @@ import Glibc
 import Darwin
 #endif
 import NIOCore
+import NIOPosix
 import ZKProtocol
 import ZKReplication
 import ZKStateMachine
@@ -23,9 +24,8 @@ extension QuorumPeer {
 
         func persist(_ w: DiskWrite, done: @escaping (Result<Void, any Error>) -> Void) {
             guard let peer else { return }
-            let server = peer.server
             let store = peer.store
-            let sync = server.config.forceSync && w.sync
+            let sync = peer.config.forceSync && w.sync
             let work = { @Sendable () throws -> Persisted in
                 if let h = w.hardState { try store.saveHardState(h) }
                 if let z = w.truncateAfter { try store.truncate(after: z) }
@@ -49,9 +49,9 @@ extension QuorumPeer {
                 switch result {
                 case .success(let r):
                     if r.nanos > 0 {
-                        server.stats.fsyncCount += 1
-                        server.stats.fsyncTotalNanos += r.nanos
-                        server.metrics.observeFsync(nanos: r.nanos)
+                        peer.stats.fsyncCount += 1
+                        peer.stats.fsyncTotalNanos += r.nanos
+                        peer.metrics.observeFsync(nanos: r.nanos)
                     }
                     peer.durableLast = store.lastZxid
                     if let tree = r.tree, let s = w.snapshot { peer.decodedSnapshot = (s.zxid, tree) }
@@ -73,8 +73,8 @@ extension QuorumPeer {
                 finished(Result { try work() })
                 return
             }
-            server.diskPool.runIfActive(eventLoop: server.loop, work).assumeIsolated().whenComplete(finished)
-            server.flushDirty()
+            peer.diskPool.runIfActive(eventLoop: peer.loop, work).assumeIsolated().whenComplete(finished)
+            peer.client?.flush()
         }
 
         /// What the disk thread hands back to the loop: the fsync time, and a snapshot's tree decoded there
@@ -90,7 +90,7 @@ extension QuorumPeer {
         func readSnapshot(_ zxid: Zxid, done: @escaping (Snapshot?) -> Void) {
             guard let peer else { return }
             let store = peer.store
-            peer.server.snapshotPool.runIfActive(eventLoop: peer.server.loop) { store.readSnapshot(zxid: zxid) }
+            peer.snapshotPool.runIfActive(eventLoop: peer.loop) { store.readSnapshot(zxid: zxid) }
                 .assumeIsolated().whenComplete { [weak peer] result in
                     guard let peer else { return }
                     let snapshot = (try? result.get()) ?? nil
@@ -107,7 +107,7 @@ extension QuorumPeer {
         func send(_ messages: [Outbound]) {
             guard let peer, !messages.isEmpty else { return }
             // A leader's clients first: its replies are ready before its commit notices and hints go out.
-            if peer.isLeader { peer.server.flushDirty() }
+            if peer.isLeader { peer.client?.flush() }
             for o in messages { peer.route(o) }
         }
 
@@ -133,7 +133,7 @@ extension QuorumPeer {
                 return
             }
             for e in committed { peer.apply(e) }
-            peer.server.releaseBarriers()
+            peer.client?.treeAdvanced()
             peer.checkSyncs()
         }
 
@@ -151,14 +151,15 @@ extension QuorumPeer {
             }
             for a in appMessages { peer.handleApp(from: a.from, a.bytes) }
             peer.checkRole()
-            peer.server.flushDirty()
+            peer.client?.flush()
         }
 
         func idle() {
             guard let peer else { return }
             peer.adoptPendingSnapshot()
+            peer.purgeLogIfPending()
             peer.maybeSnapshot()
-            peer.server.flushDirty()
+            peer.client?.flush()
         }
 
         /// The driver has stopped: a disk write failed (`failedWrite` says which), or the core and its

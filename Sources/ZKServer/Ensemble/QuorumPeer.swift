@@ -6,6 +6,7 @@ import Darwin
 #endif
 import Logging
 import NIOCore
+import NIOPosix
 import ZKProtocol
 import ZKReplication
 import ZKStateMachine
@@ -21,7 +22,20 @@ import ZKStorage
 /// Inputs to the core (peer messages, ticks, proposals) are queued and handled together once per loop
 /// turn, so one fsync covers everything that arrived.
 final class QuorumPeer: @unchecked Sendable {
-    let server: ZooKeeperServer   // strong: event-loop callbacks may run after shutdown began
+    let config: ServerConfig
+    /// Standalone (no `server.N` lines): the only voter, no peer transport.
+    let standalone: Bool
+    let applier: Applier
+    let loop: EventLoop
+    let diskPool: NIOThreadPool
+    let snapshotPool: NIOThreadPool
+    let metrics: ServerMetrics
+    /// The client side: what this replicator reports up (applied transactions, refusals, serving state).
+    weak var client: (any ReplicatorClient)?
+    let startedAt = Date()
+    var stats = ReplicationStats()
+    var snapThreshold = 0
+    var rng = SystemRandomNumberGenerator()
     let me: ServerSpec
     var driver: ReplicaDriver!
     /// The core, read and given inputs in place (only on the loop; the driver hands out its Readys).
@@ -45,12 +59,8 @@ final class QuorumPeer: @unchecked Sendable {
     var lostLeaderAt: NIODeadline? = .now()
     var lastElectionMs: Int64 = 0
 
-    var pendingConnects: [Int64: (ClientConnection, ConnectResponse)] = [:]
-    var pendingSyncs: [UInt64: (ClientConnection, ReplySlot, String)] = [:]
-    /// Work waiting for a read barrier (id -> continuation), e.g. judging a session this member has not seen yet.
-    var barrierWaiters: [UInt64: () -> Void] = [:]
+    /// Read barriers the core has passed, waiting for the tree to reach their zxid.
     var readySyncs: [(zxid: Zxid, id: UInt64)] = []
-    var nextSyncId: UInt64 = 1
     var touched: Set<Int64> = []
     var appliedSinceSnapshot = 0
     var appliedBytesSinceSnapshot = 0
@@ -73,33 +83,46 @@ final class QuorumPeer: @unchecked Sendable {
     var knownSpecs: [Int64: ServerSpec] = [:]
     /// The membership in force, with addresses, as the replication core sees it.
     var members: [ServerSpec] {
-        guard let d = driver else { return server.config.servers }
+        guard let d = driver else { return config.servers }
         return d.replica.cluster.members.compactMap { m in
             knownSpecs[Int64(m.id)].map { var s = $0; s.role = m.role == .observer ? .observer : .participant; return s }
         }
     }
 
-    init(server: ZooKeeperServer, me: ServerSpec, logger: Logger) throws {
-        self.server = server
+    init(config c: ServerConfig, me: ServerSpec, applier: Applier, loop: EventLoop, diskPool: NIOThreadPool,
+         snapshotPool: NIOThreadPool, metrics: ServerMetrics, logger: Logger) throws {
+        self.config = c
+        self.standalone = !c.isEnsemble
+        self.applier = applier
+        self.loop = loop
+        self.diskPool = diskPool
+        self.snapshotPool = snapshotPool
+        self.metrics = metrics
         self.me = me
         self.logger = logger
-        let c = server.config
         store = try DurableLogStore(dataDir: c.dataDir, dataLogDir: c.effectiveDataLogDir)
-        let others = server.standalone ? [] : c.servers.filter { $0.id != me.id }
+        let others = standalone ? [] : c.servers.filter { $0.id != me.id }
         let tls = c.sslQuorum ? try PeerTLS(c.quorumTLS) : nil
         quorumTransport = PeerTransport(myId: UInt64(me.id), clusterName: c.clusterName,
                                         peers: others.map { .init(id: UInt64($0.id), host: $0.host, port: $0.quorumPort) },
-                                        loop: server.loop, logger: logger, purpose: "quorum", tls: tls)
+                                        loop: loop, logger: logger, purpose: "quorum", tls: tls)
         electionTransport = PeerTransport(myId: UInt64(me.id), clusterName: c.clusterName,
                                           peers: others.map { .init(id: UInt64($0.id), host: $0.host, port: $0.electionPort) },
-                                          loop: server.loop, logger: logger, purpose: "election", tls: tls)
+                                          loop: loop, logger: logger, purpose: "election", tls: tls)
         replicaTickMs = Int64(max(10, min(100, c.tickTime / 40)))
         for s in c.servers { knownSpecs[s.id] = s }
+        snapThreshold = randomSnapThreshold()
+    }
+
+    /// Snapshots every snapCount transactions, randomised between half and all of it (members apart).
+    func randomSnapThreshold() -> Int {
+        let n = config.snapCount
+        return Int.random(in: (n / 2 + 1)...max(n / 2 + 1, n), using: &rng)
     }
 
     /// The configured membership (zoo.cfg), used until the data says otherwise.
     var configuredCluster: ClusterConfig {
-        let listed = server.standalone ? [] : server.config.servers.map {
+        let listed = standalone ? [] : config.servers.map {
             ClusterConfig.Member(id: UInt64($0.id), role: $0.role == .observer ? .observer : .participant)
         }
         return (try? ClusterConfig(members: listed.isEmpty ? [.init(id: UInt64(me.id), role: .participant)] : listed))
@@ -127,7 +150,7 @@ final class QuorumPeer: @unchecked Sendable {
     }
 
     func refreshPeers() {
-        guard !server.standalone else { return }
+        guard !standalone else { return }
         let ms = members
         quorumTransport.updatePeers(ms.map { .init(id: UInt64($0.id), host: $0.host, port: $0.quorumPort) })
         electionTransport.updatePeers(ms.map { .init(id: UInt64($0.id), host: $0.host, port: $0.electionPort) })
@@ -140,7 +163,7 @@ final class QuorumPeer: @unchecked Sendable {
         let rec = try store.recover(warn: { logger.warning("\($0)") })
         if let s = rec.snapshot {
             var r = JuteReader(ByteBuffer(bytes: s.data), maxLength: Int(Int32.max))
-            server.tree.replace(with: try DataTree.deserialize(&r))
+            applier.tree.replace(with: try DataTree.deserialize(&r))
         }
         let cfg = try replicaConfig()
         // A snapshot seeded from a backup carries no cluster config: its /zookeeper/config names the
@@ -149,7 +172,7 @@ final class QuorumPeer: @unchecked Sendable {
         if rec.snapshot == nil && store.lastZxid == .zero {
             // A new data directory gets a snapshot of the empty tree, as Apache ZooKeeper's does: every
             // later recovery has a base, and the directory shows it is in use.
-            var image = server.tree.serialized()
+            var image = applier.tree.serialized()
             try image.withUnsafeReadableBytes { try store.writeSnapshotFile(at: .zero, config: nil, data: $0) }
             image.clear()
         }
@@ -163,7 +186,7 @@ final class QuorumPeer: @unchecked Sendable {
         var hard = rec.hardState
         // A standalone server's log holds nothing uncommitted: an entry it made durable had its quorum
         // (itself) at that moment. Its log is applied at once, before it first leads.
-        if server.standalone { hard.commit = store.lastZxid }
+        if standalone { hard.commit = store.lastZxid }
         let replica = Replica(config: cfg, cluster: configuredCluster, store: store, hardState: hard,
                               applied: rec.snapshot?.zxid, seed: UInt64.random(in: 0...UInt64.max))
         let member = Member(peer: self)
@@ -172,7 +195,7 @@ final class QuorumPeer: @unchecked Sendable {
         driver = ReplicaDriver(replica: replica, persistedHard: rec.hardState, disk: member, transport: member,
                                application: member)
         let ms = Double(ZooKeeperServer.monotonicNanos() - start) / 1e6
-        return "recovered \(server.tree.nodeCount) znodes from snapshot \(rec.snapshot.map { "\($0.zxid)" } ?? "none") "
+        return "recovered \(applier.tree.nodeCount) znodes from snapshot \(rec.snapshot.map { "\($0.zxid)" } ?? "none") "
             + "and \(rec.entryCount) log entries (epoch \(rec.hardState.epoch)) in \(fixed(ms, 1)) ms"
             + (rec.truncatedBytes > 0 ? "; truncated a torn log tail of \(rec.truncatedBytes) bytes" : "")
     }
@@ -183,19 +206,19 @@ final class QuorumPeer: @unchecked Sendable {
 
     func start() throws {
         if !Self.unsafeFault.isEmpty { logger.critical("ZKSERVER_UNSAFE_FAULT=\(Self.unsafeFault): test-only fault injection is on") }
-        if !server.standalone {
+        if !standalone {
             quorumTransport.onMessage = { [weak self] from, m in self?.input { self?.replica.step(m, from: from) } }
             electionTransport.onMessage = quorumTransport.onMessage
-            let bindHost = server.config.quorumListenOnAllIPs ? "0.0.0.0" : me.host
+            let bindHost = config.quorumListenOnAllIPs ? "0.0.0.0" : me.host
             try quorumTransport.start(host: bindHost, port: me.quorumPort)
             try electionTransport.start(host: bindHost, port: me.electionPort)
         }
-        server.loop.execute { [self] in
+        loop.execute { [self] in
             refreshPeers()
             campaignIfSole()
             scheduleTick()
-            let sessionReport = Int64(max(50, server.config.tickTime / 2))
-            tasks.append(server.loop.scheduleRepeatedTask(initialDelay: .milliseconds(sessionReport),
+            let sessionReport = Int64(max(50, config.tickTime / 2))
+            tasks.append(loop.scheduleRepeatedTask(initialDelay: .milliseconds(sessionReport),
                                                           delay: .milliseconds(sessionReport)) { [weak self] _ in
                 guard let self else { return }
                 reportSessions()
@@ -213,7 +236,7 @@ final class QuorumPeer: @unchecked Sendable {
     func scheduleTick() {
         tickTask?.cancel()  // one chain of ticks, whoever calls
         guard !stopped else { return }
-        tickTask = server.loop.scheduleTask(in: .milliseconds(serving ? replicaTickMs : Self.fastTickMs)) { [weak self] in
+        tickTask = loop.scheduleTask(in: .milliseconds(serving ? replicaTickMs : Self.fastTickMs)) { [weak self] in
             guard let self else { return }
             tickTask = nil  // this one has fired
             input { self.replica.tick() }
@@ -235,11 +258,11 @@ final class QuorumPeer: @unchecked Sendable {
     /// Queues an input for the core; queued inputs are handled together at the next turn of the loop
     /// (after a Ready's disk work, if one runs), so one fsync covers everything that arrived meanwhile.
     func input(_ f: @escaping () -> Void) {
-        server.loop.assertInEventLoop()
+        loop.assertInEventLoop()
         driver.enqueue(f)
         if !driveScheduled {
             driveScheduled = true
-            server.loop.execute { [self] in
+            loop.execute { [self] in
                 driveScheduled = false
                 driver.drive()
             }
@@ -255,8 +278,7 @@ final class QuorumPeer: @unchecked Sendable {
 
     /// A snapshot from the leader is durable: the tree replaces ours.
     func adoptSnapshot(_ tree: DataTree, at zxid: Zxid, config: ClusterConfig?) {
-        server.tree.replace(with: tree)
-        server.preparer.reset()
+        applier.replace(with: tree)
         if config != nil { learnSpecsFromTree() }
         logger.info("installed a snapshot at \(zxid) from the leader (\(tree.nodeCount) znodes)")
         // Watches registered against the old state are stale: clients reconnect and re-register them.
@@ -264,7 +286,7 @@ final class QuorumPeer: @unchecked Sendable {
     }
 
     func learnSpecsFromTree() {
-        if let data = server.tree.node(DataTree.configPath)?.data, !data.isEmpty {
+        if let data = applier.tree.node(DataTree.configPath)?.data, !data.isEmpty {
             learnSpecs(from: String(decoding: data, as: UTF8.self))
         }
     }
@@ -278,8 +300,6 @@ final class QuorumPeer: @unchecked Sendable {
     }
 
     func apply(_ e: Entry) {
-        var triggers: [WatchTrigger] = []
-        let tree = server.tree
         appliedSinceSnapshot += 1
         appliedBytesSinceSnapshot += e.payload.count + 16
         if e.kind == .config {
@@ -290,39 +310,13 @@ final class QuorumPeer: @unchecked Sendable {
             if e.kind == .txn { logger.error("committed entry \(e.zxid) cannot be decoded; skipping it on every member alike") }
             // The first leader's first entry publishes the membership in /zookeeper/config, as Apache ZooKeeper does.
             // A standalone server leaves it empty, as Apache's does.
-            let txn: Txn = !server.standalone && (tree.node(DataTree.configPath)?.data?.isEmpty ?? true)
+            let txn: Txn = !standalone && (applier.tree.node(DataTree.configPath)?.data?.isEmpty ?? true)
                 ? .setConfig(data: Array(configString(version: e.zxid.raw).utf8)) : .noop
-            tree.apply(TxnEntry(header: TxnHeader(sessionId: 0, cxid: 0, zxid: e.zxid.raw, time: 0), txn: txn),
-                       triggers: &triggers)
+            applier.applySilently(TxnEntry(header: TxnHeader(sessionId: 0, cxid: 0, zxid: e.zxid.raw, time: 0), txn: txn))
             return
         }
         entry.header.zxid = e.zxid.raw
-        let result = tree.apply(entry, triggers: &triggers)
-        server.preparer.applied(upTo: e.zxid.raw)
-        if !triggers.isEmpty {
-            for (w, event) in server.watches.trigger(triggers) {
-                if let c = server.connections[w] { server.sendNotification(c, event) }
-            }
-        }
-        let h = entry.header
-        switch entry.txn {
-        case .createSession(let timeout, _):
-            if let (c, resp) = pendingConnects.removeValue(forKey: h.sessionId) {
-                server.completed(origin: .connect(c, resp), sessionId: h.sessionId, result: result, zxid: h.zxid)
-            } else {
-                server.tracker.track(h.sessionId, timeoutMs: timeout, now: ZooKeeperServer.monotonicMs())
-            }
-        case .closeSession:
-            if let c = server.sessionOwner[h.sessionId], let slot = c.waitingSlot(xid: h.cxid), case .closeSession? = slot.request {
-                server.completed(origin: .closeSession(c, slot), sessionId: h.sessionId, result: result, zxid: h.zxid)
-            } else {
-                server.completed(origin: .expiry, sessionId: h.sessionId, result: result, zxid: h.zxid)
-            }
-        default:
-            if let c = server.sessionOwner[h.sessionId], let slot = c.waitingSlot(xid: h.cxid) {
-                server.completed(origin: .request(c, slot), sessionId: h.sessionId, result: result, zxid: h.zxid)
-            }
-        }
+        client?.applied(applier.apply(entry))
     }
 
     /// `server.N=...` lines sorted by id, then `version=<hex>`, with no trailing newline.
@@ -334,33 +328,26 @@ final class QuorumPeer: @unchecked Sendable {
     /// A committed membership change: /zookeeper/config gets the new list (watchers fire), the requester
     /// gets its reply, and the dynamic config file is rewritten when one is in use.
     func applyConfig(_ e: Entry) {
-        var triggers: [WatchTrigger] = []
         guard let (_, app) = try? ConfigCodec.decode(e.payload), var entry = try? TxnEntry.decode(app),
               case .setConfig(let lines) = entry.txn else {
-            server.tree.apply(TxnEntry(header: TxnHeader(sessionId: 0, cxid: 0, zxid: e.zxid.raw, time: 0), txn: .noop), triggers: &triggers)
+            applier.applySilently(TxnEntry(header: TxnHeader(sessionId: 0, cxid: 0, zxid: e.zxid.raw, time: 0), txn: .noop))
             return
         }
         learnSpecs(from: String(decoding: lines, as: UTF8.self))
         let text = String(decoding: lines, as: UTF8.self) + "\nversion=" + String(e.zxid.raw, radix: 16)
         entry.header.zxid = e.zxid.raw
         entry.txn = .setConfig(data: Array(text.utf8))
-        let result = server.tree.apply(entry, triggers: &triggers)
-        for (w, event) in server.watches.trigger(triggers) {
-            if let c = server.connections[w] { server.sendNotification(c, event) }
-        }
+        let applied = applier.apply(entry)
         logger.info("membership changed at \(e.zxid): \(members.map { "\($0.id)/\($0.role.rawValue)" }.joined(separator: " "))")
         writeDynamicConfig(lines: String(decoding: lines, as: UTF8.self), version: e.zxid.raw)
-        let h = entry.header
-        if let c = server.sessionOwner[h.sessionId], let slot = c.waitingSlot(xid: h.cxid) {
-            server.completed(origin: .request(c, slot), sessionId: h.sessionId, result: result, zxid: h.zxid)
-        }
+        client?.applied(applied)
     }
 
     /// With `dynamicConfigFile` in use, writes `zoo.cfg.dynamic.<version>` and points zoo.cfg at it.
     func writeDynamicConfig(lines: String, version: Int64) {
-        guard let dyn = server.config.dynamicConfigFile, !server.config.sourcePath.isEmpty,
-              server.config.sourcePath != "(flags)" else { return }
-        let cfgPath = server.config.sourcePath
+        guard let dyn = config.dynamicConfigFile, !config.sourcePath.isEmpty,
+              config.sourcePath != "(flags)" else { return }
+        let cfgPath = config.sourcePath
         let dir = directoryOf(cfgPath)
         let name = "zoo.cfg.dynamic.\(String(version, radix: 16))"
         let newPath = (dir.isEmpty ? "." : dir) + "/" + name
@@ -378,9 +365,9 @@ final class QuorumPeer: @unchecked Sendable {
 
     /// Leader: validates a reconfig request (Apache ZooKeeper's checks, in its order) and proposes the change.
     func prepareReconfig(_ r: ReconfigRequest, _ ctx: RequestContext) -> ErrorCode? {
-        guard server.config.reconfigEnabled else { return .reconfigDisabled }
+        guard config.reconfigEnabled else { return .reconfigDisabled }
         if replica.configChangePending { return .reconfigInProgress }
-        let current = server.tree.node(DataTree.configPath)
+        let current = applier.tree.node(DataTree.configPath)
         let text = current.flatMap { $0.data }.map { String(decoding: $0, as: UTF8.self) } ?? ""
         let version = text.split(separator: "\n").last.flatMap { $0.hasPrefix("version=") ? Int64($0.dropFirst(8), radix: 16) : nil } ?? 0
         if r.curConfigId != -1 && r.curConfigId != version { return .badVersion }
@@ -413,14 +400,14 @@ final class QuorumPeer: @unchecked Sendable {
             }
         }
         let voters = specs.values.filter { $0.role == .participant }
-        if voters.count < (server.config.standaloneEnabled ? 2 : 1) { return .badArguments }
+        if voters.count < (config.standaloneEnabled ? 2 : 1) { return .badArguments }
         guard let newCluster = try? ClusterConfig(members: specs.values.sorted { $0.id < $1.id }.map {
             ClusterConfig.Member(id: UInt64($0.id), role: $0.role == .observer ? .observer : .participant)
         }) else { return .badArguments }
         let synced = replica.syncedMembers
         let newVoters = Set(newCluster.voters)
         if !newCluster.quorum.isQuorum(newVoters.intersection(synced)) { return .newConfigNoQuorum }
-        if let node = current, !ACLPolicy.allows(node.acl, .write, ctx.auth, skipACL: server.config.skipACL) { return .noAuth }
+        if let node = current, !ACLPolicy.allows(node.acl, .write, ctx.auth, skipACL: config.skipACL) { return .noAuth }
         for s in specs.values { knownSpecs[s.id] = s }
         let lines = specs.values.sorted { $0.id < $1.id }.map(\.description).joined(separator: "\n")
         let app = TxnEntry(header: TxnHeader(sessionId: ctx.sessionId, cxid: ctx.cxid, zxid: 0, time: ctx.time),
@@ -439,54 +426,49 @@ final class QuorumPeer: @unchecked Sendable {
 
     var isLeader: Bool { replica.role == .leader }
 
-    func createSession(_ conn: ClientConnection, _ resp: ConnectResponse) {
-        pendingConnects[resp.sessionId] = (conn, resp)
+    /// A new session: proposed by the leader, or forwarded to it. With no leader, the client side is told
+    /// (`noLeader`) and closes the connection.
+    func createSession(sessionId: Int64, timeoutMs: Int32, passwd: [UInt8]) {
         input { [self] in
             if isLeader {
-                propose(.createSession(timeoutMs: resp.timeOut, passwd: resp.passwd), sessionId: resp.sessionId, cxid: 0, changes: [])
+                propose(.createSession(timeoutMs: timeoutMs, passwd: passwd), sessionId: sessionId, cxid: 0, changes: [])
             } else if let l = replica.leaderID {
-                replica.sendApp(to: l, bytes: ForwardMessage.createSession(sessionId: resp.sessionId, timeoutMs: resp.timeOut,
-                                                                           passwd: resp.passwd).encode())
+                replica.sendApp(to: l, bytes: ForwardMessage.createSession(sessionId: sessionId, timeoutMs: timeoutMs,
+                                                                           passwd: passwd).encode())
             } else {
-                pendingConnects[resp.sessionId] = nil
-                server.close(conn)
+                client?.noLeader(sessionId: sessionId)
             }
         }
     }
 
-    func submitWrite(_ conn: ClientConnection, _ header: RequestHeader, _ request: Request, start: UInt64) {
-        let slot = ReplySlot(xid: header.xid, request: request, state: .waiting, startNanos: start)
-        conn.enqueue(slot)
-        let ctx = RequestContext(sessionId: conn.sessionId, cxid: header.xid, auth: conn.auth, time: ZooKeeperServer.wallMs())
-        touched.insert(conn.sessionId)
+    /// A client's write: prepared and proposed by the leader, or forwarded to it. Its answer comes back
+    /// as `applied` (committed) or `refused` (failed preparation), on the member the client is on.
+    func submitWrite(_ request: Request, _ ctx: RequestContext) {
+        touched.insert(ctx.sessionId)
         input { [self] in
-            guard conn.isOpen else { return }
             if isLeader {
-                prepareAndPropose(request, ctx, local: (conn, slot), remote: nil)
+                prepareAndPropose(request, ctx, forwardedBy: nil)
             } else if let l = replica.leaderID {
                 var body = ByteBufferAllocator().buffer(capacity: 64)
                 request.encodeBody(into: &body)
                 replica.sendApp(to: l, bytes: ForwardMessage.request(sessionId: ctx.sessionId, cxid: ctx.cxid, auth: ctx.auth.ids,
                                                                      op: request.opCode.rawValue, body: Array(body.readableBytesView)).encode())
             } else {
-                server.close(conn)
+                client?.noLeader(sessionId: ctx.sessionId)
             }
         }
     }
 
-    func closeSession(_ conn: ClientConnection, _ header: RequestHeader, _ request: Request, start: UInt64) {
-        conn.enqueue(ReplySlot(xid: header.xid, request: request, state: .waiting, startNanos: start))
-        server.closingSessions.insert(conn.sessionId)
-        let sid = conn.sessionId
+    func closeSession(sessionId sid: Int64, cxid: Int32) {
         input { [self] in
             if isLeader {
-                if case .txn(let t, let changes) = server.preparer.prepareCloseSession(sessionId: sid) {
-                    propose(t, sessionId: sid, cxid: header.xid, changes: changes)
+                if case .txn(let t, let changes) = applier.preparer.prepareCloseSession(sessionId: sid) {
+                    propose(t, sessionId: sid, cxid: cxid, changes: changes)
                 }
             } else if let l = replica.leaderID {
-                replica.sendApp(to: l, bytes: ForwardMessage.closeSession(sessionId: sid, cxid: header.xid).encode())
+                replica.sendApp(to: l, bytes: ForwardMessage.closeSession(sessionId: sid, cxid: cxid).encode())
             } else {
-                server.close(conn)
+                client?.noLeader(sessionId: sid)
             }
         }
     }
@@ -506,96 +488,66 @@ final class QuorumPeer: @unchecked Sendable {
         let first = delayedCommits.isEmpty
         delayedCommits += entries
         guard first else { return }
-        server.loop.scheduleTask(in: .milliseconds(Self.unsafeStaleSync ? 500 : 150)) { [self] in
+        loop.scheduleTask(in: .milliseconds(Self.unsafeStaleSync ? 500 : 150)) { [self] in
             let batch = delayedCommits
             delayedCommits = []
             for e in batch { apply(e) }
-            server.releaseBarriers()
+            client?.treeAdvanced()
             checkSyncs()
-            server.flushDirty()
+            client?.flush()
         }
     }
 
-    func sync(_ conn: ClientConnection, _ header: RequestHeader, path: String, start: UInt64) {
-        let slot = ReplySlot(xid: header.xid, request: .sync(PathRequest(path: path)), state: .waiting, startNanos: start)
-        conn.enqueue(slot)
-        if Self.unsafeStaleSync {
-            slot.state = .ready(server.replyBuffer(conn, xid: slot.xid, zxid: server.tree.lastZxid, err: .ok, .path(path)))
-            server.drain(conn)
-            return
-        }
-        if answersAlone {
-            slot.state = .ready(server.replyBuffer(conn, xid: slot.xid, zxid: server.tree.lastZxid, err: .ok, .path(path)))
-            server.drain(conn)
-            return
-        }
-        let id = nextSyncId
-        nextSyncId += 1
-        pendingSyncs[id] = (conn, slot, path)
+    /// A read barrier: `barrierPassed(id)` once this member has applied everything the leader had
+    /// committed when it was asked, or `barrierFailed(id)` when no one leads.
+    func requestBarrier(_ id: UInt64) {
         input { [self] in
-            if replica.requestSync(id: id) == .noLeader {
-                pendingSyncs[id] = nil
-                server.close(conn)
-            }
-        }
-    }
-
-    /// Runs `body` once this member has applied everything the leader had committed when it was asked.
-    func afterBarrier(_ body: @escaping () -> Void) {
-        if answersAlone { body(); return }
-        let id = nextSyncId
-        nextSyncId += 1
-        barrierWaiters[id] = body
-        input { [self] in
-            if replica.requestSync(id: id) == .noLeader, let b = barrierWaiters.removeValue(forKey: id) { b() }
+            if replica.requestSync(id: id) == .noLeader { client?.barrierFailed(id) }
         }
     }
 
     func checkSyncs() {
         guard !readySyncs.isEmpty else { return }
-        let applied = server.tree.lastZxid
+        let applied = applier.tree.lastZxid
         var rest: [(zxid: Zxid, id: UInt64)] = []
         for s in readySyncs {
-            guard s.zxid.raw <= applied else { rest.append(s); continue }
-            if let waiter = barrierWaiters.removeValue(forKey: s.id) { waiter(); continue }
-            guard let (conn, slot, path) = pendingSyncs.removeValue(forKey: s.id), conn.isOpen else { continue }
-            slot.state = .ready(server.replyBuffer(conn, xid: slot.xid, zxid: applied, err: .ok, .path(path)))
-            server.drain(conn)
+            if s.zxid.raw <= applied { client?.barrierPassed(s.id) } else { rest.append(s) }
         }
         readySyncs = rest
     }
 
-    /// Leader: validate against the tree plus in-flight changes, then replicate; failures are answered at once.
-    func prepareAndPropose(_ request: Request, _ ctx: RequestContext, local: (ClientConnection, ReplySlot)?, remote: ServerID?) {
+    /// Leader: validate against the tree plus in-flight changes, then replicate. A write that fails
+    /// preparation is answered at once, on the member whose client sent it (`forwardedBy`, or this one).
+    func prepareAndPropose(_ request: Request, _ ctx: RequestContext, forwardedBy remote: ServerID?) {
         let outcome: PrepOutcome
         if case .reconfig(let r) = request {
             if let code = prepareReconfig(r, ctx) { outcome = .failed(code) } else { return }
         } else {
-            outcome = server.preparer.prepare(request, ctx)
+            outcome = applier.preparer.prepare(request, ctx)
         }
+        let barrier = replica.lastZxid.raw
+        let refusal: Refusal
         switch outcome {
         case .txn(let txn, let changes):
             propose(txn, sessionId: ctx.sessionId, cxid: ctx.cxid, changes: changes, waiter: remote)
+            return
         case .failed(let code):
-            let barrier = replica.lastZxid.raw
-            if let (c, slot) = local {
-                slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: code))
-                server.drain(c)
-            } else if let remote {
-                replica.sendApp(to: remote, bytes: ForwardMessage.failed(sessionId: ctx.sessionId, cxid: ctx.cxid, err: code.rawValue,
-                                                                         barrier: barrier).encode())
-            }
+            refusal = .error(code, barrier: barrier)
         case .multiFailed(let results):
-            let barrier = replica.lastZxid.raw
-            let codes: [ErrorCode] = results.map { if case .error(let e) = $0 { return e }; return .ok }
-            if let (c, slot) = local {
-                slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: .ok, .multi(codes.map { .error($0) })))
-                server.drain(c)
-            } else if let remote {
-                replica.sendApp(to: remote, bytes: ForwardMessage.multiFailed(sessionId: ctx.sessionId, cxid: ctx.cxid,
-                                                                              errs: codes.map(\.rawValue), barrier: barrier).encode())
-            }
+            refusal = .multi(results.map { if case .error(let e) = $0 { return e }; return .ok }, barrier: barrier)
         }
+        guard let remote else {
+            client?.refused(sessionId: ctx.sessionId, cxid: ctx.cxid, refusal)
+            return
+        }
+        let message: ForwardMessage
+        switch refusal {
+        case .error(let code, let barrier):
+            message = .failed(sessionId: ctx.sessionId, cxid: ctx.cxid, err: code.rawValue, barrier: barrier)
+        case .multi(let codes, let barrier):
+            message = .multiFailed(sessionId: ctx.sessionId, cxid: ctx.cxid, errs: codes.map(\.rawValue), barrier: barrier)
+        }
+        replica.sendApp(to: remote, bytes: message.encode())
     }
 
     /// `waiter`: the member that forwarded the request and answers its client.
@@ -603,7 +555,7 @@ final class QuorumPeer: @unchecked Sendable {
         let entry = TxnEntry(header: TxnHeader(sessionId: sessionId, cxid: cxid, zxid: 0, time: ZooKeeperServer.wallMs()), txn: txn)
         switch replica.propose(entry.encoded(), waiter: waiter) {
         case .accepted(let z):
-            server.preparer.recordOutstanding(changes, zxid: z.raw)
+            applier.preparer.recordOutstanding(changes, zxid: z.raw)
         case .notLeader, .epochExhausted:
             logger.info("a proposal was not accepted: this server is no longer the leader")
         }
@@ -611,13 +563,12 @@ final class QuorumPeer: @unchecked Sendable {
 
     /// Session ids used since the last report; the leader renews them (it alone decides expiry).
     func reportSessions() {
-        for c in server.connections.values where c.sessionId != 0 && c.phase == .connected { touched.insert(c.sessionId) }
+        if let active = client?.activeSessions() { touched.formUnion(active) }
         guard !touched.isEmpty else { return }
         let ids = Array(touched)
         touched = []
         if isLeader {
-            let now = ZooKeeperServer.monotonicMs()
-            for id in ids { server.tracker.touch(id, now: now) }
+            client?.sessionsTouched(ids)
         } else if let l = replica.leaderID {
             input { [self] in replica.sendApp(to: l, bytes: ForwardMessage.touch(ids).encode()) }
         }
@@ -633,36 +584,30 @@ final class QuorumPeer: @unchecked Sendable {
         switch m {
         case .request(let sid, let cxid, let auth, let op, let body):
             guard isLeader else { return }
-            server.tracker.touch(sid, now: ZooKeeperServer.monotonicMs())
-            var r = JuteReader(ByteBuffer(bytes: body), maxLength: server.config.juteMaxBuffer)
+            client?.sessionsTouched([sid])
+            var r = JuteReader(ByteBuffer(bytes: body), maxLength: config.juteMaxBuffer)
             guard let request = try? Request.decode(type: op, body: &r) else {
                 replica.sendApp(to: from, bytes: ForwardMessage.failed(sessionId: sid, cxid: cxid, err: ErrorCode.marshallingError.rawValue, barrier: 0).encode())
                 return
             }
             let ctx = RequestContext(sessionId: sid, cxid: cxid, auth: AuthInfo(ids: auth), time: ZooKeeperServer.wallMs())
-            prepareAndPropose(request, ctx, local: nil, remote: from)
+            prepareAndPropose(request, ctx, forwardedBy: from)
         case .createSession(let sid, let timeout, let passwd):
             guard isLeader else { return }
             propose(.createSession(timeoutMs: timeout, passwd: passwd), sessionId: sid, cxid: 0, changes: [], waiter: from)
         case .closeSession(let sid, let cxid):
             guard isLeader else { return }
-            server.closingSessions.insert(sid)
-            if case .txn(let t, let changes) = server.preparer.prepareCloseSession(sessionId: sid) {
+            client?.sessionClosing(sid)
+            if case .txn(let t, let changes) = applier.preparer.prepareCloseSession(sessionId: sid) {
                 propose(t, sessionId: sid, cxid: cxid, changes: changes, waiter: from)
             }
         case .touch(let ids):
             guard isLeader else { return }
-            let now = ZooKeeperServer.monotonicMs()
-            for id in ids { server.tracker.touch(id, now: now) }
+            client?.sessionsTouched(ids)
         case .failed(let sid, let cxid, let err, let barrier):
-            guard let c = server.sessionOwner[sid], let slot = c.waitingSlot(xid: cxid) else { return }
-            slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: ErrorCode(err)))
-            server.drain(c)
+            client?.refused(sessionId: sid, cxid: cxid, .error(ErrorCode(err), barrier: barrier))
         case .multiFailed(let sid, let cxid, let errs, let barrier):
-            guard let c = server.sessionOwner[sid], let slot = c.waitingSlot(xid: cxid) else { return }
-            slot.state = .readyAfter(barrier, server.replyBuffer(c, xid: slot.xid, zxid: barrier, err: .ok,
-                                                                 .multi(errs.map { .error(ErrorCode($0)) })))
-            server.drain(c)
+            client?.refused(sessionId: sid, cxid: cxid, .multi(errs.map { ErrorCode($0) }, barrier: barrier))
         }
     }
 
@@ -671,7 +616,7 @@ final class QuorumPeer: @unchecked Sendable {
     /// Serving = a leader is known and this member has applied its epoch's first entry.
     func checkRole() {
         let leader = replica.leaderID
-        let caughtUp = leader != nil && server.tree.lastZxid >= Zxid(epoch: replica.epoch, counter: 0).raw
+        let caughtUp = leader != nil && applier.tree.lastZxid >= Zxid(epoch: replica.epoch, counter: 0).raw
         let nowServing = caughtUp && replica.role != .candidate && replica.role != .preCandidate
         if serving && (!nowServing || leader != servingLeader || replica.epoch != servingEpoch) {
             stopServing(leader == nil ? "lost the leader" : "the leader changed")
@@ -683,15 +628,9 @@ final class QuorumPeer: @unchecked Sendable {
             servingEpoch = replica.epoch
             if let t = lostLeaderAt { lastElectionMs = Int64((NIODeadline.now() - t).nanoseconds / 1_000_000) }
             lostLeaderAt = nil
-            server.preparer.reset()
-            server.closingSessions = []
-            if isLeader {
-                var t = SessionTracker(tickMs: Int64(server.config.tickTime))
-                let now = ZooKeeperServer.monotonicMs()
-                for (id, s) in server.tree.sessions { t.track(id, timeoutMs: s.timeoutMs, now: now) }
-                server.tracker = t
-            }
-            logger.info("serving as \(modeName) in epoch \(replica.epoch) (leader: server \(leader.map(String.init) ?? "?"), zxid 0x\(String(server.tree.lastZxid, radix: 16)), election took \(lastElectionMs) ms)")
+            applier.preparer.reset()
+            client?.startedServing(asLeader: isLeader)
+            logger.info("serving as \(modeName) in epoch \(replica.epoch) (leader: server \(leader.map(String.init) ?? "?"), zxid 0x\(String(applier.tree.lastZxid, radix: 16)), election took \(lastElectionMs) ms)")
         }
     }
 
@@ -701,17 +640,10 @@ final class QuorumPeer: @unchecked Sendable {
         servingLeader = nil
         lostLeaderAt = .now()
         scheduleTick()  // the fast clock at once, not after the rest of a slow tick
-        if servesClients {
-            logger.info("not leading: \(why); as the only voter, keeping \(server.connections.count) client connections")
-        } else {
-            logger.info("not serving clients: \(why); closing \(server.connections.count) client connections (sessions survive)")
-                for c in Array(server.connections.values) { server.close(c) }
-            pendingConnects = [:]
-            pendingSyncs = [:]
-            readySyncs = []
-            barrierWaiters = [:]
-        }
-        server.preparer.reset()
+        let keep = servesClients
+        if !keep { readySyncs = [] }
+        client?.stoppedServing(why, dropClients: !keep)
+        applier.preparer.reset()
     }
 
     var modeName: String {
@@ -741,7 +673,7 @@ final class QuorumPeer: @unchecked Sendable {
                 ("zk_synced_non_voting_followers", "0"),
                 ("zk_synced_observers", "\(synced.filter { !voters.contains($0.id) }.count)"),
                 ("zk_pending_syncs", "\(progress.filter { $0.active && $0.match < epochStart }.count)"),
-                ("zk_leader_uptime", "\(Int64(Date().timeIntervalSince(server.startedAt) * 1000))"),
+                ("zk_leader_uptime", "\(Int64(Date().timeIntervalSince(startedAt) * 1000))"),
             ]
         }
         return out
@@ -756,17 +688,17 @@ final class QuorumPeer: @unchecked Sendable {
     /// Every snapCount applied transactions: serialize the tree and write the file on the snapshot thread,
     /// then compact the log at the next quiet point (never while a Ready is being persisted).
     func maybeSnapshot() {
-        let logFull = appliedBytesSinceSnapshot >= server.config.snapSizeLimitInKb * 1024
-        guard appliedSinceSnapshot >= server.snapThreshold || logFull, !snapshotWriting, pendingCompaction == nil else { return }
+        let logFull = appliedBytesSinceSnapshot >= config.snapSizeLimitInKb * 1024
+        guard appliedSinceSnapshot >= snapThreshold || logFull, !snapshotWriting, pendingCompaction == nil else { return }
         appliedSinceSnapshot = 0
         appliedBytesSinceSnapshot = 0
-        server.snapThreshold = server.randomSnapThreshold()
-        let zxid = Zxid(raw: server.tree.lastZxid)
+        snapThreshold = randomSnapThreshold()
+        let zxid = Zxid(raw: applier.tree.lastZxid)
         let t0 = ZooKeeperServer.monotonicNanos()
         let config = replica.cluster(at: zxid)
         let store = self.store
         snapshotWriting = true
-        server.withTreeSnapshot { image, data -> (bytes: Int, znodes: Int) in
+        applier.withTreeSnapshot { image, data -> (bytes: Int, znodes: Int) in
             try data.withUnsafeReadableBytes { try store.writeSnapshotFile(at: zxid, config: config, data: $0) }
             return (data.readableBytes, image.nodeCount)
         }.whenComplete { [self] result in
@@ -781,13 +713,35 @@ final class QuorumPeer: @unchecked Sendable {
         }
     }
 
+    /// Log segments covered by the oldest snapshot kept, waiting for a moment when no Ready's disk work
+    /// runs (the disk thread rolls segments).
+    var pendingLogPurge: Int64?
+
+    /// Autopurge: keeps `autopurge.snapRetainCount` snapshots (deleted on the snapshot thread) and the log
+    /// segments they need.
+    func purge() {
+        let retain = config.snapRetainCount, snaps = store.snapshots
+        snapshotPool.runIfActive(eventLoop: loop) { try snaps.purge(retain: retain) }.assumeIsolated().whenComplete { [self] r in
+            guard case .success(let oldest?) = r else { return }
+            pendingLogPurge = oldest
+            if !diskBusy { purgeLogIfPending() }
+        }
+    }
+
+    func purgeLogIfPending() {
+        guard let oldest = pendingLogPurge else { return }
+        pendingLogPurge = nil
+        let removed = store.txnLog.purge(coveredUpTo: oldest)
+        if !removed.isEmpty { logger.info("autopurge removed \(removed.count) log segments") }
+    }
+
     func adoptPendingSnapshot() {
         guard let p = pendingCompaction else { return }
         pendingCompaction = nil
         do {
             try store.adoptSnapshot(at: p.zxid, config: p.config)
-            server.stats.snapshotsTaken += 1
-            server.stats.lastSnapshotZxid = p.zxid.raw
+            stats.snapshotsTaken += 1
+            stats.lastSnapshotZxid = p.zxid.raw
             logger.info("snapshot \(p.zxid) written (\(p.znodes) znodes, \(p.bytes) bytes, \((ZooKeeperServer.monotonicNanos() - p.started) / 1_000_000) ms)")
         } catch {
             logger.error("snapshot \(p.zxid) written but the log could not be rolled: \(error)")
