@@ -27,6 +27,15 @@
 /// 5. After a Ready's disk work, and when no Ready is in flight and none is pending,
 ///    `ReplicaApplication.idle()`: a safe point to compact the log (nothing else uses the store then).
 ///
+/// ## The clock
+///
+/// With a `ReplicaClock`, the driver ticks the core itself (`startClock()`): one tick per
+/// `ReplicaClock.tick(after:_:)`, at the pace the core's state calls for: `steady` while a leader is
+/// known, `electing` otherwise (the shell makes that interval short, so that an election is over
+/// quickly; timeouts are counted in ticks, so detecting a lost leader still takes the steady pace's
+/// election timeout). When the pace changes after a Ready (a leader lost or found), the clock is
+/// re-armed at the new pace at once.
+///
 /// A disk failure stops the driver for good (`ReplicaApplication.failed`): acknowledging anything after
 /// a failed write or fsync would break the protocol's promises.
 ///
@@ -56,6 +65,11 @@ public final class ReplicaDriver {
     public let transport: any ReplicaTransport
     public let application: any ReplicaApplication
     public let fault: Fault?
+    /// Ticks the core; nil for a shell that ticks it itself (the unit-test cluster).
+    public let clock: (any ReplicaClock)?
+    /// The armed tick: only the newest fires (a re-armed clock ignores the earlier one).
+    private var clockToken = 0
+    private var clockPace: TickPace?
 
     private var queued: [() -> Void] = []
     /// A Ready whose disk work has not finished.
@@ -66,13 +80,41 @@ public final class ReplicaDriver {
     public private(set) var persistedHard: HardState
 
     public init(replica: Replica, persistedHard: HardState, disk: any ReplicaDisk, transport: any ReplicaTransport,
-                application: any ReplicaApplication, fault: Fault? = nil) {
+                application: any ReplicaApplication, clock: (any ReplicaClock)? = nil, fault: Fault? = nil) {
         self.replica = replica
         self.persistedHard = persistedHard
         self.disk = disk
         self.transport = transport
         self.application = application
+        self.clock = clock
         self.fault = fault
+    }
+
+    // MARK: - Clock
+
+    /// Starts ticking the core through `clock` (see "The clock" above).
+    public func startClock() {
+        precondition(clock != nil, "startClock() needs a ReplicaClock")
+        armClock()
+    }
+
+    /// The pace the core's state calls for.
+    public var pace: TickPace {
+        replica.leaderID != nil && replica.role != .candidate && replica.role != .preCandidate ? .steady : .electing
+    }
+
+    private func armClock() {
+        guard let clock, !stopped else { return }
+        clockToken &+= 1
+        let token = clockToken
+        let p = pace
+        clockPace = p
+        clock.tick(after: p) { [weak self] in
+            guard let self, !stopped, token == clockToken else { return }
+            enqueue { $0.tick() }
+            armClock()
+            drive()
+        }
     }
 
     /// True while a Ready's disk work runs.
@@ -210,6 +252,7 @@ public final class ReplicaDriver {
     private func finish(_ rd: Ready) {
         if !rd.syncsReady.isEmpty { application.readBarriers(rd.syncsReady) }
         replica.advance()
+        if clockPace != nil && clockPace != pace { armClock() }
         application.advanced(rd.appMessages)
     }
 }
@@ -244,6 +287,21 @@ public protocol ReplicaDisk: AnyObject {
     /// Reads the store's snapshot at `zxid` (a large one off the driver's thread) and calls `done` on the
     /// driver's thread with it, or with nil if it cannot be read.
     func readSnapshot(_ zxid: Zxid, done: @escaping (Snapshot?) -> Void)
+}
+
+/// How fast a member's clock ticks.
+public enum TickPace: Sendable, Equatable {
+    /// A leader is known: heartbeats and failure detection at the configured interval.
+    case steady
+    /// No leader is known: short ticks, so that an election is over quickly.
+    case electing
+}
+
+/// The clock of one member, as the driver uses it.
+public protocol ReplicaClock: AnyObject {
+    /// Calls `fire` once, on the driver's thread, one tick of `pace` from now (the shell decides how
+    /// long that is). The driver ignores a `fire` it no longer wants, so none needs cancelling.
+    func tick(after pace: TickPace, _ fire: @escaping () -> Void)
 }
 
 /// The peer network of one member.

@@ -124,6 +124,8 @@ public final class Simulation<SM: SimStateMachine> {
         var pausedUntil: Int?
         var missedTicks = 0
         var stalled: [(from: ServerID, bytes: [UInt8])] = []
+        /// The driver's armed clock tick (`ReplicaClock`): fired by this node's `.tick` events.
+        var clockFire: (() -> Void)?
     }
 
     enum Event {
@@ -208,8 +210,19 @@ public final class Simulation<SM: SimStateMachine> {
         let replica = Replica(config: cfg, cluster: cluster, store: disk.written, hardState: disk.writtenHard,
                               seed: rng.next())
         let member = Member(sim: self, id: id, incarnation: nodes[id]!.incarnation)
-        return ReplicaDriver(replica: replica, persistedHard: disk.writtenHard, disk: member, transport: member,
-                             application: member, fault: options.driverFault)
+        let driver = ReplicaDriver(replica: replica, persistedHard: disk.writtenHard, disk: member, transport: member,
+                                   application: member, clock: member, fault: options.driverFault)
+        driver.startClock()
+        return driver
+    }
+
+    /// One tick of the node's clock: the driver's armed tick, if it has one (it re-arms as it fires).
+    func fireClock(_ id: ServerID) throws {
+        guard let fire = nodes[id]!.clockFire else { return }
+        nodes[id]!.clockFire = nil
+        fire()
+        try checkViolation()
+        try observeRole(id)
     }
 
     // MARK: - event queue (binary heap ordered by (time, seq))
@@ -301,7 +314,7 @@ public final class Simulation<SM: SimStateMachine> {
                 nodes[id]!.missedTicks += 1
                 return
             }
-            try input(id) { $0.tick() }
+            try fireClock(id)
         case .deliver(let from, let to, let bytes):
             guard nodes[to]!.replica != nil else { return }
             if blocked.contains([from, to]) { return }
@@ -397,7 +410,7 @@ public final class Simulation<SM: SimStateMachine> {
         trace("n\(id) RESUME after \(ticks) ticks with \(msgs.count) messages")
         for _ in 0..<ticks {
             guard nodes[id]!.replica != nil else { return }
-            try input(id) { $0.tick() }
+            try fireClock(id)
         }
         for (f, b) in msgs {
             try deliver(from: f, to: id, bytes: b)
@@ -415,7 +428,7 @@ public final class Simulation<SM: SimStateMachine> {
 
     /// One incarnation of a node as its driver sees it: the fake disk, the fake network and the state
     /// machine with the checkers. Callbacks cannot throw: the first violation is kept in `violation`.
-    final class Member: ReplicaDisk, ReplicaTransport, ReplicaApplication {
+    final class Member: ReplicaDisk, ReplicaTransport, ReplicaApplication, ReplicaClock {
         unowned let sim: Simulation
         let id: ServerID
         let incarnation: Int
@@ -428,6 +441,13 @@ public final class Simulation<SM: SimStateMachine> {
 
         private func violate(_ message: String) {
             if sim.violation == nil { sim.violation = SafetyViolation(message: message) }
+        }
+
+        /// Simulated time has one tick length for both paces (the pace changes wall time, not the
+        /// protocol's behaviour): `.tick` events fire the armed tick every `timeUnitsPerTick`.
+        func tick(after pace: TickPace, _ fire: @escaping () -> Void) {
+            guard sim.nodes[id]!.incarnation == incarnation else { return }
+            sim.nodes[id]!.clockFire = fire
         }
 
         func persist(_ write: DiskWrite, done: @escaping (Result<Void, any Error>) -> Void) {
@@ -603,6 +623,7 @@ public final class Simulation<SM: SimStateMachine> {
         stats.crashes += 1
         nodes[id]!.driver?.stop()
         nodes[id]!.driver = nil
+        nodes[id]!.clockFire = nil
         nodes[id]!.pausedUntil = nil
         nodes[id]!.missedTicks = 0
         nodes[id]!.stalled = []

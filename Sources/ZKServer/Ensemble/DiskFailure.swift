@@ -107,10 +107,12 @@ extension QuorumPeer {
         hard.commit = applied
         let replica = Replica(config: try replicaConfig(), cluster: configuredCluster, store: store, hardState: hard,
                               applied: applied, seed: UInt64.random(in: 0...UInt64.max))
-        driver = ReplicaDriver(replica: replica, persistedHard: durable, disk: member, transport: member, application: member)
+        driver = ReplicaDriver(replica: replica, persistedHard: durable, disk: member, transport: member, application: member,
+                               clock: member)
         diskFailure = nil
         logger.notice("the disk takes writes again: rejoining from what it holds (last zxid \(durableLast), epoch \(durable.epoch))")
         campaignIfSole()
+        driver.startClock()
         driver.drive()
         client?.flush()
     }

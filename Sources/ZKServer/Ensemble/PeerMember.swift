@@ -15,7 +15,7 @@ extension QuorumPeer {
     /// An ensemble member as the shared `ReplicaDriver` sees it: its disk (the `DurableLogStore`, written on
     /// the disk thread or, for a small append, right on the loop), its peer transports, and its data tree.
     /// Holds the peer weakly: the peer owns the driver, which owns this. Confined to the loop, as the peer.
-    final class Member: ReplicaDisk, ReplicaTransport, ReplicaApplication, @unchecked Sendable {
+    final class Member: ReplicaDisk, ReplicaTransport, ReplicaApplication, ReplicaClock, @unchecked Sendable {
         weak var peer: QuorumPeer?
 
         init(peer: QuorumPeer) { self.peer = peer }
@@ -100,6 +100,14 @@ extension QuorumPeer {
                     }
                     done(snapshot)
                 }
+        }
+
+        // MARK: ReplicaClock
+
+        func tick(after pace: TickPace, _ fire: @escaping () -> Void) {
+            guard let peer else { return }
+            let ms = pace == .steady ? peer.replicaTickMs : QuorumPeer.fastTickMs
+            peer.loop.assumeIsolated().scheduleTask(in: .milliseconds(ms)) { fire() }
         }
 
         // MARK: ReplicaTransport

@@ -65,7 +65,6 @@ final class QuorumPeer: @unchecked Sendable {
     var appliedSinceSnapshot = 0
     var appliedBytesSinceSnapshot = 0
     var tasks: [RepeatedTask] = []
-    var tickTask: Scheduled<Void>?
     var warnedSnapshotRead: Zxid?
     var stopped = false
     let replicaTickMs: Int64
@@ -193,7 +192,7 @@ final class QuorumPeer: @unchecked Sendable {
         self.member = member
         durableLast = store.lastZxid
         driver = ReplicaDriver(replica: replica, persistedHard: rec.hardState, disk: member, transport: member,
-                               application: member)
+                               application: member, clock: member)
         let ms = Double(ZooKeeperServer.monotonicNanos() - start) / 1e6
         return "recovered \(applier.tree.nodeCount) znodes from snapshot \(rec.snapshot.map { "\($0.zxid)" } ?? "none") "
             + "and \(rec.entryCount) log entries (epoch \(rec.hardState.epoch)) in \(fixed(ms, 1)) ms"
@@ -216,7 +215,7 @@ final class QuorumPeer: @unchecked Sendable {
         loop.execute { [self] in
             refreshPeers()
             campaignIfSole()
-            scheduleTick()
+            driver.startClock()
             let sessionReport = Int64(max(50, config.tickTime / 2))
             tasks.append(loop.scheduleRepeatedTask(initialDelay: .milliseconds(sessionReport),
                                                           delay: .milliseconds(sessionReport)) { [weak self] _ in
@@ -227,27 +226,15 @@ final class QuorumPeer: @unchecked Sendable {
         }
     }
 
-    /// The core's clock: one tick per `replicaTickMs` while serving. A member without a leader ticks every
-    /// `fastTickMs`, so a first election (or the one after a detected failure) is over in tens of ms;
-    /// detecting a lost leader still takes the normal election timeout. Each tick schedules the next, at
-    /// the pace of the moment: a serving member wakes 20 times a second for its clock, not 333.
+    /// The core's clock (`ReplicaClock`, run by the driver): one tick per `replicaTickMs` while a leader is
+    /// known; without one, a tick every `fastTickMs`, so a first election (or the one after a detected
+    /// failure) is over in tens of ms. Detecting a lost leader still takes the normal election timeout. A
+    /// member with a leader wakes 20 times a second for its clock, not 333.
     static let fastTickMs: Int64 = 3
-
-    func scheduleTick() {
-        tickTask?.cancel()  // one chain of ticks, whoever calls
-        guard !stopped else { return }
-        tickTask = loop.scheduleTask(in: .milliseconds(serving ? replicaTickMs : Self.fastTickMs)) { [weak self] in
-            guard let self else { return }
-            tickTask = nil  // this one has fired
-            input { self.replica.tick() }
-            scheduleTick()
-        }
-    }
 
     func stop() {
         stopped = true
         driver?.stop()
-        tickTask?.cancel()
         for t in tasks { t.cancel() }
         quorumTransport.stop()
         electionTransport.stop()
@@ -639,7 +626,6 @@ final class QuorumPeer: @unchecked Sendable {
         serving = false
         servingLeader = nil
         lostLeaderAt = .now()
-        scheduleTick()  // the fast clock at once, not after the rest of a slow tick
         let keep = servesClients
         if !keep { readySyncs = [] }
         client?.stoppedServing(why, dropClients: !keep)
