@@ -67,6 +67,9 @@ public final class ReplicaDriver {
     public let fault: Fault?
     /// Ticks the core; nil for a shell that ticks it itself (the unit-test cluster).
     public let clock: (any ReplicaClock)?
+    /// Checks that the caller is on the driver's thread (zkserver: asserts its event loop). Called by
+    /// every entry point: `drive`, `enqueue`, the clock and the disk's callbacks.
+    public var checkThread: () -> Void = {}
     /// The armed tick: only the newest fires (a re-armed clock ignores the earlier one).
     private var clockToken = 0
     private var clockPace: TickPace?
@@ -124,11 +127,13 @@ public final class ReplicaDriver {
 
     /// Queues an input; it reaches the core at the next `drive()` that finds no Ready in flight.
     public func enqueue(_ input: @escaping (inout Replica) -> Void) {
+        checkThread()
         queued.append { [unowned self] in input(&replica) }
     }
 
     /// Queues an input that reaches the core through `replica` itself.
     public func enqueue(_ input: @escaping () -> Void) {
+        checkThread()
         queued.append(input)
     }
 
@@ -144,6 +149,7 @@ public final class ReplicaDriver {
     /// Runs queued inputs and every Ready until none is left or one waits for its disk work. Called again
     /// from inside (a disk that finished at once), it returns: the running loop goes on.
     public func drive() {
+        checkThread()
         guard !stopped, !driving else { return }
         driving = true
         defer { driving = false }
@@ -216,6 +222,7 @@ public final class ReplicaDriver {
         }
         disk.persist(write) { [weak self] result in
             guard let self, !stopped else { return }
+            checkThread()
             persisting -= 1
             switch result {
             case .failure(let error):

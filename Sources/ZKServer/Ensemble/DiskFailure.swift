@@ -99,7 +99,6 @@ extension QuorumPeer {
     /// A new core and driver over what the disk holds: the log cut back to its durable end, the epoch
     /// and vote last made durable, the tree as applied.
     private func rebuild() throws {
-        guard let member else { return }
         let durable = driver.persistedHard
         try store.truncate(after: durableLast)
         let applied = Zxid(raw: applier.tree.lastZxid)
@@ -107,8 +106,7 @@ extension QuorumPeer {
         hard.commit = applied
         let replica = Replica(config: try replicaConfig(), cluster: configuredCluster, store: store, hardState: hard,
                               applied: applied, seed: UInt64.random(in: 0...UInt64.max))
-        driver = ReplicaDriver(replica: replica, persistedHard: durable, disk: member, transport: member, application: member,
-                               clock: member)
+        driver = makeDriver(replica, persistedHard: durable)
         diskFailure = nil
         logger.notice("the disk takes writes again: rejoining from what it holds (last zxid \(durableLast), epoch \(durable.epoch))")
         campaignIfSole()

@@ -75,7 +75,8 @@ final class QuorumPeer: @unchecked Sendable {
     var diskFailure: String?
     /// The last zxid this member's disk holds durably (what a rebuild after a failed write keeps).
     var durableLast: Zxid = .zero
-    var member: Member?
+    /// This member as the driver sees it (disk, transport, application, clock).
+    lazy var member = Member(peer: self)
     /// The disk write that failed, for `diskFailed`.
     var failedWrite: DiskWrite?
     /// Addresses of every member ever seen (from zoo.cfg, /zookeeper/config and config entries).
@@ -188,15 +189,20 @@ final class QuorumPeer: @unchecked Sendable {
         if standalone { hard.commit = store.lastZxid }
         let replica = Replica(config: cfg, cluster: configuredCluster, store: store, hardState: hard,
                               applied: rec.snapshot?.zxid, seed: UInt64.random(in: 0...UInt64.max))
-        let member = Member(peer: self)
-        self.member = member
         durableLast = store.lastZxid
-        driver = ReplicaDriver(replica: replica, persistedHard: rec.hardState, disk: member, transport: member,
-                               application: member, clock: member)
+        driver = makeDriver(replica, persistedHard: rec.hardState)
         let ms = Double(ZooKeeperServer.monotonicNanos() - start) / 1e6
         return "recovered \(applier.tree.nodeCount) znodes from snapshot \(rec.snapshot.map { "\($0.zxid)" } ?? "none") "
             + "and \(rec.entryCount) log entries (epoch \(rec.hardState.epoch)) in \(fixed(ms, 1)) ms"
             + (rec.truncatedBytes > 0 ? "; truncated a torn log tail of \(rec.truncatedBytes) bytes" : "")
+    }
+
+    /// The shared driver over this member's disk, transport, application and clock, on the loop.
+    func makeDriver(_ replica: Replica, persistedHard: HardState) -> ReplicaDriver {
+        let driver = ReplicaDriver(replica: replica, persistedHard: persistedHard, disk: member, transport: member,
+                                   application: member, clock: member)
+        driver.checkThread = { [loop] in loop.assertInEventLoop() }
+        return driver
     }
 
     func replicaConfig() throws -> ReplicaConfig {
