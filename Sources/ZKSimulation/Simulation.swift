@@ -87,6 +87,15 @@ public struct SimResult: Sendable {
         public var snapshotsInstalled = 0
         public var syncsAnswered = 0
         public var finalTick = 0
+
+        /// Adds another run's counters (a sweep's totals).
+        public mutating func add(_ o: Stats) {
+            messagesSent += o.messagesSent; messagesDelivered += o.messagesDelivered
+            crashes += o.crashes; partitions += o.partitions; pauses += o.pauses
+            elections += o.elections; proposals += o.proposals; acknowledged += o.acknowledged
+            committed += o.committed; snapshotsInstalled += o.snapshotsInstalled; syncsAnswered += o.syncsAnswered
+        }
+
         public var description: String {
             "ticks=\(finalTick) msgs=\(messagesSent)/\(messagesDelivered) crashes=\(crashes) pauses=\(pauses) partitions=\(partitions) "
                 + "leaders=\(elections) proposals=\(proposals) acked=\(acknowledged) committed=\(committed) "
@@ -245,16 +254,7 @@ public final class Simulation<SM: SimStateMachine> {
         let last = heap.removeLast()
         if !heap.isEmpty {
             heap[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < heap.count && less(heap[l], heap[m]) { m = l }
-                if r < heap.count && less(heap[r], heap[m]) { m = r }
-                if m == i { break }
-                heap.swapAt(i, m)
-                i = m
-            }
+            siftDown(from: 0)
         }
         return top
     }
@@ -377,20 +377,25 @@ public final class Simulation<SM: SimStateMachine> {
         if let v = violation { throw v }
     }
 
+    /// Moves the event at `i` down until neither child comes before it.
+    func siftDown(from start: Int) {
+        var i = start
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < heap.count && less(heap[l], heap[m]) { m = l }
+            if r < heap.count && less(heap[r], heap[m]) { m = r }
+            if m == i { return }
+            heap.swapAt(i, m)
+            i = m
+        }
+    }
+
     func heapify() {
         var i = heap.count / 2
         while i > 0 {
             i -= 1
-            var j = i
-            while true {
-                let l = 2 * j + 1, rr = l + 1
-                var m = j
-                if l < heap.count && less(heap[l], heap[m]) { m = l }
-                if rr < heap.count && less(heap[rr], heap[m]) { m = rr }
-                if m == j { break }
-                heap.swapAt(j, m)
-                j = m
-            }
+            siftDown(from: i)
         }
     }
 
@@ -835,14 +840,11 @@ public final class Simulation<SM: SimStateMachine> {
 public struct SweepSummary: Sendable {
     public var runs = 0
     public var failures: [SimResult] = []
-    public var acknowledged = 0
-    public var elections = 0
-    public var crashes = 0
-    public var syncs = 0
-    public var snapshots = 0
+    /// Every run's counters added up.
+    public var totals = SimResult.Stats()
     public var description: String {
-        "seeds=\(runs) passed=\(runs - failures.count) failed=\(failures.count) leaders=\(elections) "
-            + "crashes=\(crashes) acked=\(acknowledged) syncs=\(syncs) snapshots=\(snapshots)"
+        "seeds=\(runs) passed=\(runs - failures.count) failed=\(failures.count) leaders=\(totals.elections) "
+            + "crashes=\(totals.crashes) acked=\(totals.acknowledged) syncs=\(totals.syncsAnswered) snapshots=\(totals.snapshotsInstalled)"
             + (failures.isEmpty ? "" : " failing=\(failures.map { String($0.seed) }.joined(separator: ","))")
     }
 }
@@ -862,11 +864,7 @@ public func sweep(seeds: ClosedRange<UInt64>, base: SimOptions, onResult: (SimRe
         o.seed = seed
         let r = runSimulation(o)
         s.runs += 1
-        s.acknowledged += r.stats.acknowledged
-        s.elections += r.stats.elections
-        s.crashes += r.stats.crashes
-        s.syncs += r.stats.syncsAnswered
-        s.snapshots += r.stats.snapshotsInstalled
+        s.totals.add(r.stats)
         if !r.ok { s.failures.append(r) }
         onResult(r)
     }

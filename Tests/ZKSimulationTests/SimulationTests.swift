@@ -92,8 +92,8 @@ func boundedSweep(_ p: Profile) {
         Issue.record(Comment(rawValue: text))
     }
     #expect(summary.failures.isEmpty)
-    #expect(summary.acknowledged > 0)
-    #expect(summary.elections >= summary.runs)
+    #expect(summary.totals.acknowledged > 0)
+    #expect(summary.totals.elections >= summary.runs)
 }
 
 @Test func sameSeedSameTrace() {
