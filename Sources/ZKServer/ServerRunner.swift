@@ -67,7 +67,9 @@ public final class ServerRunner {
         try quorum.start()
         if me == nil {
             // A standalone server leads at once (nothing to wait for): clients connect to a serving server.
-            for _ in 0..<500 where try !loop.submit({ quorum.serving }).wait() { usleep(2_000) }
+            // Its first election writes the epoch durably; a slow disk gets a second, then it listens anyway.
+            let deadline = NIODeadline.now() + .seconds(1)
+            while try !loop.submit({ quorum.serving }).wait(), NIODeadline.now() < deadline { usleep(2_000) }
         }
         var listeners: [Channel] = []
         if let port {

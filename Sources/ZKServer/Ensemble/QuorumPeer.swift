@@ -14,9 +14,10 @@ import ZKStorage
 
 /// The replicator of every server: the replication core is driven by the shared `ReplicaDriver` (the
 /// same Ready loop the simulator runs) over this member's disk (`DurableLogStore` on the disk thread),
-/// its peer transports and its data tree; this class carries the messages, forwards writes and session
-/// events from followers to the leader, and applies committed transactions to the data tree. A
-/// standalone server is an ensemble of one voter: no peer transport, the same everything else.
+/// its peer transports and the applier; this class carries the messages, forwards writes and session
+/// events from followers to the leader, hands committed transactions to the `Applier` and reports what
+/// happened to its `ReplicatorClient`. A standalone server is an ensemble of one voter: no peer
+/// transport, the same everything else.
 ///
 /// All state lives on the server's event loop (Sendable by that confinement, as `ZooKeeperServer`).
 /// Inputs to the core (peer messages, ticks, proposals) are queued and handled together once per loop
