@@ -122,8 +122,11 @@ public struct ServerConfig: Sendable {
         metricsProviderClassName == Self.nullMetricsProvider ? false : (metricsProviderClassName != nil || metricsHTTPPort != nil)
     }
     public var effectiveMetricsPort: Int { metricsHTTPPort ?? 7000 }
+    /// Apache ZooKeeper always answers `srvr` (its zkServer.sh needs it) and nothing else without
+    /// `4lw.commands.whitelist`. zkserver answers `ruok` too: it says less than `srvr` (that the process
+    /// listens), and every liveness probe and hand check sends it.
     public func fourLetterAllowed(_ cmd: String) -> Bool {
-        cmd == "srvr" || fourLetterWhitelist.contains("*") || fourLetterWhitelist.contains(cmd)
+        cmd == "srvr" || cmd == "ruok" || fourLetterWhitelist.contains("*") || fourLetterWhitelist.contains(cmd)
     }
 }
 
