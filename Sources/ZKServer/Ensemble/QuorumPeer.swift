@@ -184,11 +184,9 @@ final class QuorumPeer: @unchecked Sendable {
             for e in batch where e.kind == .config { learnConfigEntry(e) }
             cur = last.zxid
         }
-        var hard = rec.hardState
-        // A standalone server's log holds nothing uncommitted: an entry it made durable had its quorum
-        // (itself) at that moment. Its log is applied at once, before it first leads.
-        if standalone { hard.commit = store.lastZxid }
-        let replica = Replica(config: cfg, cluster: configuredCluster, store: store, hardState: hard,
+        // A sole voter's log commits in full at its first election (its first entry of the new epoch
+        // covers everything before it), as any leader's does.
+        let replica = Replica(config: cfg, cluster: configuredCluster, store: store, hardState: rec.hardState,
                               applied: rec.snapshot?.zxid, seed: UInt64.random(in: 0...UInt64.max))
         durableLast = store.lastZxid
         driver = makeDriver(replica, persistedHard: rec.hardState)
