@@ -24,10 +24,6 @@ public struct BackupFile: Sendable, Equatable {
         public var payloadBytes: Int
         public var crc32c: UInt32
 
-        public init(zxid: Int64, digest: UInt64, znodes: Int, payloadBytes: Int, crc32c: UInt32) {
-            self.zxid = zxid; self.digest = digest; self.znodes = znodes; self.payloadBytes = payloadBytes; self.crc32c = crc32c
-        }
-
         public var text: String {
             "\(BackupFile.magicLine)\nzxid=0x\(String(zxid, radix: 16))\ndigest=\(digest)\nznodes=\(znodes)\n"
                 + "payload_bytes=\(payloadBytes)\ncrc32c=\(String(crc32c, radix: 16))\n\n"

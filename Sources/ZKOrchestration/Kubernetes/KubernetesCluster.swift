@@ -7,23 +7,12 @@ public struct PodInfo: Equatable, Sendable {
     public var phase: String
     /// The pod's Ready condition (the readiness probe: the server serves in the ensemble).
     public var ready: Bool
-
-    public init(name: String, phase: String, ready: Bool) {
-        self.name = name
-        self.phase = phase
-        self.ready = ready
-    }
 }
 
 /// A new image for one container of a pod template.
 public struct ContainerImage: Equatable, Sendable {
     public var container: String
     public var image: String
-
-    public init(container: String, image: String) {
-        self.container = container
-        self.image = image
-    }
 }
 
 /// A change `zkctl k8s` makes to the cluster: one step of a rollout.

@@ -14,18 +14,11 @@ public enum ProcessState: String, Sendable, Codable, Equatable {
 /// absolute, so the working directory does not matter.
 public struct LaunchSpec: Equatable, Sendable {
     public var arguments: [String]
-    public var environment: [String: String]
+    public var environment: [String: String] = [:]
     /// stdout and stderr are appended to this file; stdin is /dev/null.
     public var logFile: String
     /// A string that must appear in the process's command line (the node's zoo.cfg path).
     public var identity: String
-
-    public init(arguments: [String], environment: [String: String] = [:], logFile: String, identity: String) {
-        self.arguments = arguments
-        self.environment = environment
-        self.logFile = logFile
-        self.identity = identity
-    }
 }
 
 /// The pid file contents: enough to recognise the process later and never signal another program.
@@ -37,14 +30,6 @@ public struct ProcessRecord: Codable, Equatable, Sendable {
     public var identity: String
     public var arguments: [String]
     public var launchedAt: Double
-
-    public init(pid: Int32, startTime: UInt64, identity: String, arguments: [String], launchedAt: Double) {
-        self.pid = pid
-        self.startTime = startTime
-        self.identity = identity
-        self.arguments = arguments
-        self.launchedAt = launchedAt
-    }
 }
 
 public enum ProcessSignal: Sendable, Equatable {
