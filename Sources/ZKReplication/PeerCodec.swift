@@ -6,6 +6,10 @@
 ///     u8  type
 ///     ... fields of the type
 ///
+/// Types 13 (a vote request of a leadership transfer: `VoteRequest.transfer`) and 14 (`timeoutNow`)
+/// travel only while a leader hands over; a member of an earlier release of version 2 does not know
+/// them and closes that connection, so a hand-over to it fails and the leader stops without one.
+///
 /// Byte strings and lists are prefixed by a u32 count and bounded by `PeerCodec.Limits`.
 /// `encodeFrame` adds a u32 length prefix for stream transports. Decoding never traps:
 /// malformed, truncated, oversized or trailing input yields a `PeerCodecError`.
@@ -24,7 +28,7 @@ public enum PeerCodec {
 
     enum Tag: UInt8 {
         case preVote = 1, preVoteResponse, vote, voteResponse, append, appendResponse, snapshot,
-             syncRequest, syncResponse, app, snapshotAck, commitHint
+             syncRequest, syncResponse, app, snapshotAck, commitHint, transferVote, timeoutNow
     }
 
     // MARK: encoding
@@ -34,7 +38,7 @@ public enum PeerCodec {
         w.u8(version)
         switch m {
         case .preVote(let r): w.u8(Tag.preVote.rawValue); w.vote(r)
-        case .vote(let r): w.u8(Tag.vote.rawValue); w.vote(r)
+        case .vote(let r): w.u8((r.transfer ? Tag.transferVote : Tag.vote).rawValue); w.vote(r)
         case .preVoteResponse(let r): w.u8(Tag.preVoteResponse.rawValue); w.u32(r.term); w.bool(r.granted)
         case .voteResponse(let r): w.u8(Tag.voteResponse.rawValue); w.u32(r.term); w.bool(r.granted)
         case .append(let r):
@@ -64,6 +68,7 @@ public enum PeerCodec {
         case .syncResponse(let t, let id, let z): w.u8(Tag.syncResponse.rawValue); w.u32(t); w.u64(id); w.zxid(z)
         case .app(let b): w.u8(Tag.app.rawValue); w.bytes(b)
         case .commitHint(let t, let z): w.u8(Tag.commitHint.rawValue); w.u32(t); w.zxid(z)
+        case .timeoutNow(let t): w.u8(Tag.timeoutNow.rawValue); w.u32(t)
         }
         return w.buf
     }
@@ -90,6 +95,10 @@ public enum PeerCodec {
         switch tag {
         case .preVote: m = .preVote(try r.voteRequest())
         case .vote: m = .vote(try r.voteRequest())
+        case .transferVote:
+            var v = try r.voteRequest()
+            v.transfer = true
+            m = .vote(v)
         case .preVoteResponse: m = .preVoteResponse(VoteResponse(term: try r.u32(), granted: try r.bool()))
         case .voteResponse: m = .voteResponse(VoteResponse(term: try r.u32(), granted: try r.bool()))
         case .append:
@@ -137,6 +146,7 @@ public enum PeerCodec {
         case .syncResponse: m = .syncResponse(term: try r.u32(), id: try r.u64(), zxid: try r.zxid())
         case .app: m = .app(try r.bytes())
         case .commitHint: m = .commitHint(term: try r.u32(), upTo: try r.zxid())
+        case .timeoutNow: m = .timeoutNow(term: try r.u32())
         }
         guard r.pos == bytes.count else { throw PeerCodecError.trailingBytes(bytes.count - r.pos) }
         return m

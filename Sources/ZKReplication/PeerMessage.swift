@@ -23,6 +23,9 @@ public enum PeerMessage: Hashable, Sendable, CustomStringConvertible {
     /// you hold durably is committed" (the leader's quorum count with the receiver counted as having
     /// everything). Lets a follower apply a write when its own fsync ends instead of a round trip later.
     case commitHint(term: UInt32, upTo: Zxid)
+    /// Leader -> the voter it hands leadership to, once that voter holds the leader's whole log:
+    /// campaign now (Raft's TimeoutNow). The vote requests that follow carry `VoteRequest.transfer`.
+    case timeoutNow(term: UInt32)
 
     public var term: UInt32? {
         switch self {
@@ -34,6 +37,7 @@ public enum PeerMessage: Hashable, Sendable, CustomStringConvertible {
         case .snapshotAck(let r): return r.term
         case .syncRequest(let t, _), .syncResponse(let t, _, _): return t
         case .commitHint(let t, _): return t
+        case .timeoutNow(let t): return t
         case .app: return nil
         }
     }
@@ -60,6 +64,7 @@ public enum PeerMessage: Hashable, Sendable, CustomStringConvertible {
         case .syncResponse(let t, let id, let z): return "sync-resp t=\(t) id=\(id) zxid=\(z)"
         case .app(let b): return "app \(b.count)b"
         case .commitHint(let t, let z): return "commit-hint t=\(t) upto=\(z)"
+        case .timeoutNow(let t): return "timeout-now t=\(t)"
         }
     }
 }
@@ -69,6 +74,9 @@ public enum PeerMessage: Hashable, Sendable, CustomStringConvertible {
 public struct VoteRequest: Hashable, Sendable {
     public var term: UInt32
     public var lastZxid: Zxid
+    /// Sent by a voter its leader handed leadership to (`timeoutNow`): granted even by a voter that
+    /// heard from that leader moments ago, since the leader itself asked for the election.
+    public var transfer = false
 }
 
 public struct VoteResponse: Hashable, Sendable {

@@ -31,7 +31,8 @@
 /// ## Driving a replica (the ordering contract)
 ///
 /// Inputs: `tick()` (one logical clock tick), `step(_:from:)` (a decoded peer message),
-/// `propose(_:)`, `requestSync(id:)`, `sendApp(to:bytes:)`, `snapshotRead(_:zxid:)`. Proposals made
+/// `propose(_:)`, `requestSync(id:)`, `sendApp(to:bytes:)`, `snapshotRead(_:zxid:)`, `peerUnreachable(_:)` (the
+/// transport lost a peer), `transferLeadership(to:)`. Proposals made
 /// between two Ready cycles leave in one append per follower (batching: propose many, then drain).
 /// After inputs, while `hasReady`, the shell takes a `Ready`, carries it out and calls `advance()`
 /// exactly once (a second `takeReady()` before it, or an `advance()` without one, is a programming
@@ -114,6 +115,10 @@ public struct Replica {
         var snapshot: Bool
         var ack: AckPoint?
     }
+    /// Leader: the voter leadership is being handed to (`transferLeadership`), and ticks since the
+    /// hand-over began; proposals are refused meanwhile, and it is abandoned after an election timeout.
+    public private(set) var transferee: ServerID?
+    private var transferElapsed = 0
     /// Proposals since the last Ready: appends go out once per Ready, batching them.
     private var proposalsPending = false
 
@@ -212,6 +217,10 @@ public struct Replica {
         case .leader:
             heartbeatElapsed += 1
             electionElapsed += 1
+            if transferee != nil {
+                transferElapsed += 1
+                if transferElapsed >= config.electionTimeoutTicks { transferee = nil }
+            }
             if electionElapsed >= config.electionTimeoutTicks {
                 electionElapsed = 0
                 if config.checkQuorum && !quorumActive() {
@@ -245,6 +254,59 @@ public struct Replica {
         campaign(pre: config.preVote)
     }
 
+    /// The shell's transport lost its connection to `peer` and could not make a new one at once (the
+    /// peer's process is gone: its port refuses). A follower whose leader that is stops following it and
+    /// campaigns now instead of waiting out the election timeout; pre-vote and the other voters' leases
+    /// keep a healthy leader in place if only this link failed. An observer forgets the leader.
+    public mutating func peerUnreachable(_ peer: ServerID) {
+        guard peer != id, leaderID == peer else { return }
+        switch role {
+        case .follower:
+            leaderID = nil
+            campaign(pre: config.preVote)
+        case .observer:
+            leaderID = nil
+        case .leader, .preCandidate, .candidate:
+            break
+        }
+    }
+
+    public enum TransferResult: Equatable, Sendable {
+        case started(ServerID)
+        case notLeader(leaderHint: ServerID?)
+        /// Nothing to hand over to: the reason.
+        case refused(String)
+    }
+
+    /// Leader: hands leadership to `target` (default: the voter in touch with the most of the log,
+    /// lowest id on a tie), as Raft's leadership transfer. New proposals are refused from now on; the
+    /// target is brought up to date and then told to campaign (`timeoutNow`), with vote requests the
+    /// other voters grant despite their lease. Abandoned if the target does not take over within an
+    /// election timeout; calling it again while a hand-over runs restarts it.
+    public mutating func transferLeadership(to target: ServerID? = nil) -> TransferResult {
+        guard role == .leader else { return .notLeader(leaderHint: leaderID) }
+        let chosen: ServerID
+        if let t = target {
+            guard t != id else { return .refused("server \(t) leads already") }
+            guard cluster.isVoter(t), progress[t] != nil else { return .refused("server \(t) is not a voter of the current configuration") }
+            chosen = t
+        } else {
+            let inTouch = cluster.voters.filter { $0 != id && (progress[$0]?.recentActive == true || progress[$0]?.activeBefore == true) }
+            guard let best = inTouch.min(by: { (progress[$0]!.match, $1) > (progress[$1]!.match, $0) }) else {
+                return .refused("no other voter is in touch with this leader")
+            }
+            chosen = best
+        }
+        transferee = chosen
+        transferElapsed = 0
+        if progress[chosen]!.match == lastZxid {
+            send(to: chosen, .timeoutNow(term: hard.epoch))
+        } else {
+            fillPipeline(to: chosen)
+        }
+        return .started(chosen)
+    }
+
     public enum ProposeResult: Equatable, Sendable {
         case accepted(Zxid)
         case notLeader(leaderHint: ServerID?)
@@ -260,7 +322,7 @@ public struct Replica {
     }
 
     public mutating func propose(_ payload: [UInt8], kind: Entry.Kind, waiter: ServerID? = nil) -> ProposeResult {
-        guard role == .leader else { return .notLeader(leaderHint: leaderID) }
+        guard role == .leader, transferee == nil else { return .notLeader(leaderHint: transferee ?? leaderID) }
         guard nextCounter < UInt32.max else {
             becomeFollower(epoch: hard.epoch, leader: nil)
             return .epochExhausted
@@ -369,8 +431,8 @@ public struct Replica {
                 break // answered below without changing our epoch
             case .preVoteResponse(let r) where r.granted:
                 break
-            case .vote:
-                if inLease() { return }
+            case .vote(let r):
+                if inLease() && !r.transfer { return }
                 becomeFollower(epoch: mterm, leader: nil)
             case .append, .snapshot:
                 becomeFollower(epoch: mterm, leader: from)
@@ -432,6 +494,10 @@ public struct Replica {
             if let h = commitHintIn, h.leader == from, h.term == t, h.zxid >= z { return }
             commitHintIn = AckPoint(leader: from, term: t, zxid: z)
             commitFromHint()
+        case .timeoutNow:
+            // Only from the leader this member follows, in its epoch: campaign at once, without pre-vote.
+            guard role == .follower, leaderID == from, cluster.isVoter(id) else { return }
+            campaign(pre: false, transfer: true)
         case .app:
             break
         }
@@ -559,6 +625,7 @@ public struct Replica {
         leaderID = leader
         electionElapsed = 0
         heartbeatElapsed = 0
+        transferee = nil
         progress = [:]
         pendingSyncs = []
         granted = []
@@ -578,7 +645,7 @@ public struct Replica {
         config.checkQuorum && leaderID != nil && electionElapsed < config.electionTimeoutTicks
     }
 
-    private mutating func campaign(pre: Bool) {
+    private mutating func campaign(pre: Bool, transfer: Bool = false) {
         guard cluster.isVoter(id) else { return }
         electionElapsed = 0
         resetElectionTimeout()
@@ -600,7 +667,7 @@ public struct Replica {
             if pre { campaign(pre: false) } else { becomeLeader() }
             return
         }
-        let req = VoteRequest(term: term, lastZxid: lastZxid)
+        let req = VoteRequest(term: term, lastZxid: lastZxid, transfer: transfer)
         for v in cluster.voters where v != id {
             send(to: v, pre ? .preVote(req) : .vote(req))
         }
@@ -621,6 +688,7 @@ public struct Replica {
     private mutating func becomeLeader() {
         role = .leader
         leaderID = id
+        transferee = nil
         electionElapsed = 0
         heartbeatElapsed = 0
         pendingSyncs = []
@@ -772,6 +840,7 @@ public struct Replica {
             progress[from] = p
             if cluster.isVoter(from) { maybeCommit() }
             releaseSyncs()
+            if transferee == from && p.match == lastZxid { send(to: from, .timeoutNow(term: hard.epoch)) }
             fillPipeline(to: from)
             // A quorum committed these entries before this follower's answer came, so no message told it
             // the commit: tell it now rather than at the next heartbeat (a client write it forwarded
