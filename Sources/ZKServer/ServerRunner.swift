@@ -119,6 +119,10 @@ public final class ServerRunner {
             sources.append(src)
         }
         stop.wait()
+        if fatal.withLockedValue({ $0 }) == nil, case .failed(let why)? = try? quorum.handOverBeforeStop().wait() {
+            // A leader hands over first (a follower has nothing to do); a sole voter has no one to hand to.
+            if me != nil { logger.warning("stopping without handing leadership over: \(why)") }
+        }
         logger.info(fatal.withLockedValue { $0 } == nil ? "shutting down: flushing the log and closing connections"
                                                          : "shutting down after a fault: closing connections")
         for ch in listeners { try? ch.close().wait() }

@@ -1,5 +1,5 @@
-"""Multi-process ensemble tests: faults under write load, observers, failover time compared with
-Apache ZooKeeper 3.8, and bad input on the peer ports and in member configs.
+"""Multi-process ensemble tests: faults under write load, observers, and bad input on the peer ports and
+in member configs (failover and rolling times against Apache ZooKeeper: reliability/availability.py).
 
 Every server is a process started here on 127.0.0.1 with ports picked at run time, and stopped by
 PID in teardown. Every wait is bounded. See docs-ensemble-tests.md at the repository root.
@@ -7,7 +7,6 @@ PID in teardown. Every wait is bounded. See docs-ensemble-tests.md at the reposi
 import os
 import shutil
 import socket
-import statistics
 import struct
 import threading
 import time
@@ -516,86 +515,7 @@ def test_observer(ensembles, clients):
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. failover time, zkserver against Apache ZooKeeper
-
-
-def measure_failovers(ens, runs, bound, fault="kill"):
-    """Fault the leader (kill: kill -9; stop: SIGSTOP, so no connection is reset and the others
-    must notice by timeouts), then time until a create through another member succeeds."""
-    times = []
-    for run in range(runs):
-        leader = ens.wait_stable(timeout=120)
-        others = [n for n in ens.running() if n is not leader]
-        t0 = time.monotonic()
-        if fault == "kill":
-            leader.kill9()
-        else:
-            leader.pause()
-        done = None
-        attempt = 0
-        while time.monotonic() - t0 < bound:
-            n = others[attempt % len(others)]
-            attempt += 1
-            try:
-                with jute.Conn(n.client_port, timeout=1.0) as c:
-                    c.connect(timeout_ms=6000)
-                    r = c.create(f"/failover-{fault}-{run}-{attempt}", b"x")
-                    if r["err"] == 0:
-                        done = time.monotonic() - t0
-                        break
-            except (OSError, jute.Closed, ValueError, struct.error):
-                pass
-            time.sleep(0.02)
-        log(f"{ens.kind} {fault} run {run + 1}: leader {leader.sid}, first write after "
-            f"{done if done is None else round(done, 2)} s ({attempt} attempts)")
-        times.append(done)
-        if fault == "kill":
-            leader.start()
-        else:
-            leader.resume()
-    return times
-
-
-def fmt_runs(times):
-    vals = [t for t in times if t is not None]
-    med = f"{statistics.median(vals):.2f} s" if vals else "n/a"
-    runs = ", ".join("timeout" if t is None else f"{t:.2f}" for t in times)
-    return f"median {med} (runs {runs})"
-
-
-@pytest.mark.slow
-def test_failover_time_vs_apache(ensembles):
-    runs = int(os.environ.get("FAILOVER_RUNS", "3"))
-    faults = os.environ.get("FAILOVER_FAULTS", "kill,stop").split(",")
-    timing = dict(tick_time=2000, init_limit=10, sync_limit=5)
-    results = {}
-    for kind in ("zkserver", "apache"):
-        if kind == "apache" and shutil.which("java") is None:
-            continue
-        ens = ensembles(kind, voters=3, **timing)
-        ens.wait_stable(timeout=120)
-        for fault in faults:
-            results[kind, fault] = measure_failovers(ens, runs, bound=60.0, fault=fault)
-        for sid, path, rc in ens.close():
-            warnings.warn(f"{kind} server {sid} did not stop cleanly on SIGTERM (status {rc}); "
-                          f"see {path}")
-    label = {"kill": "kill -9 leader", "stop": "SIGSTOP leader"}
-    lines = []
-    for fault in faults:
-        apache = (fmt_runs(results["apache", fault]) if ("apache", fault) in results
-                  else "not run (no java)")
-        lines.append(f"FAILOVER {label[fault]} -> first write via another member (3 nodes, "
-                     f"tickTime=2000 initLimit=10 syncLimit=5): zkserver "
-                     f"{fmt_runs(results['zkserver', fault])} | apache {apache}")
-    print("\n" + "\n".join(lines))
-    report = os.environ.get("FAILOVER_REPORT")
-    if report:
-        with open(report, "a") as f:
-            f.write("\n".join(lines) + "\n")
-    for fault in faults:
-        zk = results["zkserver", fault]
-        assert all(t is not None for t in zk), f"a zkserver failover did not finish in 60 s: {zk}"
-        assert statistics.median(zk) < 10.0, lines
+# 3. failover time, zkserver against Apache ZooKeeper: see reliability/availability.py
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,8 +6,7 @@ import subprocess
 import tempfile
 import time
 
-from . import binaries
-from .binaries import REPO_ROOT
+from . import binaries, runas
 from .load import Load
 from .ports import free_base
 
@@ -26,8 +25,10 @@ class Cluster:
         return ",".join(f"127.0.0.1:{self.base + i}" for i in range(count))
 
     def zkctl(self, *args, timeout=300, check=True):
-        p = subprocess.run([binaries.zkctl(), *args, "--name", self.name], env=self.env, cwd=REPO_ROOT,
-                           capture_output=True, text=True, timeout=timeout)
+        # A root test process runs zkctl (and so the servers) as ZK_RUN_AS, as users run it.
+        runas.give(self.home)
+        p = subprocess.run(runas.command([str(binaries.zkctl()), *args, "--name", self.name]), env=self.env,
+                           cwd=self.home, capture_output=True, text=True, timeout=timeout)
         if check and p.returncode != 0:
             raise RuntimeError(f"zkctl {' '.join(args)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
         return p
@@ -59,6 +60,7 @@ def copy_of_zkserver():
     d = tempfile.mkdtemp(prefix="zkserver-next-")
     target = os.path.join(d, "zkserver")
     shutil.copy2(binaries.zkserver(), target)
+    runas.give(d)
     return target
 
 
@@ -74,6 +76,7 @@ def apache_target():
         f.write("log4j.rootLogger=INFO, CONSOLE\nlog4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n"
                 "log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n"
                 "log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n\n")
+    runas.give(d)
     return d
 
 

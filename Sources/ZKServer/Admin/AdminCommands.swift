@@ -14,7 +14,7 @@ public enum AdminCommands {
         ["configuration", "conf", "config"], ["connections", "cons"], ["dirs"], ["environment", "env", "envi"],
         ["hash"], ["is_read_only", "isro"], ["last_snapshot", "lsnp"], ["leader", "lead"], ["monitor", "mntr"],
         ["ruok"], ["server_stats", "srvr"], ["stats", "stat"], ["voting_view"], ["watch_summary", "wchs"],
-        ["zabstate"], ["snapshot", "snap"],
+        ["zabstate"], ["snapshot", "snap"], ["transfer_leadership"],
     ].map { Command(names: $0) }
 
     /// The command a name or alias stands for.
@@ -40,7 +40,8 @@ public enum AdminCommands {
         Answer(status: status, body: .object([("command", .string(command)), ("error", .string(message))]))
     }
 
-    /// Runs a GET command. `snapshot` is not answered here: it streams bytes, not JSON (see AdminServer).
+    /// Runs a GET command. `snapshot` and `transfer_leadership` are not answered here: they run on the
+    /// server (see AdminServer).
     public static func run(_ name: String, _ r: ServerReading, environment env: [(String, String)] = []) -> Answer {
         guard let cmd = find(name) else { return error(404, command: name, "Unknown command: \(name)") }
         var fields: [(String, JSONValue)]

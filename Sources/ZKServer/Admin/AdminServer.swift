@@ -2,6 +2,7 @@ import FoundationEssentials
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ZKReplication
 import ZKStateMachine
 import ZKStorage
 
@@ -87,7 +88,8 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             head = nil
             let server = self.server, routes = self.routes
             let keepAlive = h.isKeepAlive
-            server.loop.flatSubmit { server.httpAnswerFuture(h, routes: routes) }
+            let remote = context.channel.remoteAddress
+            server.loop.flatSubmit { server.httpAnswerFuture(h, routes: routes, remote: remote) }
                 .hop(to: context.eventLoop)
                 .assumeIsolated()
                 .whenComplete { [self] result in
@@ -121,10 +123,25 @@ final class AdminHTTPHandler: ChannelInboundHandler {
 extension ZooKeeperServer {
     /// Answers one HTTP request. Runs on the server's loop; a snapshot's bytes are made on the
     /// snapshot thread from a frozen image (a large tree takes longer than clients should wait).
-    func httpAnswerFuture(_ h: HTTPRequestHead, routes: HTTPRoutes) -> EventLoopFuture<HTTPAnswer> {
+    func httpAnswerFuture(_ h: HTTPRequestHead, routes: HTTPRoutes, remote: SocketAddress? = nil) -> EventLoopFuture<HTTPAnswer> {
         switch httpAnswer(h, routes: routes) {
         case .ready(let answer):
             return loop.makeSucceededFuture(answer)
+        case .transferLeadership(let to):
+            if let refusal = transferRefusal(h, remote: remote) { return loop.makeSucceededFuture(refusal) }
+            return quorum.handOver(to: to, within: .seconds(3)).map { outcome in
+                let name = "transfer_leadership"
+                switch outcome {
+                case .done(let leader, let ms):
+                    return .json(AdminCommands.Answer(status: 200, body: .object([
+                        ("leader_id", .int(Int(leader))), ("took_ms", .int(Int(ms))), ("command", .string(name)), ("error", .null)])))
+                case .notLeader(let leader):
+                    let where_ = leader.map { "; server \($0) leads: ask it" } ?? "; no leader is known"
+                    return .json(AdminCommands.error(409, command: name, "this server does not lead\(where_)"))
+                case .failed(let why):
+                    return .json(AdminCommands.error(503, command: name, why))
+                }
+            }
         case .snapshot:
             return applier.withTreeSnapshot { image, buf -> HTTPAnswer in
                 let backup = BackupFile(zxid: image.lastZxid, digest: image.digest, znodes: image.nodeCount,
@@ -141,6 +158,8 @@ extension ZooKeeperServer {
         case ready(HTTPAnswer)
         /// Allowed: send the data tree as a backup file.
         case snapshot
+        /// Hand leadership over (to a given server, or the most up-to-date one).
+        case transferLeadership(to: ServerID?)
     }
 
     /// The answer to one HTTP request, or `.snapshot` when a snapshot may be sent. Runs on the server's loop.
@@ -162,7 +181,39 @@ extension ZooKeeperServer {
         }
         if name.isEmpty { return .ready(.json(AdminCommands.Answer(status: 200, body: AdminCommands.index()))) }
         if AdminCommands.find(name)?.primary == "snapshot" { return snapshotRefusal(h).map { .ready($0) } ?? .snapshot }
+        if name == "transfer_leadership" {
+            let query = h.uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
+            let to = query.split(separator: "&").first { $0.hasPrefix("to=") }.map { String($0.dropFirst(3)) }
+            guard let to else { return .transferLeadership(to: nil) }
+            guard let id = ServerID(to), id > 0 else {
+                return .ready(.json(AdminCommands.error(400, command: name, "to=\(to): give a server id, as in server.N")))
+            }
+            return .transferLeadership(to: id)
+        }
         return .ready(.json(AdminCommands.run(name, reading(), environment: FourLetterWords.environmentPairs())))
+    }
+
+    /// `transfer_leadership` moves the ensemble's leader: allowed from this host (zkctl, the Kubernetes
+    /// preStop hook and the Ansible role call it there) and, from elsewhere, with the superuser's digest.
+    func transferRefusal(_ h: HTTPRequestHead, remote: SocketAddress?) -> HTTPAnswer? {
+        let local: Bool
+        switch remote {
+        case .v4(let a)?: local = a.host.hasPrefix("127.")
+        case .v6(let a)?: local = a.host == "::1" || a.host.hasPrefix("::ffff:127.")
+        default: local = remote == nil
+        }
+        if local { return nil }
+        let name = "transfer_leadership"
+        guard let sup = config.superDigest else {
+            return .json(AdminCommands.error(403, command: name,
+                "transfer_leadership is allowed from this host only, unless DigestAuthenticationProvider.superDigest is set and the request carries the superuser's credentials"))
+        }
+        let parts = (h.headers["Authorization"].first ?? "").split(separator: " ", maxSplits: 1).map(String.init)
+        guard parts.count == 2, parts[0].lowercased() == "digest", DigestAuth.digest(parts[1]) == sup else {
+            stats.authFailed += 1
+            return .json(AdminCommands.error(403, command: name, "from another host, transfer_leadership needs the header 'Authorization: digest <superuser>:<password>'"))
+        }
+        return nil
     }
 
     /// `GET /commands/snapshot`: the data tree at one zxid as a backup file (nil: allowed). Refused (403) unless the request

@@ -12,6 +12,14 @@ enum ForwardMessage: Equatable {
     case failed(sessionId: Int64, cxid: Int32, err: Int32, barrier: Int64)
     case multiFailed(sessionId: Int64, cxid: Int32, errs: [Int32], barrier: Int64)
 
+    /// Handled by the leader, which holds it during a hand-over (answers to a follower are not).
+    var isLeaderWork: Bool {
+        switch self {
+        case .request, .createSession, .closeSession: return true
+        case .touch, .failed, .multiFailed: return false
+        }
+    }
+
     func encode() -> [UInt8] {
         var b = ByteBufferAllocator().buffer(capacity: 64)
         switch self {

@@ -46,6 +46,18 @@ final class PeerTransport: @unchecked Sendable {
     var listener: Channel?
     /// Delivered on the event loop.
     var onMessage: (ServerID, PeerMessage) -> Void = { _, _ in }
+    /// A link that was up closed and the reconnect made at once failed: the peer's process is gone or
+    /// cut off (on the event loop, once per loss).
+    var onPeerUnreachable: (ServerID) -> Void = { _ in }
+    /// Connect attempts give up after this long and are made again at most `maxBackoffMs` later, so a
+    /// peer is back within about half a second of a healed partition (a SYN lost to the partition is not
+    /// waited on for the kernel's one-second retransmission).
+    static let connectTimeout: TimeAmount = .milliseconds(300)
+    static let maxBackoffMs: Int64 = 100
+    /// An established connection whose sent bytes stay unacknowledged this long is closed by the kernel
+    /// (TCP_USER_TIMEOUT), so a partition shows as a closed link and the link reconnects when it heals,
+    /// instead of waiting out TCP's retransmission backoff (seconds) on the old connection.
+    static let userTimeoutMs: UInt32 = 1_000
     var connectedInbound: Set<ServerID> = []
     /// When a rejection was last logged per reason, so a retrying peer does not flood the log.
     var lastRejectionLog: [String: NIODeadline] = [:]
@@ -141,8 +153,10 @@ final class OutboundLink: @unchecked Sendable {
     var channel: Channel?
     var connecting = false
     var queue: [[UInt8]] = []
-    var backoffMs: Int64 = 50
+    var backoffMs: Int64 = 0
     var stopped = false
+    /// The link was up and has not reconnected since it closed (a failed reconnect reports the loss).
+    var lostSinceUp = false
     var lastFailureLogged: NIODeadline = .distantPast
 
     init(transport: PeerTransport, peer: PeerTransport.Peer) {
@@ -169,7 +183,9 @@ final class OutboundLink: @unchecked Sendable {
         connecting = true
         let bootstrap = ClientBootstrap(group: transport.loop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.seconds(2))
+            .channelOption(ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: 18)), // TCP_USER_TIMEOUT
+                           value: SocketOptionValue(PeerTransport.userTimeoutMs))
+            .connectTimeout(PeerTransport.connectTimeout)
             .channelInitializer { [link = WeakLink(self), transport = self.transport, peer = self.peer] ch in
                 ch.closeFuture.whenComplete { _ in link.value?.closed(ch) }
                 guard let tls = transport.tls else { return ch.eventLoop.makeSucceededVoidFuture() }
@@ -187,7 +203,8 @@ final class OutboundLink: @unchecked Sendable {
             case .success(let ch):
                 if stopped { ch.close(promise: nil); return }
                 channel = ch
-                backoffMs = 50
+                backoffMs = 0
+                lostSinceUp = false
                 var b = ch.allocator.buffer(capacity: 64)
                 b.writeBytes(transport.handshakeBytes())
                 ch.write(b, promise: nil)
@@ -202,21 +219,28 @@ final class OutboundLink: @unchecked Sendable {
                     transport.logger.info("cannot reach server \(peer.id) at \(peer.host):\(peer.port) for \(transport.purpose): \(error); retrying")
                     lastFailureLogged = now
                 }
+                if lostSinceUp {
+                    lostSinceUp = false
+                    transport.onPeerUnreachable(peer.id)
+                }
                 scheduleReconnect()
             }
         }
     }
 
+    /// The connection closed: reconnect at once; if that fails, the peer is reported unreachable.
     func closed(_ ch: Channel) {
         guard channel === ch else { return }
         channel = nil
+        lostSinceUp = true
+        backoffMs = 0
         scheduleReconnect()
     }
 
     func scheduleReconnect() {
         guard !stopped else { return }
         let delay = backoffMs
-        backoffMs = min(backoffMs * 2, 2000)
+        backoffMs = min(max(backoffMs * 2, 10), PeerTransport.maxBackoffMs)
         transport.loop.scheduleTask(in: .milliseconds(delay)) { [weak self] in self?.connect() }
     }
 

@@ -62,6 +62,8 @@ final class QuorumPeer: @unchecked Sendable {
 
     /// Read barriers the core has passed, waiting for the tree to reach their zxid.
     var readySyncs: [(zxid: Zxid, id: UInt64)] = []
+    /// Leader-side work that arrived during a leadership hand-over (see `whenSettled`).
+    var heldDuringHandOver: [() -> Void] = []
     var touched: Set<Int64> = []
     var appliedSinceSnapshot = 0
     var appliedBytesSinceSnapshot = 0
@@ -213,6 +215,9 @@ final class QuorumPeer: @unchecked Sendable {
         if !standalone {
             quorumTransport.onMessage = { [weak self] from, m in self?.input { self?.replica.step(m, from: from) } }
             electionTransport.onMessage = quorumTransport.onMessage
+            quorumTransport.onPeerUnreachable = { [weak self] id in
+                self?.input { self?.replica.peerUnreachable(id) }
+            }
             let bindHost = config.quorumListenOnAllIPs ? "0.0.0.0" : me.host
             try quorumTransport.start(host: bindHost, port: me.quorumPort)
             try electionTransport.start(host: bindHost, port: me.electionPort)
@@ -421,7 +426,7 @@ final class QuorumPeer: @unchecked Sendable {
     /// A new session: proposed by the leader, or forwarded to it. With no leader, the client side is told
     /// (`noLeader`) and closes the connection.
     func createSession(sessionId: Int64, timeoutMs: Int32, passwd: [UInt8]) {
-        input { [self] in
+        input { [self] in whenSettled { [self] in
             if isLeader {
                 propose(.createSession(timeoutMs: timeoutMs, passwd: passwd), sessionId: sessionId, cxid: 0, changes: [])
             } else if let l = replica.leaderID {
@@ -430,14 +435,14 @@ final class QuorumPeer: @unchecked Sendable {
             } else {
                 client?.noLeader(sessionId: sessionId)
             }
-        }
+        } }
     }
 
     /// A client's write: prepared and proposed by the leader, or forwarded to it. Its answer comes back
     /// as `applied` (committed) or `refused` (failed preparation), on the member the client is on.
     func submitWrite(_ request: Request, _ ctx: RequestContext) {
         touched.insert(ctx.sessionId)
-        input { [self] in
+        input { [self] in whenSettled { [self] in
             if isLeader {
                 prepareAndPropose(request, ctx, forwardedBy: nil)
             } else if let l = replica.leaderID {
@@ -448,11 +453,11 @@ final class QuorumPeer: @unchecked Sendable {
             } else {
                 client?.noLeader(sessionId: ctx.sessionId)
             }
-        }
+        } }
     }
 
     func closeSession(sessionId sid: Int64, cxid: Int32) {
-        input { [self] in
+        input { [self] in whenSettled { [self] in
             if isLeader {
                 if case .txn(let t, let changes) = applier.preparer.prepareCloseSession(sessionId: sid) {
                     propose(t, sessionId: sid, cxid: cxid, changes: changes)
@@ -462,7 +467,7 @@ final class QuorumPeer: @unchecked Sendable {
             } else {
                 client?.noLeader(sessionId: sid)
             }
-        }
+        } }
     }
 
     /// Test-only fault injection (`ZKSERVER_UNSAFE_FAULT=stale-sync`): answer `sync` at once without the
@@ -573,6 +578,10 @@ final class QuorumPeer: @unchecked Sendable {
             logger.warning("server \(from) sent an undecodable forwarded message; ignoring it")
             return
         }
+        if replica.transferee != nil, m.isLeaderWork {
+            heldDuringHandOver.append { [self] in handleApp(from: from, bytes) }
+            return
+        }
         switch m {
         case .request(let sid, let cxid, let auth, let op, let body):
             guard isLeader else { return }
@@ -607,6 +616,7 @@ final class QuorumPeer: @unchecked Sendable {
 
     /// Serving = a leader is known and this member has applied its epoch's first entry.
     func checkRole() {
+        releaseHeldWork()
         let leader = replica.leaderID
         let caughtUp = leader != nil && applier.tree.lastZxid >= Zxid(epoch: replica.epoch, counter: 0).raw
         let nowServing = caughtUp && replica.role != .candidate && replica.role != .preCandidate
