@@ -257,13 +257,20 @@ public struct Replica {
     /// The shell's transport lost its connection to `peer` and could not make a new one at once (the
     /// peer's process is gone: its port refuses). A follower whose leader that is stops following it and
     /// campaigns now instead of waiting out the election timeout; pre-vote and the other voters' leases
-    /// keep a healthy leader in place if only this link failed. An observer forgets the leader.
+    /// keep a healthy leader in place if only this link failed. The survivors go in turn (lowest id at
+    /// once, the next two ticks later, ...), so simultaneous campaigns do not split the vote. An observer
+    /// forgets the leader.
     public mutating func peerUnreachable(_ peer: ServerID) {
         guard peer != id, leaderID == peer else { return }
         switch role {
         case .follower:
             leaderID = nil
-            campaign(pre: config.preVote)
+            // The survivors heard of the loss at about the same moment: they campaign in turn, lowest id
+            // first, two ticks apart, so that they do not split the vote (ticks are short without a leader).
+            let rank = cluster.voters.filter { $0 != peer }.sorted().firstIndex(of: id) ?? 0
+            electionElapsed = 0
+            randomizedElectionTimeout = 2 * rank
+            if rank == 0 { campaign(pre: config.preVote) }
         case .observer:
             leaderID = nil
         case .leader, .preCandidate, .candidate:
@@ -636,6 +643,8 @@ public struct Replica {
     private mutating func followLeader(_ from: ServerID) {
         if role != .follower && role != .observer {
             becomeFollower(epoch: hard.epoch, leader: from)
+        } else if leaderID != from {
+            resetElectionTimeout()   // a staggered campaign after a lost link is off
         }
         leaderID = from
         electionElapsed = 0

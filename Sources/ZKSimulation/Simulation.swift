@@ -43,6 +43,18 @@ public struct SimOptions: Sendable {
     /// A crashed node restarts after 1...maxDowntimeTicks ticks.
     public var maxDowntimeTicks = 40
     public var partitionRate = 0.01
+    /// Per-tick probability that one member's link to another breaks although both are up (its
+    /// transport reports the peer unreachable: `Replica.peerUnreachable`). A crash always reports it to
+    /// every member still connected to the crashed one, as closed TCP connections do.
+    public var linkLossRate = 0.01
+    /// false: a transport that never reports a lost peer (the availability probes must catch it).
+    public var reportLinkLoss = true
+    /// After the liveness phase: the availability properties (failover on closed connections, planned
+    /// hand-over, no election after a heal while the leader is healthy), each within `availabilityBoundTicks`.
+    public var availabilityProbes = true
+    public var availabilityBoundTicks = 4
+    /// The heal property (3 below); nil: checked when pre-vote and check-quorum are on, which it relies on.
+    public var healProbe: Bool?
     public var healRate = 0.03
     /// Per-tick probability that the client proposes a write.
     public var proposeRate = 0.5
@@ -145,6 +157,8 @@ public final class Simulation<SM: SimStateMachine> {
         case diskDone(ServerID, incarnation: Int, token: Int)
         /// A crash aimed at `incarnation` while its disk work is in flight.
         case crash(ServerID, incarnation: Int)
+        /// `observer`'s transport lost its link to `lost` and could not reconnect.
+        case linkLost(observer: ServerID, lost: ServerID)
     }
 
     struct Queued {
@@ -162,6 +176,9 @@ public final class Simulation<SM: SimStateMachine> {
     var seq = 0
     var heap: [Queued] = []
     var blocked = Set<[ServerID]>() // [from, to]
+    /// When the last message sent on each link arrives: a closed connection is noticed after the
+    /// messages sent on it before it closed (TCP delivers them first).
+    var lastArrival: [[ServerID]: Int] = [:]
     var faultsOn = true
     var dropRate: Double
     var duplicateRate: Double
@@ -279,6 +296,8 @@ public final class Simulation<SM: SimStateMachine> {
             healEverything()
             failure = try runLiveness()
             if failure == nil { try finalChecks() }
+            if failure == nil && options.availabilityProbes { failure = try runAvailabilityProbes() }
+            if failure == nil { try finalChecks() }
         } catch let v as SafetyViolation {
             failure = v.message
         } catch {
@@ -344,6 +363,10 @@ public final class Simulation<SM: SimStateMachine> {
                 trace("n\(id) crashes with disk work in flight")
                 crash(id)
             }
+        case .linkLost(let observer, let lost):
+            guard options.reportLinkLoss, nodes[observer]!.replica != nil, nodes[observer]!.pausedUntil == nil else { return }
+            trace("n\(observer) lost its link to n\(lost)")
+            try input(observer) { $0.peerUnreachable(lost) }
         }
     }
 
@@ -574,6 +597,7 @@ public final class Simulation<SM: SimStateMachine> {
         for _ in 0..<copies {
             let delay = rng.int(in: options.minDelay...max(options.minDelay, maxDelay))
             schedule(at: now + delay, .deliver(from: from, to: o.to, bytes: bytes))
+            lastArrival[[from, o.to]] = max(lastArrival[[from, o.to]] ?? 0, now + delay)
         }
     }
 
@@ -615,6 +639,10 @@ public final class Simulation<SM: SimStateMachine> {
                 if !up.isEmpty { crash(up[Int(rng.next(below: UInt64(up.count)))]) }
             }
             if rng.chance(options.partitionRate) { partition() }
+            if rng.chance(options.linkLossRate) {
+                let a = ids[Int(rng.next(below: UInt64(ids.count)))], b = ids[Int(rng.next(below: UInt64(ids.count)))]
+                if a != b { schedule(at: now + options.minDelay, .linkLost(observer: a, lost: b)) }
+            }
             if !blocked.isEmpty && rng.chance(options.healRate) {
                 blocked = []
                 trace("heal")
@@ -638,6 +666,10 @@ public final class Simulation<SM: SimStateMachine> {
         nodes[id]!.syncRequired = [:]
         pendingWrites[id] = nil
         nodes[id]!.restartAt = now + Self.timeUnitsPerTick * rng.int(in: 1...max(1, options.maxDowntimeTicks))
+        // Its connections close: every member still connected to it hears so (the refused reconnect).
+        for o in ids where o != id && !blocked.contains([id, o]) && nodes[o]!.replica != nil {
+            schedule(at: max(now, lastArrival[[id, o]] ?? 0) + options.minDelay, .linkLost(observer: o, lost: id))
+        }
         trace("n\(id) CRASH (synced \(nodes[id]!.disk.syncedHard) last=\(nodes[id]!.disk.synced.lastZxid))")
     }
 
@@ -753,6 +785,89 @@ public final class Simulation<SM: SimStateMachine> {
         }
         let states = ids.map { nodes[$0]!.replica?.describe ?? "n\($0) down" }.joined(separator: "; ")
         return "no convergence within \(options.livenessTicks) ticks after healing: \(states)"
+    }
+
+    // MARK: - availability properties (after liveness: a healthy network, everyone up)
+
+    var leaderNow: ServerID? { ids.first { nodes[$0]!.replica?.role == .leader } }
+
+    /// Runs until `done` holds, at most `ticks` ticks; the ticks it took, or nil.
+    func runUntil(ticks: Int, _ done: () -> Bool) throws -> Int? {
+        let start = now
+        while now < start + ticks * Self.timeUnitsPerTick {
+            try runPhase(until: now + 1)
+            if done() { return (now - start + Self.timeUnitsPerTick - 1) / Self.timeUnitsPerTick }
+        }
+        return nil
+    }
+
+    func reconverge(_ what: String) throws -> String? {
+        if try runUntil(ticks: options.livenessTicks, { converged() }) == nil {
+            return "\(what): no convergence within \(options.livenessTicks) ticks"
+        }
+        return nil
+    }
+
+    /// The properties a planned stop, a crash and a heal must keep, measured in ticks on a healthy
+    /// network (message delays of at most half a tick):
+    /// 1. a planned hand-over leaves no stretch without a leader longer than the bound;
+    /// 2. a crashed leader whose connections close is replaced within the bound + 2 ticks, well inside
+    ///    the election timeout (the survivors campaign in turn, two ticks apart);
+    /// 3. a follower cut off for three election timeouts rejoins after the heal with no election while
+    ///    the leader stayed healthy (its epoch unchanged); with pre-vote and check-quorum only.
+    func runAvailabilityProbes() throws -> String? {
+        // Loopback or a LAN: a message takes well under the (electing) tick.
+        maxDelay = min(maxDelay, Self.timeUnitsPerTick / 2)
+        let bound = options.availabilityBoundTicks
+        guard cluster.voters.count > 1 else { return nil }
+        // 1. planned hand-over
+        if let l = leaderNow {
+            var result = Replica.TransferResult.refused("")
+            try input(l) { result = $0.transferLeadership() }
+            guard case .started(let target) = result else { return "hand-over refused on a healthy ensemble: \(result)" }
+            trace("PROBE hand-over n\(l) -> n\(target)")
+            var leaderless = 0, worst = 0
+            let took = try runUntil(ticks: bound * 4) {
+                if let x = leaderNow, x != l { return true }
+                if leaderNow == nil { leaderless += 1; worst = max(worst, leaderless) } else { leaderless = 0 }
+                return false
+            }
+            guard took != nil else { return "hand-over from n\(l) to n\(target): no new leader within \(bound * 4) ticks" }
+            if worst > bound * Self.timeUnitsPerTick {
+                return "hand-over from n\(l): \(worst) time units without a leader (bound \(bound) ticks)"
+            }
+            if let f = try reconverge("after the hand-over") { return f }
+        }
+        // 2. leader crash with its connections closing
+        if let l = leaderNow {
+            trace("PROBE crash leader n\(l)")
+            crash(l)
+            nodes[l]!.restartAt = nil
+            guard let took = try runUntil(ticks: bound + 2, { leaderNow != nil }) else {
+                return "leader n\(l) crashed with its connections closing: no new leader within \(bound + 2) ticks "
+                    + "(the election timeout is \(options.electionTimeoutTicks))"
+            }
+            trace("PROBE new leader after \(took) ticks")
+            nodes[l]!.restartAt = now
+            if let f = try reconverge("after the leader crash") { return f }
+        }
+        // 3. a follower cut off, then healed (kept by pre-vote and check-quorum, which zkserver runs with)
+        if options.healProbe ?? (options.preVote && options.checkQuorum), let l = leaderNow, let f = ids.first(where: { $0 != l && cluster.isVoter($0) }) {
+            let epoch = nodes[l]!.replica!.epoch
+            trace("PROBE isolate follower n\(f)")
+            for b in ids where b != f { blocked.insert([f, b]); blocked.insert([b, f]) }
+            schedule(at: now + 2 * Self.timeUnitsPerTick, .linkLost(observer: f, lost: l))
+            _ = try runUntil(ticks: 3 * options.electionTimeoutTicks) { false }
+            blocked = []
+            trace("PROBE heal")
+            guard try runUntil(ticks: bound * 4, { converged() }) != nil else {
+                return "follower n\(f) did not rejoin within \(bound * 4) ticks of the heal"
+            }
+            if leaderNow != l || nodes[l]!.replica!.epoch != epoch {
+                return "an election followed the heal of follower n\(f) although leader n\(l) stayed healthy"
+            }
+        }
+        return nil
     }
 
     func converged() -> Bool {

@@ -26,6 +26,8 @@ struct ZKSim: ParsableCommand {
     @Option(help: "Maximum ticks a crashed node stays down.") var maxDowntime: Int = 40
     @Option(help: "Per-tick probability of a long pause (stall) of one node.") var pauseRate: Double = 0.005
     @Flag(help: "Disable pre-vote.") var noPrevote = false
+    @Flag(help: "The transport never reports a lost peer (shows the failover property catching it).")
+    var noLinkLossReports = false
     @Flag(help: "Disable check-quorum (and leader leases).") var noCheckQuorum = false
     @Flag(help: "Print the whole trace.") var verbose = false
     @Flag(help: "Shell ignores fsync requests (demonstrates the checkers).") var skipFsync = false
@@ -54,6 +56,7 @@ struct ZKSim: ParsableCommand {
         o.maxDowntimeTicks = maxDowntime
         o.pauseRate = pauseRate
         o.preVote = !noPrevote
+        o.reportLinkLoss = !noLinkLossReports
         o.checkQuorum = !noCheckQuorum
         return o
     }

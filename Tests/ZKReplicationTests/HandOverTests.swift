@@ -77,7 +77,8 @@ private func z(_ e: UInt32, _ c: UInt32) -> Zxid { Zxid(epoch: e, counter: c) }
     _ = c.propose(1, [1])
     c.deliverAll()
     c.down.insert(1)
-    // Server 2 notices first: 3 still holds its lease and refuses; then 3 notices and wins with 2's vote.
+    // Server 2 notices first and campaigns at once: 3 still holds its lease and refuses; then 3 notices
+    // and campaigns two ticks later (its turn), winning with 2's vote.
     c.drivers[2]!.inputNow { $0.peerUnreachable(1) }
     c.deliverAll()
     let live = { c.leaders().filter { !c.down.contains($0) } }
@@ -85,6 +86,7 @@ private func z(_ e: UInt32, _ c: UInt32) -> Zxid { Zxid(epoch: e, counter: c) }
     #expect(c.replicas[2]!.leaderID == nil)
     c.drivers[3]!.inputNow { $0.peerUnreachable(1) }
     c.deliverAll()
+    for _ in 0..<2 { c.tick(3); c.deliverAll() }
     #expect(live() == [3])
 }
 

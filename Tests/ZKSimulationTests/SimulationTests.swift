@@ -177,10 +177,25 @@ func regressionLivenessAfterHealWithSlowNetwork(_ seed: UInt64) {
 
 /// Each wrong ordering planted in the shared driver is caught by the checkers (the seeds listed are
 /// the first that catch it in a sweep of 1...200 on the default profile).
-@Test(arguments: [(ReplicaDriver.Fault.ackBeforeFsync, UInt64(4)), (.advanceBeforeFsync, 1), (.overlapDiskWork, 1)])
+@Test(arguments: [(ReplicaDriver.Fault.ackBeforeFsync, UInt64(2)), (.advanceBeforeFsync, 1), (.overlapDiskWork, 1)])
 func checkersCatchAPlantedDriverFault(_ fault: ReplicaDriver.Fault, _ seed: UInt64) {
     var o = SimOptions(seed: seed)
     o.driverFault = fault
     let r = runSimulation(o)
     #expect(!r.ok, "\(fault.rawValue) not caught by seed \(seed)")
+}
+
+/// The availability properties checked after every run (hand-over, failover on closed connections, no
+/// election after a heal) hold, and each is seen to fail when what it relies on is taken away.
+@Test func availabilityPropertiesHoldAndCatchTheirBreakage() {
+    for seed: UInt64 in 1...5 { #expect(runSimulation(SimOptions(seed: seed)).ok) }
+    var silent = SimOptions(seed: 1)
+    silent.reportLinkLoss = false   // followers learn of a crashed leader only by the election timeout
+    let r1 = runSimulation(silent)
+    #expect(r1.failure?.contains("crashed with its connections closing") == true, "\(r1.failure ?? "passed")")
+    var noPreVote = SimOptions(seed: 1)
+    noPreVote.preVote = false        // a cut-off follower raises its epoch and disrupts the leader on return
+    noPreVote.healProbe = true
+    let r2 = runSimulation(noPreVote)
+    #expect(r2.failure?.contains("an election followed the heal") == true, "\(r2.failure ?? "passed")")
 }
