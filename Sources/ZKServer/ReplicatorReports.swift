@@ -48,14 +48,14 @@ extension ZooKeeperServer: ReplicatorClient {
     }
 
     func barrierPassed(_ id: UInt64) {
-        if let waiter = barrierWaiters.removeValue(forKey: id) { waiter(); return }
+        if let waiter = barrierWaiters.removeValue(forKey: id) { waiter(true); return }
         guard let (conn, slot, path) = pendingSyncs.removeValue(forKey: id), conn.isOpen else { return }
         slot.state = .ready(replyBuffer(conn, xid: slot.xid, zxid: tree.lastZxid, err: .ok, .path(path)))
         drain(conn)
     }
 
     func barrierFailed(_ id: UInt64) {
-        if let waiter = barrierWaiters.removeValue(forKey: id) { waiter(); return }
+        if let waiter = barrierWaiters.removeValue(forKey: id) { waiter(false); return }
         if let (conn, _, _) = pendingSyncs.removeValue(forKey: id) { close(conn) }
     }
 
@@ -114,7 +114,7 @@ extension ZooKeeperServer: ReplicatorClient {
         }
         let waiters = barrierWaiters
         barrierWaiters = [:]
-        for w in waiters.values { w() }
+        for w in waiters.values { w(true) }
     }
 
     func replicatorStopped(_ why: MemberStopped) { onFatal?(why) }

@@ -73,7 +73,8 @@ public final class ZooKeeperServer: @unchecked Sendable {
     /// `sync` requests waiting for their read barrier, by barrier id.
     var pendingSyncs: [UInt64: (ClientConnection, ReplySlot, String)] = [:]
     /// Work waiting for a read barrier (id -> continuation), e.g. judging a session this member has not seen yet.
-    var barrierWaiters: [UInt64: () -> Void] = [:]
+    /// Read barriers waited on inside the server; each is told whether the barrier passed.
+    var barrierWaiters: [UInt64: (Bool) -> Void] = [:]
     var nextBarrierId: UInt64 = 1
     var nextConnectionId = 1
     var nextSessionId: Int64
@@ -226,17 +227,17 @@ public final class ZooKeeperServer: @unchecked Sendable {
             sessionOwner[req.sessionId] = nil
             close(old)
         }
-        if tree.sessions[req.sessionId] == nil {
-            // This member may not have applied the session's creation yet: catch up with the leader, then decide.
-            conn.phase = .connecting
-            afterBarrier { [self] in
-                guard conn.isOpen else { return }
-                resumeSession(conn, req, timeout: timeout)
-                flushDirty()
-            }
-            return true
+        // Revalidated with the leader before the client is answered, as Apache's followers do: a read
+        // barrier proves a leader with a quorum stands behind this member and brings its session table
+        // up to that leader's commit point (a session the leader closed or expired is gone by then; one
+        // created through another member is there). A member without a leader has stopped serving.
+        conn.phase = .connecting
+        afterBarrier { [self] passed in
+            guard conn.isOpen else { return }
+            guard passed else { close(conn); return }
+            resumeSession(conn, req, timeout: timeout)
+            flushDirty()
         }
-        resumeSession(conn, req, timeout: timeout)
         return true
     }
 
@@ -490,10 +491,10 @@ public final class ZooKeeperServer: @unchecked Sendable {
         quorum.requestBarrier(id)
     }
 
-    /// Runs `body` once this member has applied everything the leader had committed when it was asked
-    /// (at once when nobody leads: the caller decides with what it has).
-    func afterBarrier(_ body: @escaping () -> Void) {
-        if quorum.answersAlone { body(); return }
+    /// Runs `body(true)` once this member has applied everything the leader had committed when it was
+    /// asked, or `body(false)` when no leader answered.
+    func afterBarrier(_ body: @escaping (Bool) -> Void) {
+        if quorum.answersAlone { body(true); return }
         let id = nextBarrierId
         nextBarrierId += 1
         barrierWaiters[id] = body

@@ -24,7 +24,7 @@ struct ZKCtl: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [Up.self, Status.self, Health.self, Down.self, NodeCommand.self, Logs.self, List.self, Render.self,
                        Scale.self, Restart.self, Upgrade.self, Generate.self, K8s.self, Bench.self, TLS.self,
-                       Backup.self, Restore.self]
+                       Backup.self, Restore.self, Leader.self]
     )
 
     /// Runs the command and maps errors to documented exit codes.

@@ -8,7 +8,7 @@ import Testing
     #expect(r.status == 403)
     #expect(r.headers["content-type"] == "application/json")
     #expect(r.body.count == 17)
-    #expect(BackupRestore.errorMessage(r.body) == "no")
+    #expect(AdminHTTP.errorMessage(r.body) == "no")
 }
 
 @Test func cutOffOrNonHTTPAnswersAreClearErrors() {

@@ -31,7 +31,8 @@ import Testing
                 c: {zk_id: 3, zk_metrics_port: 9200}
             """)
         #expect(inv.nodes.map(\.metricsPort) == [9100, 9101, 9200])
-        #expect(inv.listeningPorts(inv.nodes[0]).map(\.kind) == ["client", "quorum", "election", "metrics"])
+        #expect(inv.listeningPorts(inv.nodes[0]).map(\.kind) == ["client", "quorum", "election", "metrics", "admin"])
+        #expect(inv.nodes.map(\.adminPort) == [8080, 8081, 8082])
         #expect(try InventoryLoader.parse(yaml: InventoryWriter.yaml(inv)) == inv)
         #expect(Inventory.local(count: 3).nodes.map(\.metricsPort) == [7000, 7001, 7002])
         do {

@@ -41,7 +41,7 @@ private func sampleReading() -> ServerReading {
 
 @Test func adminCommandsAnswerWithCommandAndNullError() {
     let r = sampleReading()
-    for cmd in AdminCommands.all where cmd.primary != "snapshot" {
+    for cmd in AdminCommands.all where !["snapshot", "transfer_leadership"].contains(cmd.primary) {
         for name in cmd.names {
             let a = AdminCommands.run(name, r)
             #expect(a.status == 200, "\(name)")

@@ -54,7 +54,7 @@ def free_port():
     return free_ports(1)[0]
 
 
-def free_base(count=3, offsets=(0, 100, 200, 400)):
+def free_base(count=3, offsets=(0, 100, 200, 400, 500)):
     """A base port P with P+off..P+off+count-1 free for every offset (zkctl's generated layout:
     client, quorum, election, metrics ports, one per node), between 12000 and 20000: below both
     the range `free_ports` hands out and the kernel's ephemeral range."""
@@ -65,7 +65,7 @@ def free_base(count=3, offsets=(0, 100, 200, 400)):
     raise RuntimeError(f"no free range of {count} ports at offsets {offsets} between 12000 and 20000")
 
 
-def free_base_port(count=3, offsets=(0, 100, 200, 400)):
+def free_base_port(count=3, offsets=(0, 100, 200, 400, 500)):
     """free_base for a test: skips the test (pytest) when there is no such range."""
     try:
         return free_base(count, offsets)

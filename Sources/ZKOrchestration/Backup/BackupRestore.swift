@@ -16,26 +16,10 @@ public enum BackupRestore {
     /// Asks a node for a snapshot and checks it (checksum, digest, zxid) before returning it.
     /// `auth` is `user:password` of the superuser (sent as `Authorization: digest user:password`).
     public static func fetch(host: String, port: Int, auth: String?, timeout: Duration = .seconds(120)) throws -> BackupFile {
-        let deadline = ContinuousClock.now.advanced(by: timeout)
-        let conn: TCPConnection
-        do {
-            conn = try TCPConnection.connect(host: host, port: port, timeout: .seconds(5))
-        } catch let e as ZKCtlError {
-            throw ZKCtlError("cannot reach the admin server at \(host):\(port): \(e.message). Is the node up with admin.serverPort=\(port)?")
-        }
-        var request = "GET /commands/snapshot HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
-        if let auth { request += "Authorization: digest \(auth)\r\n" }
-        request += "\r\n"
-        let raw: [UInt8]
-        do {
-            try conn.write(Array(request.utf8), deadline: deadline)
-            raw = try conn.readToEnd(deadline: deadline, limit: Int(Int32.max))
-        } catch let e as ZKCtlError {
-            throw ZKCtlError("snapshot from \(host):\(port) failed: \(e.message)")
-        }
-        let response = try HTTPResponse.parse(raw)
+        let response = try AdminHTTP.get(host: host, port: port, path: "/commands/snapshot", auth: auth, timeout: timeout,
+                                         limit: Int(Int32.max), what: "snapshot")
         guard response.status == 200 else {
-            throw ZKCtlError("\(host):\(port) refused the snapshot (HTTP \(response.status)): \(errorMessage(response.body))")
+            throw ZKCtlError("\(host):\(port) refused the snapshot (HTTP \(response.status)): \(AdminHTTP.errorMessage(response.body))")
         }
         let backup: BackupFile
         do {
@@ -45,12 +29,6 @@ public enum BackupRestore {
             throw ZKCtlError("the snapshot from \(host):\(port) does not check out: \(error)")
         }
         return backup
-    }
-
-    /// The `error` of an admin server JSON answer, or the body's start.
-    static func errorMessage(_ body: [UInt8]) -> String {
-        if let obj = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], let e = obj["error"] as? String { return e }
-        return String(decoding: body.prefix(200), as: UTF8.self)
     }
 
     /// Reads and fully checks a backup file: header, payload checksum, the tree's digest, zxid and znode count.

@@ -96,7 +96,7 @@ public struct BenchCompare: Sendable {
     public static func freeBasePort(nodes: Int) -> Int? {
         for _ in 0..<200 {
             let p = Int.random(in: 20_000...60_000)
-            let ports: [Int] = (0..<nodes).flatMap { (i: Int) -> [Int] in [0, 100, 200, 400].map { p + $0 + i } }
+            let ports: [Int] = (0..<nodes).flatMap { (i: Int) -> [Int] in [0, 100, 200, 400, 500].map { p + $0 + i } }
             if ports.allSatisfy({ PortCheck.isFree(host: "127.0.0.1", port: $0) }) { return p }
         }
         return nil
@@ -106,7 +106,7 @@ public struct BenchCompare: Sendable {
         guard let base = Self.freeBasePort(nodes: config.nodes) else { throw ZKCtlError("no free ports found for the benchmark ensemble") }
         var inventory = Inventory.local(name: "bench-\(engine.rawValue)", engine: engine, count: config.nodes,
                                         clientPort: base, quorumPort: base + 100, electionPort: base + 200,
-                                        metricsPort: base + 400)
+                                        metricsPort: base + 400, adminPort: base + 500)
         let heap = Self.apacheHeapMB(memoryZnodes: config.memoryZnodes, valueSize: config.valueSize,
                                      default: inventory.cluster.javaHeapMB)
         if engine == .apache, heap != inventory.cluster.javaHeapMB {

@@ -13,6 +13,8 @@ public struct AnsibleModel: Sendable {
         /// `zk_tls`: the TLS client port (shifted like clientPort on shared hosts).
         public var secureClientPort: Int
         public var clientAddress: String
+        /// Bundled engine: the admin server (`transfer_leadership` before a restart).
+        public var adminPort: Int
         public var serverLine: String
     }
 
@@ -62,7 +64,7 @@ public struct AnsibleModel: Sendable {
                 Member(name: n.name, id: n.id, role: n.role.rawValue, host: n.host, clientPort: n.clientPort,
                        quorumPort: n.quorumPort, electionPort: n.electionPort,
                        secureClientPort: inventory.secureClientPort(n), clientAddress: n.clientAddress,
-                       serverLine: RenderModel.serverLine(n))
+                       adminPort: n.adminPort, serverLine: RenderModel.serverLine(n))
             })
     }
 

@@ -79,6 +79,9 @@ public struct ClusterSettings: Equatable, Sendable {
     /// `zk_metrics_port`: the base port of zkserver's Prometheus /metrics (bundled engine; shifted like
     /// clientPort when hosts share an address).
     public var metricsPort = Defaults.metricsPort
+    /// `zk_admin_port`: the base port of zkserver's admin server on the node's address (bundled engine:
+    /// `transfer_leadership` and Apache's admin commands; shifted like clientPort on shared hosts).
+    public var adminPort = Defaults.adminPort
     /// `zk_tls_secret` (Kubernetes): the Secret with ca.crt, tls.crt and tls.key (e.g. from cert-manager).
     public var tlsSecret: String? = nil
 
@@ -125,6 +128,8 @@ public struct ClusterSettings: Equatable, Sendable {
         public static let secureClientPort = 2281
         /// Apache ZooKeeper's PrometheusMetricsProvider default.
         public static let metricsPort = 7000
+        /// Apache ZooKeeper's admin.serverPort default.
+        public static let adminPort = 8080
         public static let quorumPort = 2888
         public static let electionPort = 3888
         public static let dataDir = "/var/lib/zookeeper"
@@ -155,10 +160,13 @@ public struct NodeSpec: Equatable, Sendable {
     public var electionPort: Int
     /// Where a bundled node serves Prometheus metrics (`GET /metrics`).
     public var metricsPort: Int
+    /// Where a bundled node serves its admin commands (`GET /commands/...`).
+    public var adminPort: Int
 
     public init(name: String, id: Int, role: NodeRole = .participant, host: String = "127.0.0.1",
                 clientPort: Int, quorumPort: Int, electionPort: Int,
-                metricsPort: Int = ClusterSettings.Defaults.metricsPort) {
+                metricsPort: Int = ClusterSettings.Defaults.metricsPort,
+                adminPort: Int = ClusterSettings.Defaults.adminPort) {
         self.name = name
         self.id = id
         self.role = role
@@ -167,6 +175,7 @@ public struct NodeSpec: Equatable, Sendable {
         self.quorumPort = quorumPort
         self.electionPort = electionPort
         self.metricsPort = metricsPort
+        self.adminPort = adminPort
     }
 
     public var clientAddress: String { "\(host):\(clientPort)" }
@@ -185,7 +194,7 @@ extension Inventory {
     public func listeningPorts(_ node: NodeSpec) -> [(kind: String, port: Int)] {
         var ports = [("client", node.clientPort), ("quorum", node.quorumPort), ("election", node.electionPort)]
         if cluster.tls { ports.append(("secure_client", secureClientPort(node))) }
-        if servesMetrics { ports.append(("metrics", node.metricsPort)) }
+        if servesMetrics { ports += [("metrics", node.metricsPort), ("admin", node.adminPort)] }
         return ports
     }
 }
@@ -197,15 +206,18 @@ extension Inventory {
         clientPort: Int = ClusterSettings.Defaults.clientPort,
         quorumPort: Int = ClusterSettings.Defaults.quorumPort,
         electionPort: Int = ClusterSettings.Defaults.electionPort,
-        metricsPort: Int = ClusterSettings.Defaults.metricsPort
+        metricsPort: Int = ClusterSettings.Defaults.metricsPort,
+        adminPort: Int = ClusterSettings.Defaults.adminPort
     ) -> Inventory {
         var settings = ClusterSettings(name: name, engine: engine, clientPort: clientPort,
                                        quorumPort: quorumPort, electionPort: electionPort)
         settings.metricsPort = metricsPort
+        settings.adminPort = adminPort
         let nodes = (1...max(count, 1)).map { id in
             NodeSpec(name: "zk\(id)", id: id, host: ClusterSettings.Defaults.host,
                      clientPort: clientPort + id - 1, quorumPort: quorumPort + id - 1,
-                     electionPort: electionPort + id - 1, metricsPort: metricsPort + id - 1)
+                     electionPort: electionPort + id - 1, metricsPort: metricsPort + id - 1,
+                     adminPort: adminPort + id - 1)
         }
         return Inventory(cluster: settings, nodes: nodes)
     }

@@ -55,11 +55,11 @@ public enum InventoryLoader {
         "zk_conf_dir", "zk_log_dir",
         "zk_4lw_whitelist", "zk_max_client_cnxns", "zk_autopurge_snap_retain_count",
         "zk_autopurge_purge_interval", "zk_apache_home", "zk_java_heap_mb", "zk_allow_even_voters", "zk_zkserver",
-        "zk_tls", "zk_secure_client_port", "zk_tls_secret", "zk_metrics_port",
+        "zk_tls", "zk_secure_client_port", "zk_tls_secret", "zk_metrics_port", "zk_admin_port",
     ]
     /// Per-host keys (host vars). Ports here override the cluster's base ports.
     public static let hostKeys: [String] = [
-        "zk_id", "zk_role", "zk_host", "zk_client_port", "zk_quorum_port", "zk_election_port", "zk_metrics_port",
+        "zk_id", "zk_role", "zk_host", "zk_client_port", "zk_quorum_port", "zk_election_port", "zk_metrics_port", "zk_admin_port",
     ]
 
     public static func load(path: String) throws -> Inventory {
@@ -239,7 +239,8 @@ extension InventoryLoader {
                                     clientPort: port("zk_client_port", settings?.clientPort ?? D.clientPort),
                                     quorumPort: port("zk_quorum_port", settings?.quorumPort ?? D.quorumPort),
                                     electionPort: port("zk_election_port", settings?.electionPort ?? D.electionPort),
-                                    metricsPort: port("zk_metrics_port", settings?.metricsPort ?? D.metricsPort))
+                                    metricsPort: port("zk_metrics_port", settings?.metricsPort ?? D.metricsPort),
+                                    adminPort: port("zk_admin_port", settings?.adminPort ?? D.adminPort))
                 nodes.append((spec, h.path, h.line))
             }
             // With zk_tls, the TLS client port must not collide either (it follows clientPort's offset).
@@ -407,6 +408,7 @@ extension InventoryLoader {
             }
             settings.secureClientPort = intSetting("zk_secure_client_port", D.secureClientPort, 1...65535)
             settings.metricsPort = intSetting("zk_metrics_port", D.metricsPort, 1...65535)
+            settings.adminPort = intSetting("zk_admin_port", D.adminPort, 1...65535)
             guard ok else { return nil }
             settings.tlsSecret = string(vars["zk_tls_secret"])
             return settings
@@ -427,7 +429,7 @@ extension InventoryLoader {
             for (node, path, line) in nodes where byId[node.id] == node.name {
                 var ports = [("client", node.clientPort), ("quorum", node.quorumPort), ("election", node.electionPort)]
                 if let securePort { ports.append(("secure_client", securePort(node))) }
-                if metrics { ports.append(("metrics", node.metricsPort)) }
+                if metrics { ports += [("metrics", node.metricsPort), ("admin", node.adminPort)] }
                 for (kind, port) in ports {
                     let key = "\(node.host):\(port)"
                     let me = "\(node.name) \(kind) port"

@@ -29,6 +29,7 @@ public enum InventoryWriter {
         if c.tls { vars.append(("zk_tls", "true")) }
         if c.secureClientPort != D.secureClientPort { vars.append(("zk_secure_client_port", "\(c.secureClientPort)")) }
         if c.metricsPort != D.metricsPort { vars.append(("zk_metrics_port", "\(c.metricsPort)")) }
+        if c.adminPort != D.adminPort { vars.append(("zk_admin_port", "\(c.adminPort)")) }
         if let t = c.tlsSecret { vars.append(("zk_tls_secret", t)) }
         if c.javaHeapMB != D.javaHeapMB { vars.append(("zk_java_heap_mb", "\(c.javaHeapMB)")) }
         if c.allowEvenVoters || inventory.voters.count % 2 == 0 { vars.append(("zk_allow_even_voters", "true")) }
@@ -42,7 +43,7 @@ public enum InventoryWriter {
             if n.role != .participant { fields.append("zk_role: \(n.role.rawValue)") }
             fields += ["ansible_host: \(n.host)", "zk_client_port: \(n.clientPort)",
                        "zk_quorum_port: \(n.quorumPort)", "zk_election_port: \(n.electionPort)",
-                       "zk_metrics_port: \(n.metricsPort)"]
+                       "zk_metrics_port: \(n.metricsPort)", "zk_admin_port: \(n.adminPort)"]
             lines.append("        \(n.name): {\(fields.joined(separator: ", "))}")
         }
         return lines.joined(separator: "\n") + "\n"

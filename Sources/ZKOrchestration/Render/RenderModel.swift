@@ -72,6 +72,8 @@ public struct NodeRenderModel: Equatable, Sendable {
     public var electionPort: Int
     /// Bundled engine: zkserver serves Prometheus metrics here (`metricsProvider.httpPort`).
     public var metricsPort: Int
+    /// Bundled engine: zkserver's admin server (`transfer_leadership`, Apache's admin commands).
+    public var adminPort: Int
     public var tickTime: Int
     public var initLimit: Int
     public var syncLimit: Int
@@ -158,7 +160,7 @@ public enum RenderModel {
             isApache: c.engine == .apache, isBundled: c.engine == .bundled,
             id: node.id, name: node.name, role: node.role.rawValue, isObserver: node.role == .observer,
             host: node.host, clientPort: node.clientPort, quorumPort: node.quorumPort,
-            electionPort: node.electionPort, metricsPort: node.metricsPort,
+            electionPort: node.electionPort, metricsPort: node.metricsPort, adminPort: node.adminPort,
             tickTime: c.tickTimeMs, initLimit: c.initLimitTicks, syncLimit: c.syncLimitTicks,
             maxClientCnxns: c.maxClientConnections,
             autopurgeSnapRetainCount: c.autopurgeSnapRetainCount,

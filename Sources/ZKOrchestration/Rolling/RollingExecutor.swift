@@ -194,6 +194,22 @@ public struct RollingExecutor: Sendable {
 
     /// Restarts the plan's nodes one at a time, each with `engine` (the new one for an upgrade).
     /// A node that does not come back is started again with its previous command line, and the run stops.
+    /// A bundled leader about to be stopped hands leadership over first, so no write waits for an
+    /// election (zkserver also does it by itself on SIGTERM; asking here names the new leader in the
+    /// run's output). A leader that cannot (an older zkserver, an ensemble of one) is stopped anyway.
+    /// True when another node leads now.
+    func handOver(_ node: NodeSpec, inventory: Inventory, step: Int, total: Int) -> Bool {
+        guard inventory.cluster.engine == .bundled, inventory.voters.count > 1 else { return false }
+        do {
+            let (to, ms) = try LeaderTransfer.request(node, to: nil, timeout: .seconds(5))
+            emit("info", step: step, total: total, node: node.id, "node \(node.id) handed leadership to node \(to) (\(ms) ms)")
+            return true
+        } catch {
+            emit("info", step: step, total: total, node: node.id, "node \(node.id) did not hand leadership over first (\(error)); stopping it anyway")
+            return false
+        }
+    }
+
     public func restart(_ plan: RollingPlan, inventory: Inventory, engine: ResolvedEngine?, verb: String) async throws {
         let total = plan.steps.count
         var done: [Int] = []
@@ -210,12 +226,13 @@ public struct RollingExecutor: Sendable {
                                       state: state + (done.isEmpty ? "" : " Nodes \(done.map(String.init).joined(separator: ", ")) were already done."),
                                       resume: "fix the cause (`zkctl logs`, `zkctl status`), then run `zkctl \(verb)\(skip)`")
             }
+            let electing = wasLeader && !handOver(node, inventory: inventory, step: n, total: total)
             do {
                 try await orchestrator.stop(id, layout: l, force: false)
             } catch {
                 throw fail("cannot stop it: \(error)", state: "The other nodes were not touched.")
             }
-            emit("stopped", step: n, total: total, node: id, action: "restart", "node \(id) stopped" + (wasLeader ? "; the others elect a new leader" : ""))
+            emit("stopped", step: n, total: total, node: id, action: "restart", "node \(id) stopped" + (electing ? "; the others elect a new leader" : ""))
             do {
                 if let engine {
                     _ = try launch(node, inventory: inventory, engine: engine)

@@ -108,7 +108,8 @@ public enum RollingPlanner {
             let host = current.nodes.first?.host ?? ClusterSettings.Defaults.host
             return NodeSpec(name: "zk\(nextId)", id: nextId, role: role, host: host,
                             clientPort: c.clientPort + nextId - 1, quorumPort: c.quorumPort + nextId - 1,
-                            electionPort: c.electionPort + nextId - 1, metricsPort: c.metricsPort + nextId - 1)
+                            electionPort: c.electionPort + nextId - 1, metricsPort: c.metricsPort + nextId - 1,
+                            adminPort: c.adminPort + nextId - 1)
         }
         while keptVoters.count < voters { keptVoters.append(newNode(.participant)) }
         while keptObservers.count < wantObservers { keptObservers.append(newNode(.observer)) }

@@ -88,8 +88,8 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             head = nil
             let server = self.server, routes = self.routes
             let keepAlive = h.isKeepAlive
-            let remote = context.channel.remoteAddress
-            server.loop.flatSubmit { server.httpAnswerFuture(h, routes: routes, remote: remote) }
+            let remote = context.channel.remoteAddress, local = context.channel.localAddress
+            server.loop.flatSubmit { server.httpAnswerFuture(h, routes: routes, remote: remote, local: local) }
                 .hop(to: context.eventLoop)
                 .assumeIsolated()
                 .whenComplete { [self] result in
@@ -123,12 +123,13 @@ final class AdminHTTPHandler: ChannelInboundHandler {
 extension ZooKeeperServer {
     /// Answers one HTTP request. Runs on the server's loop; a snapshot's bytes are made on the
     /// snapshot thread from a frozen image (a large tree takes longer than clients should wait).
-    func httpAnswerFuture(_ h: HTTPRequestHead, routes: HTTPRoutes, remote: SocketAddress? = nil) -> EventLoopFuture<HTTPAnswer> {
+    func httpAnswerFuture(_ h: HTTPRequestHead, routes: HTTPRoutes, remote: SocketAddress? = nil,
+                          local: SocketAddress? = nil) -> EventLoopFuture<HTTPAnswer> {
         switch httpAnswer(h, routes: routes) {
         case .ready(let answer):
             return loop.makeSucceededFuture(answer)
         case .transferLeadership(let to):
-            if let refusal = transferRefusal(h, remote: remote) { return loop.makeSucceededFuture(refusal) }
+            if let refusal = transferRefusal(h, remote: remote, local: local) { return loop.makeSucceededFuture(refusal) }
             return quorum.handOver(to: to, within: .seconds(3)).map { outcome in
                 let name = "transfer_leadership"
                 switch outcome {
@@ -193,16 +194,17 @@ extension ZooKeeperServer {
         return .ready(.json(AdminCommands.run(name, reading(), environment: FourLetterWords.environmentPairs())))
     }
 
-    /// `transfer_leadership` moves the ensemble's leader: allowed from this host (zkctl, the Kubernetes
-    /// preStop hook and the Ansible role call it there) and, from elsewhere, with the superuser's digest.
-    func transferRefusal(_ h: HTTPRequestHead, remote: SocketAddress?) -> HTTPAnswer? {
-        let local: Bool
+    /// `transfer_leadership` moves the ensemble's leader: allowed from this host (a loopback address, or
+    /// a connection from the address it reached: zkctl, the Kubernetes preStop hook and the Ansible role
+    /// call it there) and, from elsewhere, with the superuser's digest.
+    func transferRefusal(_ h: HTTPRequestHead, remote: SocketAddress?, local: SocketAddress?) -> HTTPAnswer? {
+        let fromHere: Bool
         switch remote {
-        case .v4(let a)?: local = a.host.hasPrefix("127.")
-        case .v6(let a)?: local = a.host == "::1" || a.host.hasPrefix("::ffff:127.")
-        default: local = remote == nil
+        case .v4(let a)?: fromHere = a.host.hasPrefix("127.") || a.host == local?.ipAddress
+        case .v6(let a)?: fromHere = a.host == "::1" || a.host.hasPrefix("::ffff:127.") || a.host == local?.ipAddress
+        default: fromHere = remote == nil
         }
-        if local { return nil }
+        if fromHere { return nil }
         let name = "transfer_leadership"
         guard let sup = config.superDigest else {
             return .json(AdminCommands.error(403, command: name,

@@ -38,3 +38,33 @@ public struct HTTPResponse: Equatable, Sendable {
         return HTTPResponse(status: status, headers: headers, body: body)
     }
 }
+
+/// One request to a node's admin server (`GET /commands/<name>`), answered in full.
+public enum AdminHTTP {
+    /// `auth` is `user:password` of the superuser (sent as `Authorization: digest user:password`).
+    public static func get(host: String, port: Int, path: String, auth: String? = nil, timeout: Duration,
+                           limit: Int = 1 << 20, what: String) throws -> HTTPResponse {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let conn: TCPConnection
+        do {
+            conn = try TCPConnection.connect(host: host, port: port, timeout: .seconds(5))
+        } catch let e as ZKCtlError {
+            throw ZKCtlError("cannot reach the admin server at \(host):\(port): \(e.message). Is the node up with admin.serverPort=\(port)?")
+        }
+        var request = "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
+        if let auth { request += "Authorization: digest \(auth)\r\n" }
+        request += "\r\n"
+        do {
+            try conn.write(Array(request.utf8), deadline: deadline)
+            return try HTTPResponse.parse(try conn.readToEnd(deadline: deadline, limit: limit))
+        } catch let e as ZKCtlError {
+            throw ZKCtlError("\(what) from \(host):\(port) failed: \(e.message)")
+        }
+    }
+
+    /// The `error` of an admin server JSON answer, or the body's start.
+    public static func errorMessage(_ body: [UInt8]) -> String {
+        if let obj = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], let e = obj["error"] as? String { return e }
+        return String(decoding: body.prefix(200), as: UTF8.self)
+    }
+}
