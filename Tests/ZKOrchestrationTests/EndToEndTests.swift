@@ -2,12 +2,12 @@ import Foundation
 import Testing
 @testable import ZKOrchestration
 
-/// A base port P such that P..P+4, P+100..P+104, P+200..P+204 and P+400..P+404 (metrics) are free on 127.0.0.1, below
+/// A base port P such that P..P+4, P+100..P+104, P+200..P+204, P+400..P+404 (metrics) and P+500..P+504 (admin) are free on 127.0.0.1, below
 /// Linux's ephemeral range (32768+) so other programs' outgoing connections cannot take them.
 func freeBasePort(count: Int = 5) -> Int {
     for _ in 0..<200 {
         let base = Int.random(in: 200...322) * 100 + Int.random(in: 0...9) * 10
-        let ports: [Int] = (0..<count).flatMap { (i: Int) -> [Int] in [0, 100, 200, 400].map { base + $0 + i } }
+        let ports: [Int] = (0..<count).flatMap { (i: Int) -> [Int] in [0, 100, 200, 400, 500].map { base + $0 + i } }
         if ports.allSatisfy({ PortCheck.isFree(host: "127.0.0.1", port: $0) }) { return base }
     }
     return 45000
@@ -79,7 +79,7 @@ let zkserverBinary = Paths.packageRoot + "/.build/debug/zkserver"
         let o = orchestrator(home)
         let base = freeBasePort(count: 3)
         let inv = Inventory.local(name: "e2e", engine: .bundled, count: 3, clientPort: base, quorumPort: base + 100, electionPort: base + 200,
-                                  metricsPort: base + 400)
+                                  metricsPort: base + 400, adminPort: base + 500)
         do {
             try await drill(o, inv)
         } catch {
@@ -115,7 +115,7 @@ let zkserverBinary = Paths.packageRoot + "/.build/debug/zkserver"
         let o = orchestrator(home)
         let base = freeBasePort(count: 1)
         let inv = Inventory.local(name: "solo", engine: .bundled, count: 1, clientPort: base, quorumPort: base + 100, electionPort: base + 200,
-                                  metricsPort: base + 400)
+                                  metricsPort: base + 400, adminPort: base + 500)
         let up = try await o.up(inv, inventoryYAML: InventoryWriter.yaml(inv), timeout: .seconds(60))
         #expect(up.health?.state == .healthy)
         #expect(up.health?.nodes.first?.observed == "standalone")

@@ -62,13 +62,13 @@ func temporaryHome() throws -> String {
 
 /// Three port ranges of `count` free ports each, below Linux's ephemeral range (32768+) so outgoing
 /// connections of other programs cannot hold them.
-func freeTestPorts(count: Int = 3) -> (client: Int, quorum: Int, election: Int, metrics: Int) {
+func freeTestPorts(count: Int = 3) -> (client: Int, quorum: Int, election: Int, metrics: Int, admin: Int) {
     for _ in 0..<200 {
         let base = Int.random(in: 200...310) * 100   // a multiple of 100: FakeWords makes that port the leader
-        let ports: [Int] = (0..<count).flatMap { (i: Int) -> [Int] in [0, 100, 200, 400].map { base + $0 + i } }
-        if ports.allSatisfy({ PortCheck.isFree(host: "127.0.0.1", port: $0) }) { return (base, base + 100, base + 200, base + 400) }
+        let ports: [Int] = (0..<count).flatMap { (i: Int) -> [Int] in [0, 100, 200, 400, 500].map { base + $0 + i } }
+        if ports.allSatisfy({ PortCheck.isFree(host: "127.0.0.1", port: $0) }) { return (base, base + 100, base + 200, base + 400, base + 500) }
     }
-    return (20_000, 20_100, 20_200, 20_400)
+    return (20_000, 20_100, 20_200, 20_400, 20_500)
 }
 
 @Suite struct ExecutorTests {

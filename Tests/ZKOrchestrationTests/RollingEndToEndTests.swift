@@ -13,7 +13,7 @@ import Testing
         let o = Orchestrator(store: ClusterStore(home: home), templates: DirectoryTemplateSource(directory: Paths.templates),
                              locator: EngineLocator(zkserver: zkserverBinary), stopTimeout: .seconds(10))
         let inv = Inventory.local(name: "roll", count: 3, clientPort: ports.client, quorumPort: ports.quorum, electionPort: ports.election,
-                                  metricsPort: ports.metrics)
+                                  metricsPort: ports.metrics, adminPort: ports.admin)
         let ex = RollingExecutor(orchestrator: o, syncTimeout: .seconds(60))
         let engine = ResolvedEngine.bundled(zkserver: zkserverBinary)
         do {

@@ -135,7 +135,7 @@ final class FakeReconfig: ReconfigSender, @unchecked Sendable {
         let fake = FakeEnsemble(baseClientPort: ports.client)
         let store = ClusterStore(home: home)
         let inventory = Inventory.local(name: "t", count: count, clientPort: ports.client, quorumPort: ports.quorum, electionPort: ports.election,
-                                        metricsPort: ports.metrics)
+                                        metricsPort: ports.metrics, adminPort: ports.admin)
         let o = Orchestrator(store: store, templates: DirectoryTemplateSource(directory: Paths.templates), provider: fake,
                              locator: EngineLocator(zkserver: "/bin/true", environment: [:], executableDirectory: nil),
                              prober: HealthProber(words: fake, client: FakeClient(), timeout: .milliseconds(200)),
