@@ -136,7 +136,8 @@ extension QuorumPeer {
 
         func apply(_ committed: [Entry]) {
             guard let peer else { return }
-            if QuorumPeer.slowFollower && !peer.isLeader {
+            // A member that leads now still applies in order behind what it delayed as a follower.
+            if QuorumPeer.slowFollower && (!peer.isLeader || !peer.delayedCommits.isEmpty) {
                 peer.delayCommits(committed)
                 return
             }
