@@ -7,25 +7,8 @@
 // TemplateSource names them.
 import Foundation
 
-func swiftLiteral(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\\": out += "\\\\"
-        case "\"": out += "\\\""
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                out += "\\u{" + String(scalar.value, radix: 16) + "}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
-}
+/// A Swift string literal of `text`: its UTF-8 bytes in base64, which needs no escaping.
+func base64Literal(_ text: String) -> String { "\"" + Data(text.utf8).base64EncodedString() + "\"" }
 
 let arguments = CommandLine.arguments
 guard arguments.count == 3 else {
@@ -52,14 +35,22 @@ for case let url as URL in walker where url.pathExtension == "mustache" {
     }
 }
 entries.sort { $0.0 < $1.0 }
-var source = "// Generated at build time from the package's templates/ directory. Do not edit.\n\n"
-source += "/// zkctl's templates, by name (a path under templates/ without \".mustache\").\n"
-source += "public enum BundledTemplates {\n    public static let files: [String: String] = [\n"
-for (name, text) in entries {
-    source += "        \(swiftLiteral(name)): \(swiftLiteral(text)),\n"
-}
-source += entries.isEmpty ? "        :\n" : ""
-source += "    ]\n}\n"
+let rows = entries.map { "        (\(base64Literal($0.0)), \(base64Literal($0.1))),\n" }.joined()
+let source = """
+    // Generated at build time from the package's templates/ directory. Do not edit.
+
+    import Foundation
+
+    /// zkctl's templates, by name (a path under templates/ without ".mustache").
+    public enum BundledTemplates {
+        public static let files: [String: String] = Dictionary(uniqueKeysWithValues: encoded.map { (decode($0.0), decode($0.1)) })
+
+        static func decode(_ base64: String) -> String { String(decoding: Data(base64Encoded: base64) ?? Data(), as: UTF8.self) }
+
+        /// Name and text of each template, in base64.
+        static let encoded: [(String, String)] = [
+
+    """ + rows + "    ]\n}\n"
 do {
     // Rewrite only on change, so an unchanged template set does not recompile the library.
     if (try? String(contentsOf: output, encoding: .utf8)) != source {
