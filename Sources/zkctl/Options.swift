@@ -86,7 +86,7 @@ struct InventoryOptions: ParsableArguments {
     @Option(name: .long, help: "Engine of a generated ensemble: bundled (zkserver) or apache.")
     var engine: Engine?
 
-    @Option(name: .long, help: ArgumentHelp("Ports of a generated ensemble: clients at P+id-1, quorum at P+100+id-1, election at P+200+id-1, metrics at P+400+id-1, admin server (bundled engine) at P+500+id-1 (default 2181/2888/3888/7000/8080).", valueName: "P"))
+    @Option(name: .long, help: ArgumentHelp("Ports of a generated ensemble: clients at P+id-1, quorum at P+100+id-1, election at P+200+id-1, metrics at P+400+id-1, admin server (bundled engine) at P+500+id-1 (default 2181/2888/3888/7000/7100).", valueName: "P"))
     var basePort: Int?
 
     @Flag(help: "Generated ensemble: TLS clients on 2281+id-1 (P+300+id-1 with --base-port) and TLS between members, with certificates from `zkctl tls init` (zk_tls: true in an inventory).")

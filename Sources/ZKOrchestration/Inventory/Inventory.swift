@@ -200,14 +200,18 @@ extension Inventory {
 }
 
 extension Inventory {
-    /// The default local ensemble: `count` nodes on 127.0.0.1, ports `base + id - 1` (metrics too).
+    /// Admin servers of a generated loopback ensemble: 7100+id-1, beside the metrics ports, rather than
+    /// Apache's 8080, which development machines often use for something else.
+    public static let localAdminPort = 7100
+
+    /// The default local ensemble: `count` nodes on 127.0.0.1, ports `base + id - 1` (metrics and admin too).
     public static func local(
         name: String = "local", engine: Engine = .bundled, count: Int = 3,
         clientPort: Int = ClusterSettings.Defaults.clientPort,
         quorumPort: Int = ClusterSettings.Defaults.quorumPort,
         electionPort: Int = ClusterSettings.Defaults.electionPort,
         metricsPort: Int = ClusterSettings.Defaults.metricsPort,
-        adminPort: Int = ClusterSettings.Defaults.adminPort
+        adminPort: Int = localAdminPort
     ) -> Inventory {
         var settings = ClusterSettings(name: name, engine: engine, clientPort: clientPort,
                                        quorumPort: quorumPort, electionPort: electionPort)
