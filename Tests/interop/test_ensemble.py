@@ -458,6 +458,41 @@ def test_session_expires_across_leader_change(ensembles, clients):
         f"the client left (election took {elapsed:.1f} s)")
 
 
+def test_session_resumed_on_a_follower_waits_for_a_leader(ensembles):
+    """A client resuming its session on a follower is answered only once a leader stands behind that
+    follower (Apache's followers revalidate the session with the leader; so does zkserver). With the
+    leader SIGSTOPped nothing closes, and the follower still holds the session in its own table: it
+    must not answer from it while no leader is there."""
+    ens = ensembles(voters=3)
+    leader = ens.wait_stable(timeout=60)
+    first, second = [n for n in ens.nodes if n is not leader]
+    c = jute.Conn(first.client_port, host=first.host)
+    s = c.connect(timeout_ms=30000)
+    assert c.create("/revalidated", b"x")["err"] == 0
+    c.close()   # the connection only: the session lives on
+    old_epoch = second.zxid() >> 32
+    leader.pause()
+    try:
+        t0 = time.monotonic()
+        resumed = None
+        while resumed is None and time.monotonic() - t0 < 40:
+            try:
+                with jute.Conn(second.client_port, host=second.host, timeout=30) as c2:
+                    r = c2.connect(timeout_ms=30000, session_id=s["sessionId"], passwd=s["passwd"])
+                    epoch = (second.zxid() or 0) >> 32
+                    assert r["timeOut"] > 0, f"the session was refused: {r}"
+                    resumed = (time.monotonic() - t0, epoch)
+            except (OSError, jute.Closed, struct.error):
+                time.sleep(0.05)   # closed while no leader: try again, as clients do
+        assert resumed is not None, "the session was not resumed within 40 s of the leader's pause"
+        took, epoch = resumed
+        assert epoch > old_epoch, (f"follower {second.sid} resumed the session after {took:.3f} s from its "
+                                   f"own table, while the paused leader's epoch {old_epoch} was still current")
+        log(f"session resumed on follower {second.sid} {took:.2f} s after the leader's pause, in epoch {epoch}")
+    finally:
+        leader.resume()
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. observers
 
