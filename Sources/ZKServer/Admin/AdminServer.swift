@@ -206,16 +206,27 @@ extension ZooKeeperServer {
         }
         if fromHere { return nil }
         let name = "transfer_leadership"
-        guard let sup = config.superDigest else {
+        switch superuser(h) {
+        case .authorized:
+            return nil
+        case .noSuperDigest:
             return .json(AdminCommands.error(403, command: name,
                 "transfer_leadership is allowed from this host only, unless DigestAuthenticationProvider.superDigest is set and the request carries the superuser's credentials"))
-        }
-        let parts = (h.headers["Authorization"].first ?? "").split(separator: " ", maxSplits: 1).map(String.init)
-        guard parts.count == 2, parts[0].lowercased() == "digest", DigestAuth.digest(parts[1]) == sup else {
+        case .noHeader, .mismatch:
             stats.authFailed += 1
             return .json(AdminCommands.error(403, command: name, "from another host, transfer_leadership needs the header 'Authorization: digest <superuser>:<password>'"))
         }
-        return nil
+    }
+
+    enum SuperuserCheck { case authorized, noSuperDigest, noHeader, mismatch }
+
+    /// Whether the request carries `Authorization: digest <user>:<password>` matching
+    /// DigestAuthenticationProvider.superDigest.
+    func superuser(_ h: HTTPRequestHead) -> SuperuserCheck {
+        guard let sup = config.superDigest else { return .noSuperDigest }
+        let parts = (h.headers["Authorization"].first ?? "").split(separator: " ", maxSplits: 1).map(String.init)
+        guard parts.count == 2, parts[0].lowercased() == "digest" else { return .noHeader }
+        return DigestAuth.digest(parts[1]) == sup ? .authorized : .mismatch
     }
 
     /// `GET /commands/snapshot`: the data tree at one zxid as a backup file (nil: allowed). Refused (403) unless the request
@@ -223,16 +234,15 @@ extension ZooKeeperServer {
     /// or the node sets admin.snapshot.requireAuth=false.
     func snapshotRefusal(_ h: HTTPRequestHead) -> HTTPAnswer? {
         if config.adminSnapshotRequireAuth {
-            guard let sup = config.superDigest else {
+            switch superuser(h) {
+            case .authorized:
+                break
+            case .noSuperDigest:
                 return .json(AdminCommands.error(403, command: "snapshot",
                     "snapshot needs the superuser's credentials, but this node has no DigestAuthenticationProvider.superDigest; set it, or set admin.snapshot.requireAuth=false"))
-            }
-            let auth = h.headers["Authorization"].first ?? ""
-            let parts = auth.split(separator: " ", maxSplits: 1).map(String.init)
-            guard parts.count == 2, parts[0].lowercased() == "digest" else {
+            case .noHeader:
                 return .json(AdminCommands.error(403, command: "snapshot", "snapshot needs the header 'Authorization: digest <superuser>:<password>'"))
-            }
-            guard DigestAuth.digest(parts[1]) == sup else {
+            case .mismatch:
                 stats.authFailed += 1
                 return .json(AdminCommands.error(403, command: "snapshot", "the credentials do not match the superuser's digest"))
             }
