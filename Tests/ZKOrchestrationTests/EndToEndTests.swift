@@ -8,7 +8,7 @@ func freeBasePort(count: Int = 5) -> Int {
     for _ in 0..<200 {
         let base = Int.random(in: 200...322) * 100 + Int.random(in: 0...9) * 10
         let ports: [Int] = (0..<count).flatMap { (i: Int) -> [Int] in [0, 100, 200, 400, 500].map { base + $0 + i } }
-        if ports.allSatisfy({ PortCheck.isFree(host: "127.0.0.1", port: $0) }) { return base }
+        if claimPorts(ports) { return base }
     }
     return 45000
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import ZKOrchestration
 
@@ -62,11 +63,24 @@ func temporaryHome() throws -> String {
 
 /// Three port ranges of `count` free ports each, below Linux's ephemeral range (32768+) so outgoing
 /// connections of other programs cannot hold them.
+/// Ports handed out to the tests of this process, so that tests running in parallel never get the same
+/// port before either has bound it.
+let handedOutPorts = Mutex<Set<Int>>([])
+
+/// Claims `ports` if each is free now and none was handed out before in this process.
+func claimPorts(_ ports: [Int]) -> Bool {
+    handedOutPorts.withLock { taken in
+        guard ports.allSatisfy({ !taken.contains($0) && PortCheck.isFree(host: "127.0.0.1", port: $0) }) else { return false }
+        taken.formUnion(ports)
+        return true
+    }
+}
+
 func freeTestPorts(count: Int = 3) -> (client: Int, quorum: Int, election: Int, metrics: Int, admin: Int) {
     for _ in 0..<200 {
         let base = Int.random(in: 200...310) * 100   // a multiple of 100: FakeWords makes that port the leader
         let ports: [Int] = (0..<count).flatMap { (i: Int) -> [Int] in [0, 100, 200, 400, 500].map { base + $0 + i } }
-        if ports.allSatisfy({ PortCheck.isFree(host: "127.0.0.1", port: $0) }) { return (base, base + 100, base + 200, base + 400, base + 500) }
+        if claimPorts(ports) { return (base, base + 100, base + 200, base + 400, base + 500) }
     }
     return (20_000, 20_100, 20_200, 20_400, 20_500)
 }
