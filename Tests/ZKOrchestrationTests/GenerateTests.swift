@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Yams
 @testable import ZKOrchestration
@@ -49,6 +50,34 @@ import Yams
     func kubernetesMatchesGolden(_ name: String) throws {
         let files = try Self.renderer().renderKubernetes(try Self.load(name), options: .init(serviceMonitor: true))
         for f in files { assertGolden(f.contents, "generated/kubernetes/\(name)/\(f.path)") }
+    }
+
+    /// --kube-version below 1.27 leaves out the two fields older API servers reject or drop, and says so.
+    @Test func olderKubernetesGetsNoFieldItDoesNotKnow() throws {
+        let inv = try Self.load("production-3")
+        var old = KubernetesOptions()
+        old.kubeMinor = 24
+        let files = try Self.renderer().renderKubernetes(inv, options: old)
+        #expect(try !Self.file(files, "poddisruptionbudget.yaml").contains("unhealthyPodEvictionPolicy"))
+        #expect(try !Self.file(files, "statefulset.yaml").contains("persistentVolumeClaimRetentionPolicy"))
+        #expect(KubernetesModel.derive(inv, options: old).omittedFields.count == 2)
+        let current = try Self.renderer().renderKubernetes(inv)
+        #expect(try Self.file(current, "poddisruptionbudget.yaml").contains("unhealthyPodEvictionPolicy: AlwaysAllow"))
+        #expect(try Self.file(current, "statefulset.yaml").contains("persistentVolumeClaimRetentionPolicy"))
+        #expect(KubernetesModel.derive(inv).omittedFields.isEmpty)
+        #expect(KubernetesOptions.kubeMinor("1.24") == 24 && KubernetesOptions.kubeMinor("v1.27.3") == 27)
+        #expect(KubernetesOptions.kubeMinor("2.1") == nil && KubernetesOptions.kubeMinor("1.x") == nil && KubernetesOptions.kubeMinor("1") == nil)
+    }
+
+    /// The superuser Secret carries the password and its digest, and is private.
+    @Test func superuserSecretHoldsThePasswordAndItsDigest() throws {
+        let files = try Self.renderer().renderKubernetes(try Self.load("production-3"), superuserPassword: "pw")
+        let secret = try #require(files.first { $0.path == KubernetesModel.superuserSecretFile })
+        #expect(secret.isPrivate)
+        let data = try #require(Self.dig(try Self.mapping(secret.contents), "data") as? [String: String])
+        #expect(data["password"].flatMap { Data(base64Encoded: $0) } == Data("pw".utf8))
+        #expect(data["digest"].flatMap { Data(base64Encoded: $0) } == Data(Superuser.digest(password: "pw").utf8))
+        #expect(try Self.file(files, "kustomization.yaml").contains("  - superuser-secret.yaml\n"))
     }
 
     /// zk_tls: true renders the TLS keys, the Secret volume and the TLS client port.
@@ -193,6 +222,12 @@ import Yams
         KubernetesModel.derive(try InventoryLoader.load(path: "\(Paths.inventories)/\(name).yaml"))
     }
 
+    /// production-3 grown to five voters, for the bundled engine.
+    static func fiveVoters() throws -> KubernetesModel {
+        let inv = RollingPlanner.resize(try InventoryLoader.load(path: "\(Paths.inventories)/production-3.yaml"), voters: 5)
+        return KubernetesModel.derive(inv, options: .init(engine: .bundled))
+    }
+
     static func deletedPods(_ steps: [KubernetesRollout.Step]) -> [String] {
         steps.compactMap { step -> String? in
             if case .run(.deletePod(let pod)) = step.kind { return pod }
@@ -213,7 +248,7 @@ import Yams
         #expect(KubernetesRollout.restartOrder(m, modes: modes) == ["prod-zk-2", "prod-zk-0", "prod-zk-1"])
         let broken = ["prod-zk-0": "leader", "prod-zk-1": "down", "prod-zk-2": "follower"]
         #expect(KubernetesRollout.restartOrder(m, modes: broken) == ["prod-zk-1", "prod-zk-2", "prod-zk-0"])
-        let steps = KubernetesRollout.plan(m, operation: .restart, modes: modes, target: .init(namespace: "zk"))
+        let steps = KubernetesRollout.plan(m, operation: .restart, modes: modes)
         #expect(Self.deletedPods(steps) == ["prod-zk-2", "prod-zk-0", "prod-zk-1"])
         // Every replacement is followed by a gate on that pod over the whole ensemble.
         for (i, step) in steps.enumerated() {
@@ -225,28 +260,64 @@ import Yams
         }
     }
 
-    @Test func upgradeSetsTheImageBeforeAnyPodGoes() throws {
+    @Test func upgradeGatesOnHealthThenSetsTheImageBeforeAnyPodGoes() throws {
         let m = try Self.model()
+        let all = ["prod-zk-0", "prod-zk-1", "prod-zk-2"]
         let steps = KubernetesRollout.plan(m, operation: .upgrade(image: "zookeeper:3.9.4"),
                                            modes: ["prod-zk-0": "leader", "prod-zk-1": "follower", "prod-zk-2": "follower"])
-        guard case .run(let first) = steps[0].kind else { Issue.record("first step changes nothing"); return }
-        #expect(KubectlCluster.command(first, target: .init())
+        #expect(steps[0].kind == .gate(pod: nil, pods: all))
+        guard case .run(let second) = steps[1].kind else { Issue.record("the second step changes nothing"); return }
+        #expect(KubectlCluster.command(second, target: .init())
                 == ["kubectl", "set", "image", "statefulset/prod-zk", "zookeeper=zookeeper:3.9.4", "bootstrap=zookeeper:3.9.4"])
         #expect(Self.deletedPods(steps).last == "prod-zk-0")
     }
 
-    @Test func scaleOutAddsOneServerPerStep() throws {
-        let m = try Self.model("local-5-observer")
-        let steps = KubernetesRollout.plan(m, operation: .scale(from: 3), modes: [:], manifests: "k8s")
-        #expect(Self.replicas(steps) == [4, 5])
-        let adds = steps.compactMap { s -> String? in
-            if case .run(.exec(_, _, let argv)) = s.kind, let i = argv.firstIndex(of: "-add") { return argv[i + 1] }
-            return nil
+    /// What a scale step may change in the cluster: the members ConfigMap, the replica count, claims.
+    static func changes(_ steps: [KubernetesRollout.Step]) -> [String] {
+        steps.compactMap { step -> String? in
+            switch step.kind {
+            case .run(.publishMembers(_, let pods)): return "members \(pods)"
+            case .run(.scale(_, let n)): return "replicas \(n)"
+            case .run(.deleteClaims(let claims)): return "delete " + claims.joined(separator: " ")
+            case .run(let other): return "\(other)"
+            case .reconfig(.add(let ordinal, let observer)): return "add \(ordinal)\(observer ? " as observer" : "")"
+            case .reconfig(.remove(let pod)): return "remove \(pod)"
+            default: return nil
+            }
         }
-        #expect(adds == m.members[3...].map(\.serverLine))
-        let shrink = KubernetesRollout.plan(m, operation: .scale(from: 7), modes: [:], manifests: "k8s")
-        #expect(Self.replicas(shrink) == [6, 5])
+    }
+
+    @Test func scaleOutAddsOneServerPerStepAsAnObserverFirst() throws {
+        let m = try Self.fiveVoters()
+        let steps = KubernetesRollout.plan(m, operation: .scale(from: 3), modes: [:])
+        // Nothing but the members list and the replica count changes: no apply of the whole manifests.
+        #expect(Self.changes(steps) == ["members 4", "replicas 4", "add 3 as observer", "add 3",
+                                        "members 5", "replicas 5", "add 4 as observer", "add 4"])
+        #expect(steps[0].kind == .gate(pod: nil, pods: ["prod-zk-0", "prod-zk-1", "prod-zk-2"]))
+        // The new pod is admitted before anything waits for its Readiness, which needs membership.
+        let admitted = try #require(steps.firstIndex { $0.kind == .reconfig(.add(ordinal: 3, asObserver: true)) })
+        let ready = try #require(steps.firstIndex { $0.kind == .gate(pod: "prod-zk-3", pods: (0...3).map { "prod-zk-\($0)" }) })
+        #expect(steps.firstIndex { $0.kind == .started(pod: "prod-zk-3") }! < admitted)
+        #expect(admitted < ready)
+        #expect(m.members[3].observerLine == m.members[3].serverLine.replacingOccurrences(of: ":participant;", with: ":observer;"))
         #expect(KubernetesRollout.plan(m, operation: .scale(from: 5), modes: [:]).count == 1)
+        // Observers of the inventory join as observers and are not promoted.
+        let observers = KubernetesRollout.plan(try Self.model("local-5-observer"), operation: .scale(from: 3), modes: [:])
+        #expect(Self.changes(observers) == ["members 4", "replicas 4", "add 3 as observer", "members 5", "replicas 5", "add 4 as observer"])
+    }
+
+    @Test func scaleInRemovesByReconfigThenThePodThenItsClaims() throws {
+        let m = try Self.fiveVoters().withMembers(3)
+        let steps = KubernetesRollout.plan(m, operation: .scale(from: 5), modes: [:])
+        #expect(Self.changes(steps) == ["remove prod-zk-4", "replicas 4", "delete data-prod-zk-4 datalog-prod-zk-4",
+                                        "remove prod-zk-3", "replicas 3", "members 3", "delete data-prod-zk-3 datalog-prod-zk-3"])
+        #expect(steps[0].kind == .gate(pod: nil, pods: (0..<5).map { "prod-zk-\($0)" }))
+        // A leader leaving hands over first (bundled engine), a write commits before the pod stops.
+        let removal = try #require(steps.firstIndex { $0.kind == .reconfig(.remove(pod: "prod-zk-4")) })
+        #expect(steps[removal - 1].kind == .handOver(pod: "prod-zk-4"))
+        #expect(steps[removal + 1].kind == .committed)
+        let kept = KubernetesRollout.plan(m, operation: .scale(from: 5), modes: [:], keepVolumes: true)
+        #expect(!Self.changes(kept).contains { $0.hasPrefix("delete") })
     }
 
     @Test func podListingAndQuoting() {
@@ -260,7 +331,7 @@ import Yams
 
     @Test func dryRunPrintsCopyableCommands() throws {
         let m = try Self.model()
-        let text = KubernetesRollout.render(KubernetesRollout.plan(m, operation: .restart, modes: [:], target: .init(namespace: "zk")),
+        let text = KubernetesRollout.render(KubernetesRollout.plan(m, operation: .restart, modes: [:]),
                                             model: m, target: .init(namespace: "zk"))
         #expect(text.contains("   kubectl -n zk delete pod prod-zk-2 --wait=true --timeout=120s\n"))
         #expect(text.contains("   kubectl -n zk wait --for=condition=Ready pod/prod-zk-2 --timeout=300s\n"))

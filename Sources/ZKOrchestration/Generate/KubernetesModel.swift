@@ -17,6 +17,9 @@ public struct KubernetesOptions: Equatable, Sendable {
     public var cpuRequest: String
     /// The Kubernetes cluster domain, used in the server addresses.
     public var clusterDomain: String?
+    /// The minor version of the Kubernetes the manifests are for (1.<minor>): fields it does not know
+    /// are left out (`KubernetesModel.omittedFields` says which).
+    public var kubeMinor: Int = KubernetesOptions.currentKubeMinor
 
     public init(namespace: String? = nil, image: String? = nil, engine: Engine? = nil, storageClass: String? = nil,
                 dataSize: String = "10Gi", dataLogSize: String = "10Gi", hardAntiAffinity: Bool = true,
@@ -37,6 +40,18 @@ public struct KubernetesOptions: Equatable, Sendable {
 
     /// The image `docker build -t ... .` produces from the repository's Dockerfile.
     public static let bundledImage = "zkctl/zkserver:0.1.0"
+    /// The Kubernetes release manifests are generated for unless told otherwise (1.34).
+    public static let currentKubeMinor = 34
+    /// The oldest release the manifests are made for: StatefulSet minReadySeconds and
+    /// fsGroupChangePolicy are on by default from 1.23.
+    public static let oldestKubeMinor = 23
+
+    /// "1.24", "v1.24" or "1.24.3" -> 24; nil when it is not a Kubernetes 1.x version.
+    public static func kubeMinor(_ text: String) -> Int? {
+        let parts = (text.hasPrefix("v") ? String(text.dropFirst()) : text).split(separator: ".", omittingEmptySubsequences: false)
+        guard (2...3).contains(parts.count), parts[0] == "1", let minor = Int(parts[1]), parts.allSatisfy({ Int($0) != nil }) else { return nil }
+        return minor
+    }
     public static let defaultApacheVersion = "3.9"
 }
 
@@ -54,6 +69,24 @@ public struct KubernetesModel: Sendable {
         public var role: String
         public var podName: String
         public var serverLine: String
+
+        /// The server line with the observer role (how a new voter joins before its promotion).
+        public var observerLine: String {
+            serverLine.replacingOccurrences(of: ":\(role);", with: ":observer;")
+        }
+    }
+
+    /// The PersistentVolumeClaims of a pod (`<template>-<pod>`).
+    public func claims(of pod: String) -> [String] {
+        (["data"] + (separateDataLog ? ["datalog"] : [])).map { "\($0)-\(pod)" }
+    }
+
+    /// The model with the members of the first `count` ordinals only (what a scale step publishes).
+    public func withMembers(_ count: Int) -> KubernetesModel {
+        var m = self
+        m.members = Array(members.prefix(count))
+        m.replicas = m.members.count
+        return m
     }
 
     public struct FileEntry: Equatable, Sendable {
@@ -117,11 +150,21 @@ public struct KubernetesModel: Sendable {
     public var jvmFlags: String
     /// `zk_tls`: a TLS client port and quorum TLS, with certificates from the Secret `tlsSecret`
     /// (keys ca.crt, tls.crt, tls.key: the layout cert-manager writes).
+    /// Fields left in or out for `KubernetesOptions.kubeMinor`.
+    public var pdbUnhealthyPodEvictionPolicy = true
+    public var pvcRetentionPolicy = true
+    /// What was left out for an older Kubernetes, and what that means, one line each.
+    public var omittedFields: [String] = []
     public var tls = false
     public var tlsSecret = ""
     public var secureClientPort = 0
     /// `--issue-tls-secret`: the data of the Secret `tlsSecret`, rendered as tls-secret.yaml (empty: not rendered).
     public var tlsSecretData: [SecretEntry] = []
+    /// The Secret with the cluster's superuser (keys `password` and `digest`). The pods mount it
+    /// (optional) and put the digest into zoo.cfg; `zkctl k8s scale` reads the password.
+    public var superuserSecret = ""
+    /// Its data, rendered as superuser-secret.yaml (empty: not rendered).
+    public var superuserSecretData: [SecretEntry] = []
 
     /// Kubernetes object names: DNS-1123 labels.
     public static func objectName(_ cluster: String) -> String {
@@ -201,6 +244,17 @@ public struct KubernetesModel: Sendable {
             resources: resources.map { FileEntry(file: $0) },
             command: isApache ? "zkServer.sh" : "zkserver",
             jvmFlags: "-Xms\(heap)m -Xmx\(heap)m -XX:+ExitOnOutOfMemoryError -Dzookeeper.electionPortBindRetry=0")
+        model.superuserSecret = name + "-superuser"
+        // Both are beta and on by default from 1.27; an older API server rejects (1.25 and before) or
+        // drops (1.26) them.
+        if options.kubeMinor < 27 {
+            model.pdbUnhealthyPodEvictionPolicy = false
+            model.pvcRetentionPolicy = false
+            model.omittedFields = [
+                "PodDisruptionBudget.spec.unhealthyPodEvictionPolicy (1.27+): a drain may wait for an unhealthy server's pod instead of evicting it",
+                "StatefulSet.spec.persistentVolumeClaimRetentionPolicy (1.27+): claims are kept when pods go, the default; `zkctl k8s scale` deletes those of removed servers unless --keep-volumes",
+            ]
+        }
         if c.tls {
             model.tls = true
             model.tlsSecret = c.tlsSecret ?? name + "-tls"
@@ -218,9 +272,11 @@ public struct KubernetesModel: Sendable {
 extension Renderer {
     /// Every Kubernetes manifest of an inventory, in apply order; with `tlsSecretData`, the TLS Secret too.
     public func renderKubernetes(_ inventory: Inventory, options: KubernetesOptions = .init(),
-                                 tlsSecretData: [KubernetesModel.SecretEntry] = []) throws -> [RenderedFile] {
+                                 tlsSecretData: [KubernetesModel.SecretEntry] = [],
+                                 superuserPassword: String? = nil) throws -> [RenderedFile] {
         var model = KubernetesModel.derive(inventory, options: options)
         if model.tls && !tlsSecretData.isEmpty { model.addTLSSecret(tlsSecretData) }
+        if let superuserPassword { model.addSuperuserSecret(password: superuserPassword) }
         return try model.files.map { file in
             RenderedFile(path: file.path, template: file.template, contents: try render(template: file.template, model: model))
         }

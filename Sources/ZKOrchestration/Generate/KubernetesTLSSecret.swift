@@ -56,6 +56,17 @@ extension KubernetesModel {
         public var value: String
     }
 
+    public static let superuserSecretFile = "superuser-secret.yaml"
+
+    /// Adds the Secret `superuserSecret` with the password and its digest, after the ConfigMaps.
+    public mutating func addSuperuserSecret(password: String) {
+        superuserSecretData = [("password", password), ("digest", Superuser.digest(password: password))]
+            .map { SecretEntry(key: $0.0, value: Data($0.1.utf8).base64EncodedString()) }
+        guard !resources.contains(FileEntry(file: Self.superuserSecretFile)) else { return }
+        let at = (resources.firstIndex { $0.file == "scripts-configmap.yaml" }).map { $0 + 1 } ?? resources.count
+        resources.insert(FileEntry(file: Self.superuserSecretFile), at: at)
+    }
+
     /// Adds the Secret `tlsSecret` (type kubernetes.io/tls) with `data` to the output, after the
     /// ConfigMaps so a stream applied in order creates it before the StatefulSet.
     public mutating func addTLSSecret(_ data: [SecretEntry]) {

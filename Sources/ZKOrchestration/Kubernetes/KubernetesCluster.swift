@@ -21,9 +21,12 @@ public enum KubernetesAction: Equatable, Sendable {
     case setImage(statefulSet: String, images: [ContainerImage])
     /// Delete a pod and wait until it is gone (the StatefulSet creates it again).
     case deletePod(String)
-    /// Apply a kustomization directory.
-    case apply(directory: String)
+    /// Apply the server ConfigMap rendered with the members of pods 0..<`pods` (the StatefulSet is
+    /// not touched).
+    case publishMembers(configMap: String, pods: Int)
     case scale(statefulSet: String, replicas: Int)
+    /// Delete PersistentVolumeClaims and wait until they are gone.
+    case deleteClaims([String])
     /// Run a command in a container of a pod.
     case exec(pod: String, container: String, command: [String])
 }
@@ -35,8 +38,14 @@ public protocol KubernetesCluster: Sendable {
     var target: KubernetesRollout.Target { get }
     func setImage(statefulSet: String, images: [ContainerImage]) throws
     func deletePod(_ pod: String) throws
-    func apply(directory: String) throws
+    /// Applies one manifest (YAML text).
+    func apply(manifest: String) throws
     func scale(statefulSet: String, replicas: Int) throws
+    func deleteClaims(_ claims: [String]) throws
+    /// One key of a Secret, decoded.
+    func secret(_ name: String, key: String) throws -> String
+    /// Forwards a local port to `port` of `pod` until the handle is closed.
+    func portForward(pod: String, port: Int) throws -> any PortForward
     /// The StatefulSet's desired replicas.
     func replicas(statefulSet: String) throws -> Int
     /// The pods carrying every one of `labels`.
@@ -47,18 +56,10 @@ public protocol KubernetesCluster: Sendable {
     func exec(pod: String, container: String, command: [String], timeout: Duration) throws -> String
 }
 
-extension KubernetesCluster {
-    /// Carries out one step.
-    public func perform(_ action: KubernetesAction) throws {
-        switch action {
-        case .setImage(let sts, let images): try setImage(statefulSet: sts, images: images)
-        case .deletePod(let pod): try deletePod(pod)
-        case .apply(let dir): try apply(directory: dir)
-        case .scale(let sts, let replicas): try scale(statefulSet: sts, replicas: replicas)
-        case .exec(let pod, let container, let command):
-            _ = try exec(pod: pod, container: container, command: command, timeout: KubectlCluster.callTimeout)
-        }
-    }
+/// A local port that reaches a pod's port (`kubectl port-forward`).
+public protocol PortForward: Sendable {
+    var localPort: Int { get }
+    func close()
 }
 
 /// A cluster reached with kubectl (found in PATH), with `--context` and `-n` when given.
@@ -81,13 +82,20 @@ public struct KubectlCluster: KubernetesCluster {
             return k + ["set", "image", "statefulset/\(sts)"] + images.map { "\($0.container)=\($0.image)" }
         case .deletePod(let pod):
             return k + ["delete", "pod", pod, "--wait=true", "--timeout=\(deleteTimeoutSeconds)s"]
-        case .apply(let dir):
-            return k + ["apply", "-k", dir]
+        case .publishMembers(let configMap, let pods):
+            return k + ["apply", "-f", "<ConfigMap \(configMap) with the servers of pods 0-\(pods - 1)>"]
         case .scale(let sts, let replicas):
             return k + ["scale", "statefulset/\(sts)", "--replicas=\(replicas)"]
+        case .deleteClaims(let claims):
+            return k + ["delete", "pvc"] + claims + ["--wait=true", "--timeout=\(deleteTimeoutSeconds)s"]
         case .exec(let pod, let container, let command):
             return k + ["exec", pod, "-c", container, "--"] + command
         }
+    }
+
+    /// The command line that forwards a free local port to a pod's port.
+    public static func portForwardCommand(pod: String, port: Int, target: KubernetesRollout.Target) -> [String] {
+        ["kubectl"] + target.flags + ["port-forward", "--address", "127.0.0.1", "pod/\(pod)", ":\(port)"]
     }
 
     /// The command line that waits for a pod's Ready condition.
@@ -115,7 +123,29 @@ public struct KubectlCluster: KubernetesCluster {
         try run(.deletePod(pod), timeout: .seconds(Int64(Self.deleteTimeoutSeconds + 30)))
     }
 
-    public func apply(directory: String) throws { try run(.apply(directory: directory)) }
+    public func apply(manifest: String) throws {
+        let path = NSTemporaryDirectory() + "zkctl-manifest-\(UUID().uuidString).yaml"
+        try FileSystem.write(manifest, to: path)
+        defer { try? FileSystem.remove(path) }
+        try check(["kubectl"] + target.flags + ["apply", "-f", path], timeout: Self.callTimeout, what: "kubectl apply")
+    }
+
+    public func deleteClaims(_ claims: [String]) throws {
+        try run(.deleteClaims(claims), timeout: .seconds(Int64(Self.deleteTimeoutSeconds + 30)))
+    }
+
+    public func secret(_ name: String, key: String) throws -> String {
+        let jsonKey = key.replacingOccurrences(of: ".", with: "\\.")
+        let out = try kubectl(["get", "secret", name, "-o", "jsonpath={.data.\(jsonKey)}"], what: "kubectl get secret \(name)")
+        guard let data = Data(base64Encoded: out.trimmed(" \n\r\t")), !data.isEmpty else {
+            throw ZKCtlError("Secret \(name) has no key \(key)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    public func portForward(pod: String, port: Int) throws -> any PortForward {
+        try KubectlPortForward(Self.portForwardCommand(pod: pod, port: port, target: target))
+    }
 
     public func scale(statefulSet: String, replicas: Int) throws {
         try run(.scale(statefulSet: statefulSet, replicas: replicas))
@@ -169,4 +199,48 @@ public struct KubectlCluster: KubernetesCluster {
         guard r.status == 0 else { throw ZKCtlError("\(what) failed: \(output)") }
         return r.output
     }
+}
+
+/// A running `kubectl port-forward`: the local port it printed; `close` ends it.
+final class KubectlPortForward: PortForward, @unchecked Sendable {
+    let process = Process()
+    let localPort: Int
+
+    /// Starts the command and waits (up to 30 s) for its "Forwarding from 127.0.0.1:<port>" line.
+    init(_ argv: [String]) throws {
+        guard let kubectl = FileSystem.which("kubectl") else { throw ZKCtlError("kubectl is not installed (not found in PATH)") }
+        let pipe = Pipe()
+        process.executableURL = URL(fileURLWithPath: kubectl)
+        process.arguments = Array(argv.dropFirst())
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch { throw ZKCtlError("cannot run kubectl port-forward: \(error.localizedDescription)") }
+        let reader = pipe.fileHandleForReading
+        var text = ""
+        var found: Int?
+        let deadline = ContinuousClock.now + .seconds(30)
+        while found == nil && ContinuousClock.now < deadline {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }  // the command ended
+            text += String(decoding: chunk, as: UTF8.self)
+            if let r = text.range(of: "Forwarding from 127.0.0.1:") {
+                found = Int(text[r.upperBound...].prefix { $0.isNumber })
+            }
+        }
+        guard let found else {
+            if process.isRunning { process.terminate() }
+            throw ZKCtlError("\(KubernetesRollout.shellQuote(argv)) did not forward a port: \(text.trimmed(" \n\r\t"))")
+        }
+        localPort = found
+        // Keep draining its output so it never blocks on a full pipe.
+        reader.readabilityHandler = { h in if h.availableData.isEmpty { h.readabilityHandler = nil } }
+    }
+
+    func close() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+
+    deinit { if process.isRunning { process.terminate() } }
 }

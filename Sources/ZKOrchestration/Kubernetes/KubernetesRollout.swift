@@ -16,14 +16,36 @@ public enum KubernetesRollout {
         public enum Kind: Equatable, Sendable {
             /// Change the cluster.
             case run(KubernetesAction)
-            /// Wait until the pod is Ready, then until every pod of `pods` serves with one leader.
-            case gate(pod: String, pods: [String])
+            /// Wait until `pod` (when given) is Ready, then until every pod of `pods` serves in its
+            /// role with one leader.
+            case gate(pod: String?, pods: [String])
+            /// Wait until the pod runs and its server answers (ruok), whether or not it is a member yet.
+            case started(pod: String)
+            /// A membership change through zkctl's own client, as the cluster's superuser.
+            case reconfig(Reconfig)
+            /// Wait until the server of `pod` serves and caught up with the leader, which counts every
+            /// member of `pods` as synced; the pod at `pods.last` is an observer when `observer`.
+            case synced(pod: String, pods: [String], observer: Bool)
+            /// If the server of `pod` leads, ask it to hand leadership to another voter first.
+            case handOver(pod: String)
+            /// A write commits through the ensemble (the new configuration is in force).
+            case committed
+            /// Wait until the pod no longer exists.
+            case gone(pod: String)
             /// Something only a person can do, or a check to run by hand.
             case note
         }
 
         public var kind: Kind
         public var description: String
+    }
+
+    /// A membership change of `zkctl k8s scale`.
+    public enum Reconfig: Equatable, Sendable {
+        /// Add the server of `ordinal` (the model's member) as an observer, or with its own role.
+        case add(ordinal: Int, asObserver: Bool)
+        /// Remove the server running in `pod` (its id is read from the ensemble's configuration).
+        case remove(pod: String)
     }
 
     /// Connection flags every kubectl command gets.
@@ -54,6 +76,12 @@ public enum KubernetesRollout {
         ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/\(clientPort) && printf \(word) >&3 && timeout 4 cat <&3"]
     }
 
+    /// The command, run in a bundled server's container, that asks its admin server to hand leadership
+    /// over (a follower answers that it does not lead). Prints the HTTP answer.
+    public static func handOverCommand(adminPort: Int) -> [String] {
+        ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/\(adminPort) && printf 'GET /commands/transfer_leadership HTTP/1.0\\r\\n\\r\\n' >&3 && timeout 10 cat <&3"]
+    }
+
     /// Restart order from observed modes (pod -> mode, "down" when it did not answer): not serving
     /// first, then followers/observers by descending ordinal, leader last.
     public static func restartOrder(_ model: KubernetesModel, modes: [String: String]) -> [String] {
@@ -71,18 +99,22 @@ public enum KubernetesRollout {
         }.map(\.element)
     }
 
+    /// The steps of an operation. `keepVolumes`: a scale-in keeps the removed pods' claims.
     public static func plan(_ model: KubernetesModel, operation: Operation, modes: [String: String],
-                            target: Target = .init(), manifests: String? = nil) -> [Step] {
+                            keepVolumes: Bool = false) -> [Step] {
         var steps: [Step] = []
+        let all = model.members.map(\.podName)
         switch operation {
         case .restart, .upgrade:
             if case .upgrade(let image) = operation {
+                steps.append(Step(kind: .gate(pod: nil, pods: all),
+                                  description: "the ensemble must be healthy before anything changes: every pod serving, one leader"))
                 let images = [serverContainer, "bootstrap"].map { ContainerImage(container: $0, image: image) }
                 steps.append(Step(kind: .run(.setImage(statefulSet: model.name, images: images)),
                                   description: "record the new image (updateStrategy OnDelete: no pod restarts yet)"))
+            } else {
+                steps.append(Step(kind: .note, description: "the ensemble must have a leader before the first pod goes"))
             }
-            steps.append(Step(kind: .note, description: "ensemble must be healthy before the first pod goes: every pod serving, one leader"))
-            let all = model.members.map(\.podName)
             if modes.isEmpty {
                 steps.append(Step(kind: .note, description: "find each pod's mode (srvr) and reorder the steps below: pods that do not serve first, then followers and observers, the leader last"))
             }
@@ -94,37 +126,59 @@ public enum KubernetesRollout {
             }
         case .scale(let from):
             let to = model.replicas
-            let dir = manifests ?? "<manifests dir>"
+            let current = (0..<from).map { "\(model.name)-\($0)" }
             if from == to {
                 steps.append(Step(kind: .note, description: "the StatefulSet already has \(to) replicas; nothing to do"))
                 return steps
             }
-            steps.append(Step(kind: .note, description: "ensemble must be healthy; one server is added or removed per step, the voters stay odd at the end"))
+            steps.append(Step(kind: .gate(pod: nil, pods: current),
+                              description: "the ensemble must be healthy: every pod serving, one leader; then one server per step"))
             if to > from {
-                steps.append(Step(kind: .run(.apply(directory: dir)),
-                                  description: "publish the members list with the new servers (running pods keep theirs until restarted)"))
                 for ordinal in from..<to {
                     let m = model.members[ordinal]
+                    let pods = model.members[0...ordinal].map(\.podName)
+                    let staged = m.role == NodeRole.participant.rawValue
+                    steps.append(Step(kind: .run(.publishMembers(configMap: model.configMap, pods: ordinal + 1)),
+                                      description: "publish the members list with server \(m.id) (pods 0-\(ordinal)); running pods keep theirs"))
                     steps.append(Step(kind: .run(.scale(statefulSet: model.name, replicas: ordinal + 1)),
-                                      description: "create \(m.podName) (server \(m.id)); it syncs as a non-voting follower"))
-                    steps.append(Step(kind: .gate(pod: m.podName, pods: model.members[0...ordinal].map(\.podName)),
-                                      description: "wait until \(m.podName) is Ready and serves"))
-                    steps.append(Step(kind: .run(.exec(pod: model.members[0].podName, container: serverContainer,
-                                                       command: ["zkCli.sh", "-server", "127.0.0.1:\(model.clientPort)",
-                                                                 "reconfig", "-add", m.serverLine])),
-                                      description: "add server \(m.id) with reconfig (needs a reconfig superuser or skipACL; the bundled engine does not implement reconfig yet)"))
+                                      description: "create \(m.podName) (server \(m.id)); it starts outside the membership"))
+                    steps.append(Step(kind: .started(pod: m.podName), description: "wait until the server in \(m.podName) answers"))
+                    steps.append(Step(kind: .reconfig(.add(ordinal: ordinal, asObserver: true)),
+                                      description: "add server \(m.id) as an observer (reconfig through zkctl's client, as the superuser)"))
+                    steps.append(Step(kind: .synced(pod: m.podName, pods: pods, observer: true),
+                                      description: "wait until server \(m.id) is synced as an observer"))
+                    if staged {
+                        steps.append(Step(kind: .reconfig(.add(ordinal: ordinal, asObserver: false)),
+                                          description: "promote server \(m.id) to participant"))
+                    }
+                    steps.append(Step(kind: .gate(pod: m.podName, pods: pods),
+                                      description: "wait until \(m.podName) is Ready and every pod serves with one leader"))
                 }
             } else {
                 for ordinal in stride(from: from - 1, through: to, by: -1) {
                     let pod = "\(model.name)-\(ordinal)"
-                    steps.append(Step(kind: .note, description: "remove the server of \(pod) from the ensemble with `reconfig -remove <id>` (its id is in the previous members list), then write once so the new configuration is active"))
-                    steps.append(Step(kind: .run(.scale(statefulSet: model.name, replicas: ordinal)),
-                                      description: "stop \(pod)"))
-                    steps.append(Step(kind: .gate(pod: model.members[0].podName, pods: (0..<ordinal).map { "\(model.name)-\($0)" }),
+                    if model.isBundled {
+                        steps.append(Step(kind: .handOver(pod: pod),
+                                          description: "if \(pod) leads, hand leadership to another voter"))
+                    }
+                    steps.append(Step(kind: .reconfig(.remove(pod: pod)),
+                                      description: "remove the server of \(pod) (reconfig through zkctl's client, as the superuser)"))
+                    steps.append(Step(kind: .committed, description: "a write commits in the new configuration"))
+                    steps.append(Step(kind: .run(.scale(statefulSet: model.name, replicas: ordinal)), description: "stop \(pod)"))
+                    steps.append(Step(kind: .gone(pod: pod), description: "wait until \(pod) is gone"))
+                    if ordinal == to {
+                        steps.append(Step(kind: .run(.publishMembers(configMap: model.configMap, pods: to)),
+                                          description: "publish the members list of pods 0-\(to - 1)"))
+                    }
+                    if keepVolumes {
+                        steps.append(Step(kind: .note, description: "--keep-volumes: the claims of \(pod) stay (\(model.claims(of: pod).joined(separator: ", ")))"))
+                    } else {
+                        steps.append(Step(kind: .run(.deleteClaims(model.claims(of: pod))),
+                                          description: "delete the claims of \(pod) (its data; the ensemble no longer needs it)"))
+                    }
+                    steps.append(Step(kind: .gate(pod: nil, pods: (0..<ordinal).map { "\(model.name)-\($0)" }),
                                       description: "wait until every remaining pod serves with one leader"))
                 }
-                steps.append(Step(kind: .run(.apply(directory: dir)), description: "publish the smaller members list"))
-                steps.append(Step(kind: .note, description: "the removed pods' volumes are kept (whenScaled: Retain); delete data-\(model.name)-<ordinal> PVCs once sure"))
             }
         }
         return steps
@@ -138,14 +192,39 @@ public enum KubernetesRollout {
             switch s.kind {
             case .run(let action): lines.append("   " + shellQuote(KubectlCluster.command(action, target: target)))
             case .gate(let pod, let pods):
-                lines.append("   " + shellQuote(KubectlCluster.waitCommand(pod: pod, timeoutSeconds: 300, target: target)))
+                if let pod { lines.append("   " + shellQuote(KubectlCluster.waitCommand(pod: pod, timeoutSeconds: 300, target: target))) }
                 let srvr = KubectlCluster.command(.exec(pod: "$p", container: serverContainer,
                                                         command: fourLetterWordCommand("srvr", clientPort: model.clientPort)),
                                                   target: target)
                 lines.append("   for p in \(pods.joined(separator: " ")); do "
                              + shellQuote(srvr).replacingOccurrences(of: "'$p'", with: "\"$p\"")
                              + " | grep Mode; done   # every pod serving, exactly one leader")
-            case .note: break
+            case .started(let pod):
+                lines.append("   " + shellQuote(KubectlCluster.command(.exec(pod: pod, container: serverContainer,
+                                                                           command: fourLetterWordCommand("ruok", clientPort: model.clientPort)),
+                                                                     target: target)) + "   # imok")
+            case .reconfig(let change):
+                let port = shellQuote(KubectlCluster.portForwardCommand(pod: model.members[0].podName, port: model.clientPort, target: target))
+                switch change {
+                case .add(let ordinal, let observer):
+                    lines.append("   \(port) &   # then, with zkCli.sh against the forwarded port, as the superuser:")
+                    lines.append("   reconfig -add \(observer ? model.members[ordinal].observerLine : model.members[ordinal].serverLine)")
+                case .remove(let pod):
+                    lines.append("   \(port) &   # then, with zkCli.sh against the forwarded port, as the superuser:")
+                    lines.append("   reconfig -remove <the id of \(pod)'s server in /zookeeper/config>")
+                }
+            case .synced(let pod, _, _):
+                let srvr = KubectlCluster.command(.exec(pod: pod, container: serverContainer,
+                                                        command: fourLetterWordCommand("srvr", clientPort: model.clientPort)),
+                                                  target: target)
+                lines.append("   " + shellQuote(srvr) + "   # Mode: observer/follower, Zxid as the leader's")
+            case .handOver(let pod):
+                lines.append("   " + shellQuote(KubectlCluster.command(.exec(pod: pod, container: serverContainer,
+                                                                           command: handOverCommand(adminPort: model.adminPort)),
+                                                                     target: target)))
+            case .gone(let pod):
+                lines.append("   " + shellQuote(["kubectl"] + target.flags + ["wait", "--for=delete", "pod/\(pod)", "--timeout=300s"]))
+            case .committed, .note: break
             }
         }
         return lines.joined(separator: "\n")

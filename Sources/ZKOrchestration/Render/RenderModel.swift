@@ -110,7 +110,9 @@ public struct RenderedFile: Equatable, Sendable {
     public var contents: String
 
     /// Whether the file holds a private key: written with mode 0600.
-    public var isPrivate: Bool { path == KubernetesTLSSecret.file || AnsibleTLS.isPrivateKey(path) }
+    public var isPrivate: Bool {
+        path == KubernetesTLSSecret.file || path == KubernetesModel.superuserSecretFile || AnsibleTLS.isPrivateKey(path)
+    }
 
     /// Writes generated files under `dir` (created): private ones with mode 0600, scripts and
     /// modules (.sh, .py) executable.

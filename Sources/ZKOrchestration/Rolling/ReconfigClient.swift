@@ -68,6 +68,63 @@ public struct ZKClientReconfigSender: ReconfigSender {
     }
 }
 
+/// One membership change made safely: the servers' configuration is read first; if it already is
+/// the target (a reply lost earlier) nothing is sent; if it is neither, someone else changed the
+/// membership and the change stops. The request carries the version read, so a change in between is
+/// refused (-103). Retried while another change is pending (-14), the new quorum is still syncing
+/// (-13) or the version moved on, until `timeout`.
+public struct ReconfigStep: Sendable {
+    public var sender: any ReconfigSender
+    public var servers: [(host: String, port: Int)]
+    public var password: String
+    public var timeout: Duration
+    public var retryInterval: Duration = .milliseconds(500)
+
+    public init(sender: any ReconfigSender, servers: [(host: String, port: Int)], password: String, timeout: Duration) {
+        self.sender = sender
+        self.servers = servers
+        self.password = password
+        self.timeout = timeout
+    }
+
+    /// The new configuration text ("" when the servers already had `target`). `report` gets progress
+    /// and whether it tells of an applied change.
+    public func send(from current: [EnsembleConfig.Member], to target: [EnsembleConfig.Member], joining: String?, leaving: String?,
+                     report: (String, Bool) -> Void) async throws -> String {
+        func show(_ m: [EnsembleConfig.Member]) -> String { m.map { "\($0.id):\($0.role.rawValue)" }.joined(separator: ",") }
+        let deadline = ContinuousClock.now + timeout
+        var lastError = ""
+        while ContinuousClock.now < deadline {
+            do {
+                let config = try await sender.readConfig(servers: servers, timeout: .seconds(10))
+                if config.members == target {
+                    report("the servers already have the new membership", false)
+                    return ""
+                }
+                guard config.members == current else {
+                    throw ZKCtlError("reconfig refused: the servers' membership (\(show(config.members))) is not the one zkctl expected (\(show(current))); it was changed outside zkctl: make the inventory match it before scaling")
+                }
+                switch try await sender.reconfig(servers: servers, password: password, joining: joining, leaving: leaving,
+                                                 fromConfigVersion: config.version ?? -1, timeout: .seconds(10)) {
+                case .applied(let config):
+                    report("new configuration: " + config.split(separator: "\n").joined(separator: " "), true)
+                    return config
+                case .refused(let code) where code == -14 || code == -13 || code == -103:
+                    lastError = ReconfigOutcome.describe(code)
+                case .refused(let code):
+                    throw ZKCtlError("reconfig refused: \(ReconfigOutcome.describe(code)) (code \(code))")
+                }
+            } catch let e as ZKCtlError where e.message.hasPrefix("reconfig refused") {
+                throw e
+            } catch {
+                lastError = "\(error)"
+            }
+            try await Task.sleep(for: retryInterval)
+        }
+        throw ZKCtlError("reconfig did not succeed within \(Int(timeout.seconds))s: \(lastError)")
+    }
+}
+
 /// `/zookeeper/config` text (pure).
 public struct EnsembleConfig: Equatable, Sendable {
     public struct Member: Equatable, Sendable {
@@ -76,10 +133,13 @@ public struct EnsembleConfig: Equatable, Sendable {
     }
     public var members: [Member]
     public var version: Int64?
+    /// Server id -> the host of its quorum address.
+    public var hosts: [Int: String] = [:]
 
     public static func parse(_ text: String) -> EnsembleConfig {
         var members: [Member] = []
         var version: Int64?
+        var hosts: [Int: String] = [:]
         for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
             if line.hasPrefix("version=") {
                 version = Int64(line.dropFirst("version=".count), radix: 16)
@@ -88,8 +148,10 @@ public struct EnsembleConfig: Equatable, Sendable {
                 let spec = line[line.index(after: eq)...].split(separator: ";")[0]
                 let role: NodeRole = spec.hasSuffix(":observer") ? .observer : .participant
                 members.append(Member(id: id, role: role))
+                hosts[id] = spec.hasPrefix("[") ? spec.dropFirst().split(separator: "]").first.map(String.init)
+                    : spec.split(separator: ":").first.map(String.init)
             }
         }
-        return EnsembleConfig(members: members.sorted { $0.id < $1.id }, version: version)
+        return EnsembleConfig(members: members.sorted { $0.id < $1.id }, version: version, hosts: hosts)
     }
 }

@@ -92,51 +92,9 @@ public struct RollingExecutor: Sendable {
         return Discovery(healthy: healthy, leader: health.leader, health: health)
     }
 
-    func status(_ node: NodeSpec) -> ServerStatus? {
-        guard let text = try? words.send("srvr", host: node.host, port: node.clientPort, timeout: .seconds(2)) else { return nil }
-        return FourLetterWords.parseSrvr(text)
-    }
-
-    func mntr(_ node: NodeSpec) -> [String: String] {
-        guard let text = try? words.send("mntr", host: node.host, port: node.clientPort, timeout: .seconds(2)) else { return [:] }
-        return FourLetterWords.parseMntr(text)
-    }
-
-    /// Is `node` back in the ensemble and synced: it serves as follower/observer (or leader), its zxid
-    /// reached the leader's, and the leader counts every other member as synced. Returns why not.
+    /// Is `node` back in the ensemble and synced (see `SyncCheck`). Returns why not.
     func syncState(_ node: NodeSpec, in inventory: Inventory) -> String? {
-        var leader: (NodeSpec, ServerStatus)?
-        for n in inventory.nodes where n.id != node.id {
-            if let s = status(n), s.mode == .leader { leader = (n, s); break }
-        }
-        guard let mine = status(node) else { return "node \(node.id) does not answer srvr yet" }
-        switch mine.mode {
-        case .leader:
-            leader = (node, mine)
-        case .follower, .observer:
-            break
-        default:
-            return "node \(node.id) is \(mine.mode.rawValue)"
-        }
-        guard let (leaderNode, leaderStatus) = leader else { return "no leader yet" }
-        if leaderNode.id != node.id {
-            if let lz = leaderStatus.zxid, let z = mine.zxid, z < lz {
-                return "node \(node.id) at zxid \(FourLetterWords.formatZxid(z)), leader \(leaderNode.id) at \(FourLetterWords.formatZxid(lz))"
-            }
-        }
-        let m = mntr(leaderNode)
-        let followers = inventory.voters.count - 1
-        let observers = inventory.observers.count
-        if let v = m["zk_synced_followers"].flatMap({ Int($0) }), v < followers {
-            return "leader \(leaderNode.id) reports \(v)/\(followers) followers synced"
-        }
-        if let v = m["zk_synced_observers"].flatMap({ Int($0) }), v < observers {
-            return "leader \(leaderNode.id) reports \(v)/\(observers) observers synced"
-        }
-        if m["zk_synced_followers"] == nil && m["zk_followers"] == nil && inventory.nodes.count > 1 {
-            return "leader \(leaderNode.id) gave no mntr answer"
-        }
-        return nil
+        SyncCheck.state(of: node, among: inventory.nodes, words: words)
     }
 
     /// Polls `syncState` until it is nil; fails at once when the node's process exits.
@@ -309,39 +267,12 @@ public struct RollingExecutor: Sendable {
     /// the new quorum is still syncing (-13) or the version moved on.
     func sendReconfig(_ inventory: Inventory, target: Inventory, password: String, joining: String?, leaving: String?,
                       step: Int, total: Int, node: Int) async throws -> String {
-        let servers = inventory.nodes.map { (host: $0.host, port: $0.clientPort) }
         func members(_ inv: Inventory) -> [EnsembleConfig.Member] { inv.nodes.map { .init(id: $0.id, role: $0.role) } }
-        let deadline = ContinuousClock.now + syncTimeout
-        var lastError = ""
-        while ContinuousClock.now < deadline {
-            do {
-                let config = try await reconfig.readConfig(servers: servers, timeout: .seconds(10))
-                if config.members == members(target) {
-                    emit("reconfig", step: step, total: total, node: node, "the servers already have the new membership")
-                    return ""
-                }
-                guard config.members == members(inventory) else {
-                    throw ZKCtlError("reconfig refused: the servers' membership (\(config.members.map { "\($0.id):\($0.role.rawValue)" }.joined(separator: ","))) is not the one zkctl recorded (\(members(inventory).map { "\($0.id):\($0.role.rawValue)" }.joined(separator: ","))); it was changed outside zkctl: make the inventory match it before scaling")
-                }
-                switch try await reconfig.reconfig(servers: servers, password: password, joining: joining, leaving: leaving,
-                                             fromConfigVersion: config.version ?? -1, timeout: .seconds(10)) {
-                case .applied(let config):
-                    emit("reconfig", step: step, total: total, node: node, action: joining != nil ? "add" : "remove",
-                         "new configuration: " + config.split(separator: "\n").joined(separator: " "))
-                    return config
-                case .refused(let code) where code == -14 || code == -13 || code == -103:
-                    lastError = ReconfigOutcome.describe(code)
-                case .refused(let code):
-                    throw ZKCtlError("reconfig refused: \(ReconfigOutcome.describe(code)) (code \(code))")
-                }
-            } catch let e as ZKCtlError where e.message.hasPrefix("reconfig refused") {
-                throw e
-            } catch {
-                lastError = "\(error)"
+        return try await ReconfigStep(sender: reconfig, servers: inventory.nodes.map { (host: $0.host, port: $0.clientPort) },
+                                      password: password, timeout: syncTimeout)
+            .send(from: members(inventory), to: members(target), joining: joining, leaving: leaving) { message, applied in
+                emit("reconfig", step: step, total: total, node: node, action: applied ? (joining != nil ? "add" : "remove") : nil, message)
             }
-            try await Task.sleep(for: .milliseconds(500))
-        }
-        throw ZKCtlError("reconfig did not succeed within \(Int(syncTimeout.seconds))s: \(lastError)")
     }
 
     func add(_ node: NodeSpec, current: Inventory, next: Inventory, engine: ResolvedEngine, password: String,

@@ -33,6 +33,15 @@ struct GenerateKubernetes: ParsableCommand {
             domain given with --cluster-domain (default: cluster.local). It is kept in that directory \
             and reused on the next run until those names change, so regenerating shows no diff.
 
+            The cluster's superuser goes into superuser-secret.yaml (a Secret with its password and \
+            digest, mode 0600; keep it out of version control): the pods put the digest into \
+            zoo.cfg and `zkctl k8s scale` changes the membership as that user. The password is kept \
+            in <home>/clusters/<cluster>/superuser.secret and reused when the manifests are \
+            regenerated.
+
+            --kube-version 1.N makes the manifests for an older cluster: fields that release does \
+            not know are left out, and zkctl says which and what that changes.
+
             Example, with an inventory that sets zk_tls: true:
               zkctl generate kubernetes -i tls.yaml --namespace zk --issue-tls-secret -o k8s/
               kubectl apply -k k8s/    # keep k8s/tls-secret.yaml out of version control
@@ -63,6 +72,9 @@ struct GenerateKubernetes: ParsableCommand {
     var noNetworkPolicy = false
     @Flag(help: "Also generate a Prometheus Operator ServiceMonitor (Apache ZooKeeper's metrics provider).")
     var serviceMonitor = false
+    @Option(help: ArgumentHelp("The Kubernetes release to generate for, e.g. 1.24 (oldest 1.\(KubernetesOptions.oldestKubeMinor)).",
+                               valueName: "1.N"))
+    var kubeVersion: String = "1.\(KubernetesOptions.currentKubeMinor)"
     @Flag(name: .customLong("issue-tls-secret"), help: ArgumentHelp(
         "Also write the TLS Secret the pods mount (tls-secret.yaml), signed by the cluster's zkctl CA. Needs zk_tls: true.",
         discussion: "The file holds a private key (mode 0600): do not commit it. The names it covers are described above."))
@@ -72,14 +84,24 @@ struct GenerateKubernetes: ParsableCommand {
         if clusterDomain != nil && namespace == nil {
             throw ValidationError("--cluster-domain needs --namespace: a fully qualified pod name reads <pod>.<headless>.<namespace>.svc.<domain>")
         }
+        guard let minor = KubernetesOptions.kubeMinor(kubeVersion) else {
+            throw ValidationError("--kube-version \(kubeVersion): not a Kubernetes version; give it as 1.N, e.g. 1.24")
+        }
+        guard minor >= KubernetesOptions.oldestKubeMinor else {
+            throw ValidationError("--kube-version \(kubeVersion): older than 1.\(KubernetesOptions.oldestKubeMinor), which the manifests need (StatefulSet minReadySeconds, fsGroupChangePolicy)")
+        }
     }
 
     func run() throws {
         let inv = try InventoryLoader.load(path: inventory)
-        let options = KubernetesOptions(
+        var options = KubernetesOptions(
             namespace: namespace, image: image, engine: engine, storageClass: storageClass,
             dataSize: dataSize, dataLogSize: datalogSize, hardAntiAffinity: !softAntiAffinity,
             networkPolicy: !noNetworkPolicy, serviceMonitor: serviceMonitor, clusterDomain: clusterDomain)
+        options.kubeMinor = KubernetesOptions.kubeMinor(kubeVersion) ?? KubernetesOptions.currentKubeMinor
+        for field in KubernetesModel.derive(inv, options: options).omittedFields {
+            printErr("zkctl: for Kubernetes \(kubeVersion), left out \(field)")
+        }
         var secretData: [KubernetesModel.SecretEntry] = []
         if issueTLSSecret {
             try KubernetesTLSSecret.requireTLS(inv, path: inventory)
@@ -93,10 +115,18 @@ struct GenerateKubernetes: ParsableCommand {
             let holder = output.map { ($0 as NSString).appendingPathComponent(KubernetesTLSSecret.file) } ?? "the YAML on stdout (Secret \(model.tlsSecret))"
             printErr("zkctl: warning: \(holder) holds a private key; do not commit it")
         }
-        let files = try Renderer(source: try global.templateSource()).renderKubernetes(inv, options: options, tlsSecretData: secretData)
+        // The superuser `zkctl k8s scale` changes the membership as: the cluster's, kept in zkctl's
+        // home like a local cluster's, so regenerating the manifests keeps the password the pods have.
+        _ = try global.store.ensureSuperuserSecret(inv.cluster.name)
+        guard let password = global.store.superuserPassword(inv.cluster.name) else {
+            throw ZKCtlError("cannot read the superuser password of \(inv.cluster.name) from \(global.store.layout(inv.cluster.name).superuserSecretFile)")
+        }
+        let files = try Renderer(source: try global.templateSource()).renderKubernetes(inv, options: options, tlsSecretData: secretData,
+                                                                                       superuserPassword: password)
         if let output {
             try GenerateOutput.write(files, to: output)
             printErr("zkctl: wrote \(files.count) files to \(output); apply with: kubectl apply -k \(output)")
+            printErr("zkctl: \((output as NSString).appendingPathComponent(KubernetesModel.superuserSecretFile)) holds the cluster's superuser password; do not commit it")
         } else {
             print(GenerateOutput.stream(files.filter { $0.path != "kustomization.yaml" }), terminator: "")
         }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import ZKOrchestration
 
-struct K8s: ParsableCommand {
+struct K8s: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "k8s",
         abstract: "Rolling operations on an ensemble deployed with `zkctl generate kubernetes`.",
@@ -11,13 +11,14 @@ struct K8s: ParsableCommand {
             exactly one leader. The first failed gate stops the operation.
 
             The steps run through kubectl (--context, -n); a cluster kubectl cannot reach, or a \
-            StatefulSet without its pods, is an error. With --dry-run they are printed as commands to \
-            run by hand and the cluster is not asked.
+            StatefulSet without its pods, is an error (exit 1) that names the context, namespace and \
+            StatefulSet. With --dry-run they are printed as commands to run by hand and the cluster \
+            is not asked.
 
             Examples:
               zkctl k8s restart -i inventory/production-3.yaml -n zk
               zkctl k8s upgrade -i inventory/production-3.yaml --image zookeeper:3.9.4 --dry-run
-              zkctl k8s scale -i inventory/production-3.yaml -k k8s/ --from 1
+              zkctl k8s scale -i inventory/production-3.yaml -n zk --dry-run --from 5
             """,
         subcommands: [K8sRestart.self, K8sUpgrade.self, K8sScale.self])
 }
@@ -43,60 +44,75 @@ struct K8sTargetOptions: ParsableArguments {
     }
 
     /// Runs against the cluster kubectl reaches, with progress on stderr.
-    func runner(_ model: KubernetesModel) -> KubernetesRolloutRunner {
-        KubernetesRolloutRunner(cluster: KubectlCluster(target: target), model: model,
-                                gateTimeout: .seconds(Int64(gateTimeout)), log: { printErr("zkctl: " + $0) })
+    func runner(_ model: KubernetesModel) throws -> KubernetesRolloutRunner {
+        var runner = KubernetesRolloutRunner(cluster: KubectlCluster(target: target), model: model,
+                                             gateTimeout: .seconds(Int64(gateTimeout)), log: { printErr("zkctl: " + $0) })
+        let renderer = Renderer(source: InMemoryTemplateSource(BundledTemplates.files, description: "zkctl's built-in templates"))
+        runner.configMap = { pods in try renderer.render(template: "kubernetes/configmap.yaml", model: model.withMembers(pods)) }
+        return runner
     }
 
     /// The plan as commands to run by hand (--dry-run).
-    func printPlan(_ model: KubernetesModel, _ operation: KubernetesRollout.Operation, manifests: String? = nil) {
-        print(KubernetesRollout.render(KubernetesRollout.plan(model, operation: operation, modes: [:], target: target,
-                                                              manifests: manifests),
+    func printPlan(_ model: KubernetesModel, _ operation: KubernetesRollout.Operation, keepVolumes: Bool = false) {
+        print(KubernetesRollout.render(KubernetesRollout.plan(model, operation: operation, modes: [:], keepVolumes: keepVolumes),
                                        model: model, target: target))
     }
 }
 
-struct K8sRestart: ParsableCommand {
+struct K8sRestart: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "restart", abstract: "Replace every pod, leader last, behind health gates.")
     @OptionGroup var options: K8sTargetOptions
 
-    func run() throws {
+    func run() async throws {
         let model = try options.model()
         if options.dryRun { return options.printPlan(model, .restart) }
-        try options.runner(model).roll(.restart)
+        try await options.runner(model).roll(.restart)
     }
 }
 
-struct K8sUpgrade: ParsableCommand {
+struct K8sUpgrade: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "upgrade", abstract: "Switch to another image, one pod at a time, leader last.")
     @OptionGroup var options: K8sTargetOptions
     @Option(help: "The new image, e.g. zookeeper:3.9.4.")
     var image: String
 
-    func run() throws {
+    func run() async throws {
         let model = try options.model()
         if options.dryRun { return options.printPlan(model, .upgrade(image: image)) }
-        try options.runner(model).roll(.upgrade(image: image))
+        try await options.runner(model).roll(.upgrade(image: image))
     }
 }
 
-struct K8sScale: ParsableCommand {
+struct K8sScale: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scale",
         abstract: "Grow or shrink the StatefulSet to the inventory's size, one server per step.",
-        discussion: "Edit the inventory, regenerate the manifests into the -k directory, then run this.")
-    @OptionGroup var options: K8sTargetOptions
-    @Option(name: [.customShort("k"), .long], help: ArgumentHelp("Directory of the regenerated manifests.", valueName: "dir"))
-    var manifests: String
-    @Option(help: "Current replicas (default: read from the cluster).")
-    var from: Int?
+        discussion: """
+            Edit the inventory (add or remove servers), then run this; the manifests need not be \
+            applied again. Growing, each step publishes the members list with the new server, \
+            raises the StatefulSet's replicas by one, waits until the new server answers, adds it as \
+            an observer by reconfig, waits until it is synced, promotes it and waits until every pod \
+            serves. Shrinking, each step hands leadership over if the leaving server leads, removes \
+            it by reconfig, waits for a write to commit, lowers the replicas, waits until the pod is \
+            gone and deletes its claims (--keep-volumes keeps them). Only the replica count and the \
+            members list change: the image and pod template stay as they are.
 
-    func run() throws {
+            Membership changes go through zkctl's own client, over `kubectl port-forward` to the \
+            first pod, as the cluster's superuser, whose password zkctl reads from the Secret \
+            <cluster>-zk-superuser that `zkctl generate kubernetes` writes.
+            """)
+    @OptionGroup var options: K8sTargetOptions
+    @Option(help: "Current replicas (default: read from the cluster; needed with --dry-run).")
+    var from: Int?
+    @Flag(help: "Keep the PersistentVolumeClaims of removed servers.")
+    var keepVolumes = false
+
+    func run() async throws {
         let model = try options.model()
         if options.dryRun {
             guard let from else { throw ZKCtlError("pass --from N (the StatefulSet's current replicas) with --dry-run") }
-            return options.printPlan(model, .scale(from: from), manifests: manifests)
+            return options.printPlan(model, .scale(from: from), keepVolumes: keepVolumes)
         }
-        try options.runner(model).scale(from: from, manifests: manifests)
+        try await options.runner(model).scale(from: from, keepVolumes: keepVolumes)
     }
 }
