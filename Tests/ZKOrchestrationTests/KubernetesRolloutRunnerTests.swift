@@ -53,7 +53,14 @@ final class FakeCluster: KubernetesCluster, @unchecked Sendable {
         // The StatefulSet creates it again; a replaced leader hands leadership to the lowest other pod.
         if leader == pod { leader = pods.keys.filter { $0 != pod && !down.contains($0) && !observers.contains($0) }.min() }
         if breaksWhenReplaced.contains(pod) { down.insert(pod) } else { down.remove(pod) }
+        // The controller creates it again after a while (a few listings), as a StatefulSet does.
+        pods[pod] = nil
+        recreating[pod] = listingsBeforeRecreate
     }
+
+    /// Listings a deleted pod stays absent for.
+    var listingsBeforeRecreate = 2
+    private var recreating: [String: Int] = [:]
 
     func apply(manifest: String) throws {
         let servers = manifest.split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix("server.") }
@@ -98,11 +105,15 @@ final class FakeCluster: KubernetesCluster, @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         try reach()
         #expect(labels.contains(KubernetesModel.Label(key: "app.kubernetes.io/component", value: "server")))
+        for (pod, left) in recreating {
+            if left <= 0 { add(pod); recreating[pod] = nil } else { recreating[pod] = left - 1 }
+        }
         return Array(pods.values)
     }
 
     func waitReady(pod: String, timeout: Duration) throws {
         try record("wait \(pod)")
+        if lock.withLock({ pods[pod] == nil }) { throw ZKCtlError("Error from server (NotFound): pods \"\(pod)\" not found") }
         if neverReady.contains(pod) { throw ZKCtlError("timed out waiting for the condition on pods/\(pod)") }
     }
 

@@ -53,7 +53,7 @@ KNOWN = {
     "capabilities": {"drop"}, "lifecycle": {"preStop"}, "preStop": {"exec"}, "env": {"name", "value"},
     "volumeMount": {"name", "mountPath", "readOnly"},
     "probe": {"exec", "periodSeconds", "timeoutSeconds", "failureThreshold", "initialDelaySeconds"},
-    "configMap": {"name", "defaultMode"}, "secret": {"secretName", "defaultMode"}, "emptyDir": {"sizeLimit"},
+    "configMap": {"name", "defaultMode"}, "secret": {"secretName", "defaultMode", "optional"}, "emptyDir": {"sizeLimit"},
     "volumeClaimTemplate": {"accessModes", "resources", "storageClassName"},
 }
 
@@ -99,10 +99,12 @@ class Pod:
     def __init__(self, name, ordinal, address):
         self.name, self.ordinal, self.address = name, ordinal, address
         self.proc, self.volumes, self.starts, self.dir = None, {}, 0, None
+        self.image_bin = None  # the image's /usr/local/bin when it is not the cluster's (deploy.kube_standin)
 
 
 class Cluster:
-    def __init__(self, work, manifests, zkserver):
+    def __init__(self, work, manifests, zkserver, slots=None):
+        """`slots`: how many pods the network and the names have room for (default: the replicas)."""
         import yaml  # here, so that a run without root skips before needing PyYAML
         self.work, self.procs = work, []
         objs = [o for f in sorted(glob.glob(os.path.join(manifests, "*.yaml"))) for o in yaml.safe_load_all(open(f)) if o]
@@ -131,9 +133,9 @@ class Cluster:
         self.client_port = next(p["containerPort"] for p in self.main["ports"] if p["name"] == "tcp-client")
         self.image = image_from_dockerfile()
         # the pod network: pod i in namespace i + 1 of a bridge of its own, at SUBNET.(i + 1)
-        self.net = netns.Network(spec["replicas"], subnet=SUBNET, tag=f"zpc{os.getpid() % 100000}")
-        self.pods = [Pod(f"{sts['metadata']['name']}-{i}", i, self.net.address(i + 1))
-                     for i in range(spec["replicas"])]
+        slots = slots or spec["replicas"]
+        self.net = netns.Network(slots, subnet=SUBNET, tag=f"zpc{os.getpid() % 100000}")
+        self.pods = [Pod(f"{sts['metadata']['name']}-{i}", i, self.net.address(i + 1)) for i in range(slots)]
         self.mnt = os.path.join(work, "mnt")  # every container mounts its own tmpfs root here, in its own namespace
         self.image_bin = os.path.join(work, "image-bin")  # the image's /usr/local/bin: zkserver alone
         for d in (self.mnt, self.image_bin, os.path.join(work, "logs")):
@@ -226,6 +228,8 @@ class Cluster:
                 continue
             src = v.get("configMap") or v["secret"]
             ref, store = (src["name"], self.configmaps) if "configMap" in v else (src["secretName"], self.secrets)
+            if ref not in store and src.get("optional"):
+                continue  # an optional volume whose object does not exist: an empty directory
             if ref not in store:
                 raise RuntimeError(f"volume {name}: {ref} is not in the manifests, the pod would never start")
             for key, value in store[ref].items():
@@ -251,7 +255,7 @@ class Cluster:
               'mkdir "$R/usr" "$R/proc" "$R/dev" "$R/sys" "$R/etc" && mkdir -m 1777 "$R/tmp"',
               'for d in bin lib lib64 sbin; do ln -s "usr/$d" "$R/$d"; done',
               'mount --rbind /usr "$R/usr"' + ro("/usr"),
-              f'mount --bind {q(self.image_bin)} "$R/usr/local/bin"' + ro("/usr/local/bin"),
+              f'mount --bind {q(pod.image_bin or self.image_bin)} "$R/usr/local/bin"' + ro("/usr/local/bin"),
               f'cp -a {q(self.etc)}/. "$R/etc/" && mkdir -p "$R/etc/ssl/certs"',
               'mount --bind /etc/ssl/certs "$R/etc/ssl/certs"' + ro("/etc/ssl/certs"),
               'for d in proc dev sys; do mount --rbind "/$d" "$R/$d"; done',
@@ -305,12 +309,16 @@ class Cluster:
                             f"{pod.name} (start {pod.starts}): init container {', '.join(results)}; "
                             f"{self.data_dir}/myid is {myid} (zoo.cfg.dynamic: server.{want} at its name)", output):
             return False
-        with open(self.log(pod), "w") as log:
+        self.start_main(pod)
+        return True
+
+    def start_main(self, pod):
+        """The server container (again, after it exited: the kubelet restarts it in the same pod)."""
+        with open(self.log(pod), "a") as log:
             pod.proc = subprocess.Popen(self.argv(pod, self.main, self.main["command"] + self.main.get("args", [])),
                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         self.procs.append(pod.proc)
-        return True
 
     def check_process(self, pod, checks):
         """The Popen pid is zkserver itself (every step exec'd), with the pod's identity and no privilege."""
@@ -416,6 +424,15 @@ def tail(path, lines=15):
         return ""
 
 
+def conclude(checks, work, keep):
+    """The end of a run: keep or remove the work directory, then the last line, `N passed, M failed`."""
+    if keep:
+        print(f"work dir kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{checks.passed} passed, {checks.failed} failed")
+
+
 def zk_roundtrip(cl, pods, path, value=None):
     """kazoo from the host: writes `value` through the first pod when given, then reads the node through every
     pod after a sync. Returns {pod: data}, or {"error": ...}."""
@@ -515,11 +532,7 @@ def main():
     finally:
         if cl:
             cl.cleanup()
-        if args.keep:
-            print(f"work dir kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-        print(f"{checks.passed} passed, {checks.failed} failed")
+        conclude(checks, work, args.keep)
     return 1 if checks.failed else 0
 
 

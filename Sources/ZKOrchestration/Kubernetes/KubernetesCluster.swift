@@ -237,10 +237,15 @@ final class KubectlPortForward: PortForward, @unchecked Sendable {
         reader.readabilityHandler = { h in if h.availableData.isEmpty { h.readabilityHandler = nil } }
     }
 
+    /// SIGTERM, then SIGKILL after a second: a child may inherit zkctl's blocked SIGTERM.
     func close() {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
+        guard process.isRunning else { return }
+        process.terminate()
+        let grace = ContinuousClock.now + .seconds(1)
+        while process.isRunning && ContinuousClock.now < grace { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        while process.isRunning { usleep(10_000) }
     }
 
-    deinit { if process.isRunning { process.terminate() } }
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 }

@@ -60,7 +60,10 @@ public struct KubernetesRolloutRunner: Sendable {
             current = from
         } else {
             do { current = try cluster.replicas(statefulSet: model.name) } catch {
-                throw ZKCtlError("cannot read the replicas of \(statefulSet): \(error); pass --from N")
+                if "\(error)".contains("(NotFound)") {
+                    throw ZKCtlError("\(statefulSet) does not exist: \(error); apply the manifests (kubectl apply -k) or give the right --context and -n")
+                }
+                throw ZKCtlError("cannot read the replicas of \(statefulSet): \(error)")
             }
         }
         _ = try checkPods((0..<current).map { "\(model.name)-\($0)" })
@@ -338,6 +341,12 @@ public struct KubernetesRolloutRunner: Sendable {
     func gate(pod: String?, pods: [String]) throws {
         let seconds = gateTimeout.milliseconds / 1000
         if let pod {
+            // A deleted pod is created again by the StatefulSet controller a moment later; `kubectl
+            // wait` on a pod that does not exist yet fails at once.
+            try wait("\(pod) was not created again") {
+                guard let pods = try? cluster.listPods(labels: model.selectorLabels) else { return "the pods cannot be listed" }
+                return pods.contains { $0.name == pod } ? nil : "\(pod) does not exist yet"
+            }
             do { try cluster.waitReady(pod: pod, timeout: gateTimeout) } catch {
                 throw ZKCtlError("\(pod) did not become Ready in \(seconds)s: \(error); stopping here")
             }
