@@ -211,6 +211,7 @@ extension ZooKeeperServer {
         r.largeRequestsRejected = st.largeRequestsRejected
         let disk = quorum.stats
         r.snapshotsTaken = disk.snapshotsTaken
+        r.lookingCount = disk.lookingCount
         r.lastSnapshotZxid = disk.lastSnapshotZxid
         r.fsyncCount = disk.fsyncCount
         r.fsyncAvgMs = disk.fsyncCount == 0 ? 0 : Double(disk.fsyncTotalNanos) / Double(disk.fsyncCount) / 1e6

@@ -383,7 +383,7 @@ public final class ZooKeeperServer: @unchecked Sendable {
     func finishReply(_ conn: ClientConnection, start: UInt64, write: Bool = false) {
         let now = Self.monotonicNanos()
         conn.recordLatency(start, now: now)
-        metrics.observeRequest(nanos: now &- start, write: write)
+        metrics.observeRequest(nanos: now &- start, write: write, now: now)
         let ms = Int64((now &- start) / 1_000_000)
         stats.packetsSent += 1
         stats.minLatencyMs = min(stats.minLatencyMs, ms)

@@ -3,9 +3,9 @@ import Testing
 
 /// A zkserver scrape, shortened: families in any order, HELP/TYPE lines, labelled histograms.
 private let scrape = """
-    # HELP zk_znode_count Znodes in the data tree.
-    # TYPE zk_znode_count gauge
-    zk_znode_count 27.0
+    # HELP znode_count Znodes in the data tree.
+    # TYPE znode_count gauge
+    znode_count 27.0
     # TYPE zk_request_latency_seconds histogram
     zk_request_latency_seconds_bucket{type="write",le="0.001"} 0
     zk_request_latency_seconds_bucket{type="write",le="0.0025"} 90
@@ -17,9 +17,9 @@ private let scrape = """
     zk_request_latency_seconds_bucket{type="read",le="0.001"} 5
     zk_request_latency_seconds_bucket{type="read",le="+Inf"} 5
     zk_request_latency_seconds_count{type="read"} 5
-    zk_outstanding_requests 3.0
-    zk_watch_count 4.0
-    zk_global_sessions 2.0
+    outstanding_requests 3.0
+    watch_count 4.0
+    global_sessions 2.0
     # TYPE zk_fsync_seconds histogram
     zk_fsync_seconds_bucket{le="0.0001"} 10
     zk_fsync_seconds_bucket{le="0.00025"} 20
@@ -32,7 +32,7 @@ private let scrape = """
     @Test func parsesSamplesLabelsAndSpecialValues() throws {
         let s = PrometheusExposition.parse(scrape)
         #expect(s.count == 19)
-        #expect(s.first == MetricSample(name: "zk_znode_count", value: 27))
+        #expect(s.first == MetricSample(name: "znode_count", value: 27))
         #expect(s.contains(MetricSample(name: "zk_request_latency_seconds_bucket", labels: ["type": "write", "le": "+Inf"], value: 100)))
         #expect(s.contains(MetricSample(name: "zk_quorum_state", labels: ["state": "leader"], value: 1)))
         let odd = PrometheusExposition.parse("""
@@ -74,6 +74,9 @@ private let scrape = """
         #expect(abs(m.writeP99Seconds! - 0.0075) < 1e-12)
         // fsync: rank 19.8 of 20 lies in (0.0001, 0.00025].
         #expect(abs(m.fsyncP99Seconds! - (0.0001 + 0.00015 * 9.8 / 10)) < 1e-12)
+        // Apache ZooKeeper's provider: the same gauges, write latency from its updatelatency summary (ms).
+        let apache = NodeMetrics(text: "znode_count 9.0\nupdatelatency{quantile=\"0.99\",} 12.0\nupdatelatency_count 40.0\n")
+        #expect(apache.znodes == 9 && apache.writes == 40 && apache.writeP99Seconds == 0.012 && apache.fsyncP99Seconds == nil)
         // Another server's metrics: nothing recognised, nothing invented.
         #expect(NodeMetrics(text: "jvm_threads_current 40\n") == NodeMetrics())
         #expect(NodeMetrics.formatSeconds(0.0075) == "7.5ms")

@@ -86,7 +86,7 @@ private func parseExposition(_ bytes: [UInt8]) -> [String: Double] {
     var out: [String: Double] = [:]
     for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init) {
         if line.hasPrefix("#") {
-            #expect(line.hasPrefix("# HELP zk_") || line.hasPrefix("# TYPE zk_"), "\(line)")
+            #expect(line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE "), "\(line)")
             continue
         }
         guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
@@ -105,13 +105,13 @@ private func parseExposition(_ bytes: [UInt8]) -> [String: Double] {
 
 @Test func metricsExpositionHasCumulativeBucketsAndStates() {
     let m = ServerMetrics()
-    m.observeRequest(nanos: 200_000, write: false)
-    m.observeRequest(nanos: 3_000_000, write: false)
-    m.observeRequest(nanos: 20_000_000_000, write: true)
-    m.observeFsync(nanos: 1_000_000)
+    m.observeRequest(nanos: 200_000, write: false, now: 1)
+    m.observeRequest(nanos: 3_000_000, write: false, now: 1)
+    m.observeRequest(nanos: 20_000_000_000, write: true, now: 1)
+    m.observeFsync(nanos: 1_000_000, now: 1)
     var r = sampleReading()
     r.mode = "leader"
-    let s = parseExposition(m.scrape(r))
+    let s = parseExposition(m.scrape(r, now: 2))
     #expect(s[#"zk_request_latency_seconds_bucket{le="0.00025",type="read"}"#] == 1)
     #expect(s[#"zk_request_latency_seconds_bucket{le="0.005",type="read"}"#] == 2)
     #expect(s[#"zk_request_latency_seconds_bucket{le="+Inf",type="read"}"#] == 2)
@@ -121,13 +121,20 @@ private func parseExposition(_ bytes: [UInt8]) -> [String: Double] {
     #expect(s[#"zk_request_latency_seconds_sum{type="read"}"#].map { abs($0 - 0.0032) < 1e-9 } == true)
     #expect(s[#"zk_fsync_seconds_bucket{le="0.001"}"#] == 1)
     #expect(s["zk_fsync_seconds_count"] == 1)
-    #expect(s["zk_znode_count"] == 12)
-    #expect(s["zk_watch_count"] == 3)
-    #expect(s["zk_global_sessions"] == 4)
+    #expect(s["znode_count"] == 12)
+    #expect(s["watch_count"] == 3)
+    #expect(s["global_sessions"] == 4)
     #expect(s[#"zk_quorum_state{state="leader"}"#] == 1)
     #expect(s[#"zk_quorum_state{state="standalone"}"#] == 0)
     #expect(s["zk_last_zxid"] == Double(0x1_0000_0005))
-    #expect(s["zk_packets_received_total"] == 100)
+    #expect(s["packets_received"] == 100)
+    // Apache's summaries: milliseconds, a median (and 0.9, 0.99 for latencies), count and sum.
+    #expect(s["fsynctime_count"] == 1 && s["fsynctime_sum"] == 1 && s[#"fsynctime{quantile="0.5"}"#] == 1)
+    #expect(s["updatelatency_count"] == 1 && s[#"updatelatency{quantile="0.99"}"#] == 20_000)
+    #expect(s["readlatency_count"] == 2 && s[#"readlatency{quantile="0.5"}"#] == 0.2)
+    #expect(s["election_time_count"] == 0 && s[#"election_time{quantile="0.5"}"#]?.isNaN == true)
+    #expect(s[#"jvm_memory_bytes_used{area="heap"}"#].map { $0 > 0 } == true)
+    #expect(s["process_cpu_seconds_total"].map { $0 > 0 } == true)
     #expect(s["zk_serving"] == 1)
     // Every bucket series is cumulative.
     let prefix = #"zk_request_latency_seconds_bucket{le=""#, suffix = #"",type="read"}"#
@@ -141,30 +148,34 @@ private func parseExposition(_ bytes: [UInt8]) -> [String: Double] {
 @Test func metricsMoveBetweenScrapes() {
     let m = ServerMetrics()
     var r = sampleReading()
-    let first = parseExposition(m.scrape(r))
-    for _ in 0..<5 { m.observeRequest(nanos: 2_000_000, write: true) }
-    m.observeFsync(nanos: 40_000)
+    let first = parseExposition(m.scrape(r, now: 1))
+    for _ in 0..<5 { m.observeRequest(nanos: 2_000_000, write: true, now: 2) }
+    m.observeFsync(nanos: 40_000, now: 2)
     r.nodeCount += 7
     r.outstandingRequests = 2
     r.packetsReceived += 50
     r.mode = "follower"
-    let second = parseExposition(m.scrape(r))
+    let second = parseExposition(m.scrape(r, now: 3))
     #expect(second[#"zk_request_latency_seconds_count{type="write"}"#] == first[#"zk_request_latency_seconds_count{type="write"}"#]! + 5)
     #expect(second[#"zk_request_latency_seconds_bucket{le="0.0025",type="write"}"#] == 5)
     #expect(second[#"zk_request_latency_seconds_bucket{le="0.001",type="write"}"#] == 0)
     #expect(second[#"zk_fsync_seconds_bucket{le="0.0001"}"#] == 1)
-    #expect(second["zk_znode_count"] == first["zk_znode_count"]! + 7)
-    #expect(second["zk_outstanding_requests"] == 2)
-    #expect(second["zk_packets_received_total"] == 150)
+    #expect(second["znode_count"] == first["znode_count"]! + 7)
+    #expect(second["outstanding_requests"] == 2)
+    #expect(second["packets_received"] == 150)
+    #expect(second["updatelatency_count"] == 5 && second["updatelatency_sum"] == 10)
     #expect(second[#"zk_quorum_state{state="follower"}"#] == 1 && second[#"zk_quorum_state{state="standalone"}"#] == 0)
-    // `srst` resets the server's count; the Prometheus counter keeps going up.
+    // Apache's packets_received is a gauge that `srst` resets.
     r.packetsReceived = 10
-    #expect(parseExposition(m.scrape(r))["zk_packets_received_total"] == 160)
+    #expect(parseExposition(m.scrape(r, now: 4))["packets_received"] == 10)
+    // Observations older than the 10-minute window leave the quantiles, not the count and sum.
+    let later = parseExposition(m.scrape(r, now: 3 + SlidingSummary.windowNanos + 1))
+    #expect(later[#"updatelatency{quantile="0.5"}"#]?.isNaN == true && later["updatelatency_count"] == 5)
 }
 
 @Test func serversHaveSeparateRegistries() {
     let a = ServerMetrics(), b = ServerMetrics()
-    a.observeRequest(nanos: 1000, write: true)
-    #expect(parseExposition(a.scrape(sampleReading()))[#"zk_request_latency_seconds_count{type="write"}"#] == 1)
-    #expect(parseExposition(b.scrape(sampleReading()))[#"zk_request_latency_seconds_count{type="write"}"#] == 0)
+    a.observeRequest(nanos: 1000, write: true, now: 1)
+    #expect(parseExposition(a.scrape(sampleReading(), now: 2))[#"zk_request_latency_seconds_count{type="write"}"#] == 1)
+    #expect(parseExposition(b.scrape(sampleReading(), now: 2))[#"zk_request_latency_seconds_count{type="write"}"#] == 0)
 }

@@ -49,7 +49,7 @@ def test_status_shows_metrics_that_move_after_writes(cluster):
     # The generated layout: metrics at P+400+id-1, served by each node.
     for i in range(3):
         with urllib.request.urlopen(f"http://127.0.0.1:{base + 400 + i}/metrics", timeout=10) as r:
-            assert ("zk_znode_count", frozenset()) in parse_metrics(r.read().decode())
+            assert ("znode_count", frozenset()) in parse_metrics(r.read().decode())
 
     rc, before = status_json(zkctl)
     assert rc == 0 and before["state"] == "healthy", before

@@ -130,7 +130,8 @@ public struct NodeMetrics: Equatable, Sendable, Codable {
         self.fsyncP99Seconds = fsyncP99Seconds
     }
 
-    /// Picks zkserver's metric names out of a scrape.
+    /// Picks Apache ZooKeeper's metric names (which zkserver exports too) out of a scrape; latency and
+    /// fsync p99 from zkserver's histograms, else from Apache's `updatelatency` summary.
     public init(samples: [MetricSample]) {
         func gauge(_ name: String) -> Int? {
             samples.first { $0.name == name && $0.labels.isEmpty && $0.value.isFinite }.map { Int($0.value) }
@@ -141,10 +142,12 @@ public struct NodeMetrics: Equatable, Sendable, Codable {
             PrometheusExposition.quantile(0.99, buckets: buckets).map { ($0 * 1e6).rounded() / 1e6 }
         }
         self.init(
-            outstandingRequests: gauge("zk_outstanding_requests"), znodes: gauge("zk_znode_count"),
-            watches: gauge("zk_watch_count"), sessions: gauge("zk_global_sessions"),
-            writes: samples.first { $0.name == "zk_request_latency_seconds_count" && $0.labels == write }.map { Int($0.value) },
-            writeP99Seconds: p99(PrometheusExposition.buckets(samples, histogram: "zk_request_latency_seconds", labels: write)),
+            outstandingRequests: gauge("outstanding_requests"), znodes: gauge("znode_count"),
+            watches: gauge("watch_count"), sessions: gauge("global_sessions"),
+            writes: samples.first { $0.name == "zk_request_latency_seconds_count" && $0.labels == write }.map { Int($0.value) }
+                ?? gauge("updatelatency_count"),
+            writeP99Seconds: p99(PrometheusExposition.buckets(samples, histogram: "zk_request_latency_seconds", labels: write))
+                ?? samples.first { $0.name == "updatelatency" && $0.labels == ["quantile": "0.99"] && $0.value.isFinite }.map { $0.value / 1000 },
             fsyncP99Seconds: p99(PrometheusExposition.buckets(samples, histogram: "zk_fsync_seconds")))
     }
 

@@ -170,7 +170,7 @@ extension ZooKeeperServer {
             guard h.method == .GET else {
                 return .ready(.json(AdminCommands.error(405, command: "metrics", "only GET is supported")))
             }
-            return .ready(HTTPAnswer(status: .ok, contentType: ServerMetrics.contentType, body: metrics.scrape(reading())))
+            return .ready(HTTPAnswer(status: .ok, contentType: ServerMetrics.contentType, body: metrics.scrape(reading(), now: ZooKeeperServer.monotonicNanos())))
         }
         guard let prefix = routes.commandURL, path == prefix || path.hasPrefix(prefix + "/") else {
             return .ready(.json(AdminCommands.error(404, command: "", "no such page: \(path)"

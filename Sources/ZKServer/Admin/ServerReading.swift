@@ -53,6 +53,7 @@ public struct ServerReading: Sendable {
     public var connectionsRejected = 0
     public var largeRequestsRejected = 0
     public var snapshotsTaken = 0
+    public var lookingCount = 0
     public var lastSnapshotZxid: Int64 = 0
     public var fsyncCount = 0
     public var fsyncAvgMs: Double = 0

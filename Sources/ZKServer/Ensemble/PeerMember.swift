@@ -51,7 +51,7 @@ extension QuorumPeer {
                     if r.nanos > 0 {
                         peer.stats.fsyncCount += 1
                         peer.stats.fsyncTotalNanos += r.nanos
-                        peer.metrics.observeFsync(nanos: r.nanos)
+                        peer.metrics.observeFsync(nanos: r.nanos, now: ZooKeeperServer.monotonicNanos())
                     }
                     peer.durableLast = store.lastZxid
                     if let tree = r.tree, let s = w.snapshot { peer.decodedSnapshot = (s.zxid, tree) }

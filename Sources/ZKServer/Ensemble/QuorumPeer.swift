@@ -628,7 +628,10 @@ final class QuorumPeer: @unchecked Sendable {
             hasServed = true
             servingLeader = leader
             servingEpoch = replica.epoch
-            if let t = lostLeaderAt { lastElectionMs = Int64((NIODeadline.now() - t).nanoseconds / 1_000_000) }
+            if let t = lostLeaderAt {
+                lastElectionMs = Int64((NIODeadline.now() - t).nanoseconds / 1_000_000)
+                metrics.observeElection(ms: lastElectionMs, now: ZooKeeperServer.monotonicNanos())
+            }
             lostLeaderAt = nil
             applier.preparer.reset()
             client?.startedServing(asLeader: isLeader)
@@ -641,6 +644,7 @@ final class QuorumPeer: @unchecked Sendable {
         serving = false
         servingLeader = nil
         lostLeaderAt = .now()
+        stats.lookingCount += 1
         let keep = servesClients
         if !keep { readySyncs = [] }
         client?.stoppedServing(why, dropClients: !keep)
@@ -742,6 +746,7 @@ final class QuorumPeer: @unchecked Sendable {
         do {
             try store.adoptSnapshot(at: p.zxid, config: p.config)
             stats.snapshotsTaken += 1
+            metrics.observeSnapshot(nanos: ZooKeeperServer.monotonicNanos() - p.started, now: ZooKeeperServer.monotonicNanos())
             stats.lastSnapshotZxid = p.zxid.raw
             logger.info("snapshot \(p.zxid) written (\(p.znodes) znodes, \(p.bytes) bytes, \((ZooKeeperServer.monotonicNanos() - p.started) / 1_000_000) ms)")
         } catch {

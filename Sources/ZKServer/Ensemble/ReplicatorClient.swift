@@ -58,5 +58,7 @@ struct ReplicationStats {
     var fsyncCount = 0
     var fsyncTotalNanos: UInt64 = 0
     var snapshotsTaken = 0
+    /// Times this member lost its leader (Apache's looking_count).
+    var lookingCount = 0
     var lastSnapshotZxid: Int64 = 0
 }
