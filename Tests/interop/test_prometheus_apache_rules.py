@@ -14,9 +14,8 @@ import urllib.request
 import pytest
 from kazoo.client import KazooClient
 
-from zktest import binaries
 from zktest.binaries import server_kind
-from zktest.ports import free_base_port
+from zktest.local_cluster import zkctl_cluster
 
 pytestmark = pytest.mark.skipif(server_kind() != "zkserver",
                                 reason="zkctl's bundled engine (zkserver) serves the metrics")
@@ -67,25 +66,12 @@ def free_port():
 
 @pytest.fixture
 def cluster(tmp_path):
-    if not os.path.exists(binaries.zkctl()):
-        pytest.skip(f"zkctl not built at {binaries.zkctl()} (set ZKCTL_BIN)")
     if not shutil.which("prometheus") or not shutil.which("promtool"):
         if os.environ.get("CI"):
             pytest.fail("prometheus/promtool not installed (Debian package prometheus); .ci/run installs it")
         pytest.skip("prometheus not installed (apt-get install prometheus)")
-    env = dict(os.environ, ZKCTL_HOME=str(tmp_path / "home"), ZKCTL_ZKSERVER=str(binaries.zkserver()))
-    base = free_base_port()
-
-    def zkctl(*args, timeout=120):
-        return subprocess.run([binaries.zkctl(), *args], capture_output=True, text=True, env=env,
-                              stdin=subprocess.DEVNULL, timeout=timeout)
-
-    up = zkctl("up", "-n", "3", "--base-port", str(base), "--name", NAME, "--timeout", "90")
-    try:
-        assert up.returncode == 0, up.stderr
+    with zkctl_cluster(tmp_path, NAME) as (_, base):
         yield base
-    finally:
-        zkctl("down", "-c", NAME, "--purge", timeout=60)
 
 
 def query(port, expr):

@@ -1,16 +1,13 @@
 """`zkctl status` shows each bundled node's Prometheus figures (zk_metrics_port): a 3-node cluster
 from `zkctl up` on loopback, some writes, and the figures move; a killed node keeps its row."""
 import json
-import os
-import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from zktest import binaries
 from zktest.binaries import server_kind
-from zktest.ports import free_base_port
+from zktest.local_cluster import zkctl_cluster
 from zktest.words import parse_metrics
 
 pytestmark = pytest.mark.skipif(server_kind() != "zkserver",
@@ -21,21 +18,8 @@ NAME = "mstatus"
 
 @pytest.fixture
 def cluster(tmp_path):
-    if not os.path.exists(binaries.zkctl()):
-        pytest.skip(f"zkctl not built at {binaries.zkctl()} (set ZKCTL_BIN)")
-    env = dict(os.environ, ZKCTL_HOME=str(tmp_path / "home"), ZKCTL_ZKSERVER=str(binaries.zkserver()))
-    base = free_base_port()
-
-    def zkctl(*args, timeout=120):
-        return subprocess.run([binaries.zkctl(), *args], capture_output=True, text=True, env=env,
-                              stdin=subprocess.DEVNULL, timeout=timeout)
-
-    up = zkctl("up", "-n", "3", "--base-port", str(base), "--name", NAME, "--timeout", "90")
-    try:
-        assert up.returncode == 0, up.stderr
-        yield zkctl, base
-    finally:
-        zkctl("down", "-c", NAME, "--purge", timeout=60)
+    with zkctl_cluster(tmp_path, NAME) as c:
+        yield c
 
 
 def status_json(zkctl):
