@@ -212,6 +212,8 @@ extension ZooKeeperServer {
         let disk = quorum.stats
         r.snapshotsTaken = disk.snapshotsTaken
         r.lookingCount = disk.lookingCount
+        let now = Self.monotonicNanos()
+        r.summaryFields = metrics.summaries.flatMap { $0.monitorFields(now: now) }
         r.lastSnapshotZxid = disk.lastSnapshotZxid
         r.fsyncCount = disk.fsyncCount
         r.fsyncAvgMs = disk.fsyncCount == 0 ? 0 : Double(disk.fsyncTotalNanos) / Double(disk.fsyncCount) / 1e6

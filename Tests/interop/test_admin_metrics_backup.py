@@ -149,6 +149,10 @@ def test_metrics_move_after_writes(admin_zk, akz):
     assert after[("zk_last_zxid", frozenset())] > before[("zk_last_zxid", frozenset())]
     assert after[("zk_quorum_state", frozenset({("state", "standalone")}))] == 1
     assert after[("global_sessions", frozenset())] >= 1
+    # mntr derives its summary keys from the same summaries.
+    _, mntr = command(admin_zk.admin_port, "mntr")
+    assert mntr["cnt_updatelatency"] == after[("updatelatency_count", frozenset())]
+    assert mntr["cnt_fsynctime"] == after[("fsynctime_count", frozenset())]
     # Buckets are cumulative and end with +Inf == count.
     buckets = sorted((float(dict(k[1])["le"]), v) for k, v in after.items()
                      if k[0] == "zk_request_latency_seconds_bucket" and ("type", "write") in k[1])

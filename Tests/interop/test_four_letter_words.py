@@ -64,8 +64,14 @@ def test_mntr(zk, watched):
                 "zk_avg_latency", "zk_max_latency", "zk_min_latency", "zk_packets_received",
                 "zk_packets_sent", "zk_outstanding_requests", "zk_znode_count", "zk_watch_count",
                 "zk_approximate_data_size", "zk_open_file_descriptor_count",
-                "zk_max_file_descriptor_count", "zk_uptime", "zk_global_sessions"):
+                "zk_max_file_descriptor_count", "zk_uptime", "zk_global_sessions",
+                # Apache's summaries, as its default metrics provider prints them.
+                "zk_avg_fsynctime", "zk_min_fsynctime", "zk_max_fsynctime", "zk_cnt_fsynctime", "zk_sum_fsynctime",
+                "zk_avg_snapshottime", "zk_cnt_snapshottime", "zk_cnt_election_time", "zk_avg_election_time",
+                "zk_avg_readlatency", "zk_cnt_readlatency", "zk_p50_readlatency", "zk_p99_readlatency",
+                "zk_p999_readlatency", "zk_avg_updatelatency", "zk_cnt_updatelatency", "zk_p95_updatelatency"):
         assert key in metrics, key
+    assert int(metrics["zk_cnt_updatelatency"]) >= 1 and int(metrics["zk_cnt_fsynctime"]) >= 1
     assert metrics["zk_server_state"] == "standalone"
     assert int(metrics["zk_ephemerals_count"]) >= 1
     assert int(metrics["zk_watch_count"]) >= 2

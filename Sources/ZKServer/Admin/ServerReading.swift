@@ -52,6 +52,8 @@ public struct ServerReading: Sendable {
     public var authFailed = 0
     public var connectionsRejected = 0
     public var largeRequestsRejected = 0
+    /// The summaries' mntr keys (`SlidingSummary.monitorFields`), without `zk_`.
+    public var summaryFields: [(String, JSONValue)] = []
     public var snapshotsTaken = 0
     public var lookingCount = 0
     public var lastSnapshotZxid: Int64 = 0
@@ -96,10 +98,9 @@ public struct ServerReading: Sendable {
             ("large_requests_rejected", .int(largeRequestsRejected)),
             ("snap_count", .int(snapshotsTaken)),
             ("last_proposal_size", .int(-1)),
-            ("fsync_count", .int(fsyncCount)),
-            ("avg_fsynctime", .double(fsyncAvgMs)),
             ("digest", .uint(digest)),
         ]
+        out += summaryFields
         for (k, v) in roleLines {
             let key = k.hasPrefix("zk_") ? String(k.dropFirst(3)) : k
             out.append((key, Int64(v).map(JSONValue.int) ?? .string(v)))

@@ -18,6 +18,8 @@ final class SlidingSummary: Sendable {
         var next = 0
         var count: UInt64 = 0
         var sum: Double = 0
+        var min = Double.infinity
+        var max = -Double.infinity
     }
 
     private let state = Mutex(State())
@@ -41,7 +43,32 @@ final class SlidingSummary: Sendable {
             }
             s.count &+= 1
             s.sum += value
+            s.min = Swift.min(s.min, value)
+            s.max = Swift.max(s.max, value)
         }
+    }
+
+    /// The `mntr` keys Apache's default metrics provider derives from a summary (without `zk_`):
+    /// avg, min, max, cnt and sum over the process's life, and for the ones Apache calls ADVANCED
+    /// (more than a median) p50, p95, p99 and p999 over the window. Times are whole milliseconds
+    /// where Apache's are longs.
+    func monitorFields(now: UInt64) -> [(String, JSONValue)] {
+        let (window, count, sum) = read(now: now)
+        let (lo, hi) = state.withLock { ($0.min, $0.max) }
+        var out: [(String, JSONValue)] = [
+            ("avg_\(name)", .double(count == 0 ? 0 : sum / Double(count))),
+            ("min_\(name)", .int(count == 0 ? 0 : Int(lo.rounded()))),
+            ("max_\(name)", .int(count == 0 ? 0 : Int(hi.rounded()))),
+            ("cnt_\(name)", .int(Int(count))),
+            ("sum_\(name)", .int(Int(sum.rounded()))),
+        ]
+        if quantiles.count > 1 {
+            for (label, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)] {
+                let v = Self.quantile(q, of: window)
+                out.append(("\(label)_\(name)", .int(v.isNaN ? 0 : Int(v.rounded()))))
+            }
+        }
+        return out
     }
 
     /// The observations of the window, sorted; the count and sum of all time.

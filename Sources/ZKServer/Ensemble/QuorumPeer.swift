@@ -663,7 +663,6 @@ final class QuorumPeer: @unchecked Sendable {
         var out: [(String, String)] = [
             ("zk_peer_state", serving ? "\(isLeader ? "leading" : (replica.role == .observer ? "observing" : "following")) - broadcast" : "looking"),
             ("zk_quorum_size", "\(cluster.quorum.size)"),
-            ("zk_election_time", "\(lastElectionMs)"),
             ("zk_epoch", "\(replica.epoch)"),
         ]
         if isLeader {
