@@ -19,7 +19,7 @@ final class Applier: @unchecked Sendable {
 
     init(config: ServerConfig, loop: EventLoop, snapshotPool: NIOThreadPool) {
         preparer = Preparer(tree: tree, options: PreparerOptions(extendedTypesEnabled: config.extendedTypesEnabled,
-                                                                 skipACL: config.skipACL))
+                                                                 skipACL: config.skipACL, enforceQuota: config.enforceQuota))
         self.loop = loop
         self.snapshotPool = snapshotPool
     }

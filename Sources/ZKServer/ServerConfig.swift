@@ -70,6 +70,9 @@ public struct ServerConfig: Sendable {
     public var x509SuperUser: String?
     public var juteMaxBuffer = 0xfffff
     public var extendedTypesEnabled = false
+    /// `enforceQuota` (Apache's `zookeeper.enforceQuota`): hard quota limits refuse creates and
+    /// setData with QUOTAEXCEEDED; otherwise quotas are only tracked.
+    public var enforceQuota = false
     public var skipACL = false
     public var reconfigEnabled = false
     public var standaloneEnabled = true
@@ -271,6 +274,7 @@ public enum ConfigParser {
             case "jute.maxbuffer": if let v = int(1024...Int(Int32.max), "must be an integer >= 1024") { c.juteMaxBuffer = v }
             case "extendedTypesEnabled", "zookeeper.extendedTypesEnabled": if let v = bool() { c.extendedTypesEnabled = v }
             case "skipACL": if let v = bool() { c.skipACL = v }
+            case "enforceQuota", "zookeeper.enforceQuota": if let v = bool() { c.enforceQuota = v }
             case "reconfigEnabled": if let v = bool() { c.reconfigEnabled = v }
             case "standaloneEnabled": if let v = bool() { c.standaloneEnabled = v }
             case "forceSync": if let v = bool() { c.forceSync = v }

@@ -82,5 +82,6 @@ extension DataTree {
         guard let stored = r.buffer.readInteger(endianness: .big, as: UInt64.self) else { throw JuteError("missing digest") }
         try restoreIndexes(sessions: sessions, lastZxid: zxid)
         guard stored == digest else { throw JuteError("snapshot digest mismatch: stored \(stored), computed \(digest)") }
+        rebuildQuotas()
     }
 }

@@ -89,6 +89,10 @@ public final class DataTree {
     public private(set) var digest: UInt64 = 0
     /// Approximate bytes of paths and data held.
     public private(set) var approximateDataSize: Int = 0
+    /// Quota roots (a path with /zookeeper/quota<path>/zookeeper_limits) -> their limits, and the
+    /// usage of each (its subtree's node count and data bytes), kept as transactions apply.
+    public internal(set) var quotaLimits: [String: StatsTrack] = [:]
+    var quotaUsage: [String: StatsTrack] = [:]
     /// Node objects are stamped with the generation they were made in. While an image is out
     /// (`freeze()` until `thaw()`), nodes of generation `frozenThrough` or older are copied before
     /// a change instead of being changed in place, so the image stays as it was.
@@ -160,7 +164,7 @@ public final class DataTree {
     /// Mutates a node keeping the digest and size current; returns the node now in the tree (a copy
     /// when the original belongs to a frozen image).
     @discardableResult
-    private func modify(_ path: String, _ original: Znode, _ body: (Znode) -> Void) -> Znode {
+    func modify(_ path: String, _ original: Znode, _ body: (Znode) -> Void) -> Znode {
         var n = original
         if n.generation <= frozenThrough {
             n = original.copy()
@@ -254,15 +258,18 @@ public final class DataTree {
             if EphemeralMarker.isTTL(c.ephemeralOwner) { ttlNodes.insert(c.path) }
             triggers.append(WatchTrigger(path: c.path, kind: .created))
             triggers.append(WatchTrigger(path: parentPath, kind: .childrenChanged))
+            quotaChanged(c.path, nodes: 1, bytes: Int64(c.data?.count ?? 0))
             return .created(path: c.path, stat: n.stat)
         case .delete(let path):
             return deleteNode(path, zxid: h.zxid, triggers: &triggers)
         case .setData(let path, let data, let version):
             guard let old = nodes[path] else { return .error(.noNode) }
+            let oldBytes = Int64(old.data?.count ?? 0)
             let n = modify(path, old) { n in
                 n.data = data; n.version = version; n.mzxid = h.zxid; n.mtime = h.time
             }
             triggers.append(WatchTrigger(path: path, kind: .dataChanged))
+            quotaChanged(path, nodes: 0, bytes: Int64(data?.count ?? 0) - oldBytes)
             return .setData(n.stat)
         case .setACL(let path, let acl, let version):
             guard let old = nodes[path] else { return .error(.noNode) }
@@ -294,6 +301,7 @@ public final class DataTree {
             }
         }
         remove(path)
+        quotaChanged(path, nodes: -1, bytes: -Int64(n.data?.count ?? 0))
         if let s = EphemeralMarker.session(n.ephemeralOwner) {
             ephemerals[s]?.remove(path)
             if ephemerals[s]?.isEmpty == true { ephemerals[s] = nil }

@@ -26,8 +26,10 @@ public struct RequestContext: Sendable {
 public struct PreparerOptions: Sendable {
     public var extendedTypesEnabled = false
     public var skipACL = false
-    public init(extendedTypesEnabled: Bool = false, skipACL: Bool = false) {
-        self.extendedTypesEnabled = extendedTypesEnabled; self.skipACL = skipACL
+    /// Hard quota limits refuse creates and setData (QUOTAEXCEEDED), as Apache's `zookeeper.enforceQuota`.
+    public var enforceQuota = false
+    public init(extendedTypesEnabled: Bool = false, skipACL: Bool = false, enforceQuota: Bool = false) {
+        self.extendedTypesEnabled = extendedTypesEnabled; self.skipACL = skipACL; self.enforceQuota = enforceQuota
     }
 }
 
@@ -167,6 +169,10 @@ public final class Preparer {
             guard var node = record(r.path, local) else { return .failure(.noNode) }
             if !allows(node, .write, ctx) { return .failure(.noAuth) }
             if !Self.checkVersion(r.version, node.version) { return .failure(.badVersion) }
+            if options.enforceQuota, tree.quotaRefusal(path: r.path, newNodes: 0,
+                                                       bytesDelta: Int64(r.data?.count ?? 0) - Int64(tree.node(r.path)?.data?.count ?? 0)) != nil {
+                return .failure(.quotaExceeded)
+            }
             node.version = Self.nextVersion(node.version)
             local[r.path] = node
             return .success(.setData(path: r.path, data: r.data, version: node.version))
@@ -228,6 +234,9 @@ public final class Preparer {
         if PathValidation.problem(fullPath) != nil { return .failure(.badArguments) }
         if record(fullPath, local) != nil { return .failure(.nodeExists) }
         if EphemeralMarker.session(parent.ephemeralOwner) != nil { return .failure(.noChildrenForEphemerals) }
+        if options.enforceQuota, tree.quotaRefusal(path: fullPath, newNodes: 1, bytesDelta: Int64(r.data?.count ?? 0)) != nil {
+            return .failure(.quotaExceeded)
+        }
         parent.storedCversion &+= 1
         parent.numChildren += 1
         local[parentPath] = parent
