@@ -212,6 +212,7 @@ extension ZooKeeperServer {
         let disk = quorum.stats
         r.snapshotsTaken = disk.snapshotsTaken
         r.lookingCount = disk.lookingCount
+        r.quotas = tree.quotaNamespaces()
         let now = Self.monotonicNanos()
         r.summaryFields = metrics.summaries.flatMap { $0.monitorFields(now: now) }
         r.lastSnapshotZxid = disk.lastSnapshotZxid

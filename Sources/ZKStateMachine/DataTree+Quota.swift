@@ -71,6 +71,24 @@ extension DataTree {
         return nil
     }
 
+    /// Apache's quota gauges: per namespace (the first component of a quota root, e.g. `app` for
+    /// `/app/a`), the sum over its roots of the count and bytes limits (the hard one if set, else the
+    /// soft one) and usage. Namespaces sorted.
+    public func quotaNamespaces() -> [(namespace: String, countLimit: Int64, bytesLimit: Int64, count: Int64, bytes: Int64)] {
+        var out: [String: (Int64, Int64, Int64, Int64)] = [:]
+        for (root, limits) in quotaLimits {
+            let ns = String(root.split(separator: "/").first ?? "")
+            let used = quotaUsage[root] ?? StatsTrack(count: 0, bytes: 0)
+            var v = out[ns] ?? (0, 0, 0, 0)
+            v.0 += limits.countHardLimit > -1 ? limits.countHardLimit : limits.count
+            v.1 += limits.byteHardLimit > -1 ? limits.byteHardLimit : limits.bytes
+            v.2 += used.count
+            v.3 += used.bytes
+            out[ns] = v
+        }
+        return out.keys.sorted().map { ($0, out[$0]!.0, out[$0]!.1, out[$0]!.2, out[$0]!.3) }
+    }
+
     /// Keeps quota roots, limits and stats current after a node at `path` was created (`delta` +1),
     /// deleted (-1) or had its data changed (0), with `bytesDelta` bytes more data.
     func quotaChanged(_ path: String, nodes delta: Int64, bytes bytesDelta: Int64) {

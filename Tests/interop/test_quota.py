@@ -5,6 +5,7 @@ import pytest
 from kazoo.exceptions import KazooException
 
 from zktest import cli
+from zktest.words import four_letter
 
 
 def stats(kz, root):
@@ -27,6 +28,10 @@ def test_zkcli_quota_session_and_stats(zk_factory, kazoo_factory):
     assert "absolute path is /zookeeper/quota/qa/zookeeper_limits" in out, out
     assert "Output quota for /qa count=5,bytes=-1=;byteHardLimit=-1;countHardLimit=-1" in out, out
     assert "Output stat for /qa count=2,bytes=4" in out, out
+    # Apache's quota gauges in mntr, per namespace.
+    mntr = dict(l.split("\t", 1) for l in four_letter(srv.port, "mntr").decode().splitlines())
+    assert (mntr["zk_qa_quota_count_limit_per_namespace"], mntr["zk_qa_quota_bytes_limit_per_namespace"],
+            mntr["zk_qa_quota_count_usage_per_namespace"], mntr["zk_qa_quota_bytes_usage_per_namespace"]) == ("5", "-1", "2", "4")
     # A nested quota is refused by the CLI; deleting the quota removes its nodes.
     kz.create("/qa/x/y")
     rc, out = cli.zkcli_once(srv.hosts, "setquota", "-n", "2", "/qa/x/y")

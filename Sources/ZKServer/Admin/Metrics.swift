@@ -130,6 +130,17 @@ public final class ServerMetrics {
                 text += PrometheusText.family(name, type: "gauge", help: String(name.map { $0 == "_" ? " " : $0 }) + ".", value: v)
             }
         }
+        // Apache's quota gauge sets, labelled with the namespace.
+        let quotaGauges: [(String, (Int64, Int64, Int64, Int64) -> Int64)] = [
+            ("quota_count_limit_per_namespace", { c, _, _, _ in c }), ("quota_bytes_limit_per_namespace", { _, b, _, _ in b }),
+            ("quota_count_usage_per_namespace", { _, _, c, _ in c }), ("quota_bytes_usage_per_namespace", { _, _, _, b in b }),
+        ]
+        for (name, pick) in quotaGauges where !reading.quotas.isEmpty {
+            text += "# HELP \(name) \(name)\n# TYPE \(name) gauge\n"
+            for q in reading.quotas {
+                text += "\(name){key=\"\(PrometheusText.label(q.namespace))\"} \(pick(q.countLimit, q.bytesLimit, q.count, q.bytes))\n"
+            }
+        }
         // Where Apache's provider exports the JVM and process collectors: the same names, about this
         // process (the "heap" is the process's resident memory, its maximum the memory it may use).
         let p = ProcessReading.read()

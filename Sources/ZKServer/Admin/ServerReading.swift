@@ -52,6 +52,8 @@ public struct ServerReading: Sendable {
     public var authFailed = 0
     public var connectionsRejected = 0
     public var largeRequestsRejected = 0
+    /// Per quota namespace: count and bytes limits and usage (`DataTree.quotaNamespaces`).
+    public var quotas: [(namespace: String, countLimit: Int64, bytesLimit: Int64, count: Int64, bytes: Int64)] = []
     /// The summaries' mntr keys (`SlidingSummary.monitorFields`), without `zk_`.
     public var summaryFields: [(String, JSONValue)] = []
     public var snapshotsTaken = 0
@@ -101,6 +103,13 @@ public struct ServerReading: Sendable {
             ("digest", .uint(digest)),
         ]
         out += summaryFields
+        // Apache's gauge sets: zk_<namespace>_<gauge>.
+        for q in quotas {
+            out += [("\(q.namespace)_quota_count_limit_per_namespace", .int(Int(q.countLimit))),
+                    ("\(q.namespace)_quota_bytes_limit_per_namespace", .int(Int(q.bytesLimit))),
+                    ("\(q.namespace)_quota_count_usage_per_namespace", .int(Int(q.count))),
+                    ("\(q.namespace)_quota_bytes_usage_per_namespace", .int(Int(q.bytes)))]
+        }
         for (k, v) in roleLines {
             let key = k.hasPrefix("zk_") ? String(k.dropFirst(3)) : k
             out.append((key, Int64(v).map(JSONValue.int) ?? .string(v)))

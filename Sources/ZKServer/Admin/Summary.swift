@@ -109,6 +109,20 @@ enum PrometheusText {
         return String(v)
     }
 
+    /// A label value with `\`, `"` and newlines escaped.
+    static func label(_ v: String) -> String {
+        var out = ""
+        for c in v {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
     /// A gauge or counter family with one unlabelled sample.
     static func family(_ name: String, type: String, help: String, value: Double) -> String {
         "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(number(value))\n"
