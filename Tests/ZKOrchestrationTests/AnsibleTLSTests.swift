@@ -23,7 +23,7 @@ import Yams
 
     @Test func tlsOutputMatchesGoldenAndAddsTheTLSTasksOnlyWithZkTLS() throws {
         let files = try GenerateTests.renderer().renderAnsible(try Self.tlsInventory())
-        #expect(files.map(\.path) == AnsibleModel.files + AnsibleModel.tlsFiles)
+        #expect(files.map(\.path) == AnsibleModel.files + AnsibleModel.tlsFiles + MonitoringModel.files.map(\.path))
         // Golden files only for what zk_tls changes; every other file is the plain output's.
         let plain = try GenerateTests.renderer().renderAnsible(try GenerateTests.load("production-3"))
         let changed = ["roles/zk/defaults/main.yml", "roles/zk/vars/main.yml", "roles/zk/tasks/main.yml",
@@ -56,7 +56,7 @@ import Yams
         #expect(vars["zk_node_tls_dir"] as? String == "{{ zk_node_conf_dir }}/tls")
 
         // Without zk_tls: no tls.yml, no TLS keys, no TLS defaults.
-        #expect(plain.map(\.path) == AnsibleModel.files)
+        #expect(plain.map(\.path) == AnsibleModel.files + MonitoringModel.files.map(\.path))
         #expect(!(try GenerateTests.file(plain, "roles/zk/tasks/main.yml")).contains("tls"))
         #expect(Self.tlsKeys(try GenerateTests.file(plain, "roles/zk/templates/zoo.cfg.j2")).isEmpty)
         #expect(!(try GenerateTests.file(plain, "roles/zk/defaults/main.yml")).contains("zk_tls"))

@@ -15,7 +15,7 @@ import Yams
     /// Parsed Kubernetes objects keyed by kind.
     static func objects(_ files: [RenderedFile]) throws -> [String: [String: Any]] {
         var out: [String: [String: Any]] = [:]
-        for f in files where f.path != "kustomization.yaml" {
+        for f in files where f.path != "kustomization.yaml" && f.path.hasSuffix(".yaml") {
             let doc = try mapping(f.contents)
             let kind = try #require(doc["kind"] as? String)
             #expect(out[kind] == nil || kind == "ConfigMap" || kind == "Service", "two \(kind) objects")
@@ -69,6 +69,27 @@ import Yams
         #expect(KubernetesOptions.kubeMinor("2.1") == nil && KubernetesOptions.kubeMinor("1.x") == nil && KubernetesOptions.kubeMinor("1") == nil)
     }
 
+    /// The alert rules and the dashboard: the same rules in the Ansible rules file and the
+    /// PrometheusRule, every expression reading Apache's metric names, the dashboard valid JSON.
+    @Test func monitoringRulesAndDashboard() throws {
+        let ansible = try Self.renderer().renderAnsible(try Self.load("production-3"))
+        let rules = try Self.mapping(try Self.file(ansible, "monitoring/zookeeper-rules.yml"))
+        let group = try #require((rules["groups"] as? [[String: Any]])?.first)
+        let alerts = try #require(group["rules"] as? [[String: Any]])
+        #expect(alerts.count == MonitoringModel.derive(cluster: "prod").alerts.count)
+        #expect(alerts.first?["expr"] as? String == "up == 0")
+        #expect(alerts.contains { $0["expr"] as? String == #"jvm_memory_bytes_used / jvm_memory_bytes_max{area="heap"} > 0.8"# })
+        let k8s = try Self.renderer().renderKubernetes(try Self.load("production-3"), options: .init(serviceMonitor: true))
+        let objects = try Self.objects(k8s)
+        let spec = try #require(objects["PrometheusRule"]?["spec"] as? [String: Any])
+        let k8sAlerts = try #require(((spec["groups"] as? [[String: Any]])?.first)?["rules"] as? [[String: Any]])
+        #expect(k8sAlerts.map { $0["expr"] as? String } == alerts.map { $0["expr"] as? String })
+        let dashboard = try Self.file(k8s, "grafana-dashboard.json")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(dashboard.utf8)) as? [String: Any])
+        #expect((json["panels"] as? [Any])?.count == MonitoringModel.derive(cluster: "prod").panels.count)
+        #expect(dashboard == (try Self.file(ansible, "monitoring/grafana-dashboard.json")))
+    }
+
     /// The superuser Secret carries the password and its digest, and is private.
     @Test func superuserSecretHoldsThePasswordAndItsDigest() throws {
         let files = try Self.renderer().renderKubernetes(try Self.load("production-3"), superuserPassword: "pw")
@@ -112,8 +133,9 @@ import Yams
         let files = try Self.renderer().renderKubernetes(inv, options: .init(serviceMonitor: true))
         let objects = try Self.objects(files)
         let kinds = Set(objects.keys.map { String($0.split(separator: ":")[0]) })
-        var expected: Set<String> = ["ServiceAccount", "ConfigMap", "Service", "PodDisruptionBudget", "StatefulSet", "NetworkPolicy"]
-        if inv.cluster.engine == .apache { expected.insert("ServiceMonitor") }
+        // Both engines serve /metrics under Apache's names: a ServiceMonitor and the alert rules for each.
+        let expected: Set<String> = ["ServiceAccount", "ConfigMap", "Service", "PodDisruptionBudget", "StatefulSet", "NetworkPolicy",
+                                     "ServiceMonitor", "PrometheusRule"]
         #expect(kinds == expected)
 
         let sts = try #require(objects["StatefulSet"])
@@ -172,7 +194,7 @@ import Yams
         }
         // Kustomization lists exactly the other files.
         let kustomization = try Self.mapping(try Self.file(files, "kustomization.yaml"))
-        #expect((kustomization["resources"] as? [String]) == files.dropLast().map(\.path))
+        #expect((kustomization["resources"] as? [String]) == files.filter { $0.path.hasSuffix(".yaml") && $0.path != "kustomization.yaml" }.map(\.path))
     }
 
     @Test func standaloneAndOptions() throws {
@@ -188,13 +210,13 @@ import Yams
         let cfg = Self.dig(objects["ConfigMap:local-zk-config"], "data", "zoo.cfg") as? String ?? ""
         #expect(cfg.contains("clientPort=2181\n"))
         #expect(!cfg.contains("dynamicConfigFile"))
-        #expect(files.last?.contents.contains("namespace: zk\n") == true)
+        #expect(try Self.file(files, "kustomization.yaml").contains("namespace: zk\n"))
     }
 
     @Test func ansibleMembersAndYAML() throws {
         let inv = try Self.load("local-5-observer")
         let files = try Self.renderer().renderAnsible(inv)
-        #expect(files.map(\.path) == AnsibleModel.files)
+        #expect(files.map(\.path) == AnsibleModel.files + MonitoringModel.files.map(\.path))
         for f in files where f.path.hasSuffix(".yml") {
             _ = try Yams.load_all(yaml: f.contents).map { $0 }
         }

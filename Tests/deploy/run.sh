@@ -218,7 +218,7 @@ import socket, sys
 for base in range(int(sys.argv[1]), 40000, 37):
     socks = []
     try:
-        for port in [base + i for i in (0, 1, 2, 100, 101, 102, 200, 201, 202, 300, 301, 302)]:
+        for port in [base + i for i in (0, 1, 2, 100, 101, 102, 200, 201, 202, 300, 301, 302, 400, 401, 402, 500, 501, 502)]:
             s = socket.socket(); s.bind(("127.0.0.1", port)); socks.append(s)
         print(base); break
     except OSError:
@@ -241,6 +241,8 @@ all:
         zk_client_port: $BASE
         zk_quorum_port: $((BASE + 100))
         zk_election_port: $((BASE + 200))
+        zk_metrics_port: $((BASE + 400))
+        zk_admin_port: $((BASE + 500))
         zk_data_dir: $WORK/srv/data
         zk_conf_dir: $WORK/srv/conf
         zk_log_dir: $WORK/srv/log
@@ -322,6 +324,20 @@ if run_playbook health "$PLAY/health_check.yml"; then
   if [ "$modes" = "follower follower leader " ]; then ok "health_check.yml: quorum ($modes)"; else fail "health_check.yml modes: $modes"; fi
 else
   fail "health_check.yml"
+fi
+# The deployed servers serve /metrics under the names the generated alert rules read.
+served=0
+for i in 0 1 2; do
+  if python3 -c 'import sys, urllib.request; t = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode(); sys.exit(0 if "\nznode_count " in t and "election_time_count " in t else 1)' \
+       "http://127.0.0.1:$((BASE + 400 + i))/metrics"; then served=$((served + 1)); fi
+done
+if [ "$served" = 3 ]; then ok "the 3 servers serve /metrics on zk_metrics_port (znode_count, election_time_count)"; else fail "/metrics served by $served of 3 servers"; fi
+if command -v promtool >/dev/null; then
+  if promtool check rules "$PLAY/monitoring/zookeeper-rules.yml" >"$WORK/promtool.log" 2>&1; then
+    ok "promtool check rules monitoring/zookeeper-rules.yml: $(grep -o '[0-9]* rules found' "$WORK/promtool.log")"
+  else
+    fail "promtool check rules"; cat "$WORK/promtool.log" >&2
+  fi
 fi
 
 if run_playbook site-2 "$PLAY/site.yml"; then
@@ -413,6 +429,7 @@ mkdir -p "$TW"
 sed -e "s|zk_cluster: deploytest|zk_cluster: deploytls\n        zk_tls: true\n        zk_secure_client_port: $((TBASE + 300))|" \
     -e "s|zk_client_port: $BASE|zk_client_port: $TBASE|" -e "s|zk_quorum_port: $((BASE + 100))|zk_quorum_port: $((TBASE + 100))|" \
     -e "s|zk_election_port: $((BASE + 200))|zk_election_port: $((TBASE + 200))|" -e "s|$WORK/srv/|$TW/srv/|" \
+    -e "s|zk_metrics_port: $((BASE + 400))|zk_metrics_port: $((TBASE + 400))|" -e "s|zk_admin_port: $((BASE + 500))|zk_admin_port: $((TBASE + 500))|" \
     -e '/zk_version:/d' -e '/zk_max_client_cnxns:/d' "$WORK/inventory.yaml" >"$TW/inventory.yaml"
 sed -e "s|^zk_install_dir: .*|zk_install_dir: $TW/opt|" -e "s|^zk_report_dir: .*|zk_report_dir: $TW/reports|" \
     "$WORK/vars.yml" >"$TW/vars.yml"

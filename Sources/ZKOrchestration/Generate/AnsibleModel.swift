@@ -15,6 +15,7 @@ public struct AnsibleModel: Sendable {
         public var clientAddress: String
         /// Bundled engine: the admin server (`transfer_leadership` before a restart).
         public var adminPort: Int
+        public var metricsPort: Int
         public var serverLine: String
     }
 
@@ -64,7 +65,7 @@ public struct AnsibleModel: Sendable {
                 Member(name: n.name, id: n.id, role: n.role.rawValue, host: n.host, clientPort: n.clientPort,
                        quorumPort: n.quorumPort, electionPort: n.electionPort,
                        secureClientPort: inventory.secureClientPort(n), clientAddress: n.clientAddress,
-                       adminPort: n.adminPort, serverLine: RenderModel.serverLine(n))
+                       adminPort: n.adminPort, metricsPort: n.metricsPort, serverLine: RenderModel.serverLine(n))
             })
     }
 
@@ -100,6 +101,6 @@ extension Renderer {
         return try model.files.map { path in
             let template = "ansible/" + path
             return RenderedFile(path: path, template: template, contents: try render(template: template, model: model))
-        }
+        } + renderMonitoring(cluster: inventory.cluster.name)
     }
 }

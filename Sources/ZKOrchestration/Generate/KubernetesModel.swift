@@ -150,6 +150,8 @@ public struct KubernetesModel: Sendable {
     public var jvmFlags: String
     /// `zk_tls`: a TLS client port and quorum TLS, with certificates from the Secret `tlsSecret`
     /// (keys ca.crt, tls.crt, tls.key: the layout cert-manager writes).
+    /// The alert rules (prometheusrule.yaml, with --service-monitor) and the Grafana dashboard.
+    public var monitoring: MonitoringModel
     /// Fields left in or out for `KubernetesOptions.kubeMinor`.
     public var pdbUnhealthyPodEvictionPolicy = true
     public var pvcRetentionPolicy = true
@@ -211,12 +213,12 @@ public struct KubernetesModel: Sendable {
         let separate = c.dataLogDir != c.dataDir
         let heap = c.javaHeapMB
         let memoryMB = isApache ? heap + max(256, heap / 2) : 512
-        let serviceMonitor = options.serviceMonitor && isApache
+        let serviceMonitor = options.serviceMonitor
         var resources = ["serviceaccount.yaml", "configmap.yaml", "scripts-configmap.yaml",
                          "service-headless.yaml", "service-client.yaml", "poddisruptionbudget.yaml",
                          "statefulset.yaml"]
         if options.networkPolicy { resources.append("networkpolicy.yaml") }
-        if serviceMonitor { resources.append("servicemonitor.yaml") }
+        if serviceMonitor { resources += ["servicemonitor.yaml", "prometheusrule.yaml"] }
         let voters = inventory.voters.count
         var model = KubernetesModel(
             name: name, clusterName: c.name, headlessService: headless, clientService: name + "-client",
@@ -226,7 +228,7 @@ public struct KubernetesModel: Sendable {
             engine: engine.rawValue, isApache: isApache, isBundled: !isApache, image: image, version: version,
             replicas: inventory.nodes.count, members: members, standalone: standalone, ensemble: !standalone,
             clientPort: c.clientPort, quorumPort: c.quorumPort, electionPort: c.electionPort,
-            adminPort: 8080, metricsPort: 7000, hasMetrics: isApache,
+            adminPort: 8080, metricsPort: 7000, hasMetrics: true,
             tickTime: c.tickTimeMs, initLimit: c.initLimitTicks, syncLimit: c.syncLimitTicks,
             maxClientCnxns: c.maxClientConnections, autopurgeSnapRetainCount: c.autopurgeSnapRetainCount,
             // Pods never get a human to clean their disks: purge hourly unless the inventory says otherwise.
@@ -243,7 +245,8 @@ public struct KubernetesModel: Sendable {
             uid: 1000, terminationGracePeriodSeconds: 60, startupFailureThreshold: 60,
             resources: resources.map { FileEntry(file: $0) },
             command: isApache ? "zkServer.sh" : "zkserver",
-            jvmFlags: "-Xms\(heap)m -Xmx\(heap)m -XX:+ExitOnOutOfMemoryError -Dzookeeper.electionPortBindRetry=0")
+            jvmFlags: "-Xms\(heap)m -Xmx\(heap)m -XX:+ExitOnOutOfMemoryError -Dzookeeper.electionPortBindRetry=0",
+            monitoring: MonitoringModel.derive(cluster: c.name))
         model.superuserSecret = name + "-superuser"
         // Both are beta and on by default from 1.27; an older API server rejects (1.25 and before) or
         // drops (1.26) them.
@@ -265,7 +268,8 @@ public struct KubernetesModel: Sendable {
 
     /// Output files and the templates they come from, in kustomization order.
     public var files: [(path: String, template: String)] {
-        resources.map { ($0.file, "kubernetes/" + $0.file) } + [("kustomization.yaml", "kubernetes/kustomization.yaml")]
+        resources.map { ($0.file, "kubernetes/" + $0.file) } + [("kustomization.yaml", "kubernetes/kustomization.yaml"),
+                                                               ("grafana-dashboard.json", "monitoring/grafana-dashboard.json")]
     }
 }
 
@@ -278,7 +282,9 @@ extension Renderer {
         if model.tls && !tlsSecretData.isEmpty { model.addTLSSecret(tlsSecretData) }
         if let superuserPassword { model.addSuperuserSecret(password: superuserPassword) }
         return try model.files.map { file in
-            RenderedFile(path: file.path, template: file.template, contents: try render(template: file.template, model: model))
+            RenderedFile(path: file.path, template: file.template,
+                         contents: file.template.hasPrefix("monitoring/") ? try render(template: file.template, model: model.monitoring)
+                                                                          : try render(template: file.template, model: model))
         }
     }
 }
