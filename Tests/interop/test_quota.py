@@ -70,3 +70,12 @@ def test_enforced_hard_limits_refuse_with_quota_exceeded(zk_factory, kazoo_facto
     # The server keeps serving, and a delete is never refused.
     kz.delete("/qc/b")
     kz.create("/qc/c")
+    # Quotas and their stats survive a restart (kill -9: rebuilt from the snapshot and log).
+    kz.stop()
+    srv.kill9()
+    srv.start()
+    kz = kazoo_factory(server=srv)
+    assert stats(kz, "/qc") == "count=3,bytes=0" and stats(kz, "/qd") == "count=1,bytes=10"
+    with pytest.raises(KazooException) as e:
+        kz.create("/qc/d")
+    assert type(e.value).__name__ == "QuotaExceededError", repr(e.value)
