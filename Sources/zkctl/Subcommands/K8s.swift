@@ -32,6 +32,8 @@ struct K8sTargetOptions: ParsableArguments {
     var context: String?
     @Option(help: "Engine the manifests were generated for, if overridden with --engine then.")
     var engine: Engine?
+    @Option(help: "Cluster domain the manifests were generated with (--cluster-domain then), for the members list scale publishes.")
+    var clusterDomain: String?
     @Flag(help: "Print the steps; change nothing.")
     var dryRun = false
     @Option(help: "Seconds each gate may take.")
@@ -39,8 +41,15 @@ struct K8sTargetOptions: ParsableArguments {
 
     var target: KubernetesRollout.Target { .init(namespace: namespace, context: context) }
 
+    func validate() throws {
+        if clusterDomain != nil && namespace == nil {
+            throw ValidationError("--cluster-domain needs -n/--namespace: a fully qualified pod name reads <pod>.<headless>.<namespace>.svc.<domain>")
+        }
+    }
+
     func model() throws -> KubernetesModel {
-        KubernetesModel.derive(try InventoryLoader.load(path: inventory), options: .init(engine: engine))
+        KubernetesModel.derive(try InventoryLoader.load(path: inventory),
+                               options: .init(namespace: clusterDomain == nil ? nil : namespace, engine: engine, clusterDomain: clusterDomain))
     }
 
     /// Runs against the cluster kubectl reaches, with progress on stderr.
