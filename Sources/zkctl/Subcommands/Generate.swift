@@ -128,7 +128,8 @@ struct GenerateKubernetes: ParsableCommand {
             printErr("zkctl: wrote \(files.count) files to \(output); apply with: kubectl apply -k \(output)")
             printErr("zkctl: \((output as NSString).appendingPathComponent(KubernetesModel.superuserSecretFile)) holds the cluster's superuser password; do not commit it")
         } else {
-            print(GenerateOutput.stream(files.filter { $0.path != "kustomization.yaml" }), terminator: "")
+            // The objects only: not the kustomization, not the dashboard JSON (written with -o).
+            print(GenerateOutput.stream(files.filter { $0.path != "kustomization.yaml" && $0.path.hasSuffix(".yaml") }), terminator: "")
         }
     }
 }
