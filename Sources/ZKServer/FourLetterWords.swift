@@ -213,6 +213,7 @@ extension ZooKeeperServer {
         r.snapshotsTaken = disk.snapshotsTaken
         r.lookingCount = disk.lookingCount
         r.quotas = tree.quotaNamespaces()
+        r.quotaRefusals = applier.preparer.quotaRefusals.sorted { $0.key < $1.key }.map { (namespace: $0.key, count: $0.value) }
         let now = Self.monotonicNanos()
         r.summaryFields = metrics.summaries.flatMap { $0.monitorFields(now: now) }
         r.lastSnapshotZxid = disk.lastSnapshotZxid

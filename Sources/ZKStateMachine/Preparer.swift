@@ -45,6 +45,9 @@ public enum PrepOutcome: Sendable {
 public final class Preparer {
     public let tree: DataTree
     public var options: PreparerOptions
+    /// Writes refused by a quota, per namespace (the first component of the quota root), as Apache's
+    /// `quota_exceeded_error_per_namespace`; never reset.
+    public private(set) var quotaRefusals: [String: Int] = [:]
     private var outstanding: [String: (zxid: Int64, record: ChangeRecord)] = [:]
     private var outstandingOrder: [(zxid: Int64, paths: [String])] = []
     private var outstandingHead = 0
@@ -169,9 +172,9 @@ public final class Preparer {
             guard var node = record(r.path, local) else { return .failure(.noNode) }
             if !allows(node, .write, ctx) { return .failure(.noAuth) }
             if !Self.checkVersion(r.version, node.version) { return .failure(.badVersion) }
-            if options.enforceQuota, tree.quotaRefusal(path: r.path, newNodes: 0,
-                                                       bytesDelta: Int64(r.data?.count ?? 0) - Int64(tree.node(r.path)?.data?.count ?? 0)) != nil {
-                return .failure(.quotaExceeded)
+            if options.enforceQuota, let refusal = tree.quotaRefusal(path: r.path, newNodes: 0,
+                                                                     bytesDelta: Int64(r.data?.count ?? 0) - Int64(tree.node(r.path)?.data?.count ?? 0)) {
+                return refused(refusal)
             }
             node.version = Self.nextVersion(node.version)
             local[r.path] = node
@@ -204,6 +207,11 @@ public final class Preparer {
         }
     }
 
+    private func refused(_ r: QuotaRefusal) -> Result<Txn, ErrorCode> {
+        quotaRefusals[String(r.root.split(separator: "/").first ?? ""), default: 0] += 1
+        return .failure(.quotaExceeded)
+    }
+
     private func prepareCreate(_ r: CreateRequest, op: OpCode, _ ctx: RequestContext,
                                _ local: inout [String: ChangeRecord]) -> Result<Txn, ErrorCode> {
         var mode: CreateMode
@@ -234,8 +242,8 @@ public final class Preparer {
         if PathValidation.problem(fullPath) != nil { return .failure(.badArguments) }
         if record(fullPath, local) != nil { return .failure(.nodeExists) }
         if EphemeralMarker.session(parent.ephemeralOwner) != nil { return .failure(.noChildrenForEphemerals) }
-        if options.enforceQuota, tree.quotaRefusal(path: fullPath, newNodes: 1, bytesDelta: Int64(r.data?.count ?? 0)) != nil {
-            return .failure(.quotaExceeded)
+        if options.enforceQuota, let refusal = tree.quotaRefusal(path: fullPath, newNodes: 1, bytesDelta: Int64(r.data?.count ?? 0)) {
+            return refused(refusal)
         }
         parent.storedCversion &+= 1
         parent.numChildren += 1

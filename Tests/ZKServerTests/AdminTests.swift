@@ -112,10 +112,12 @@ private func parseExposition(_ bytes: [UInt8]) -> [String: Double] {
     var r = sampleReading()
     r.mode = "leader"
     r.quotas = [("app", 5, -1, 2, 4), ("q\"x", 1, 1, 0, 0)]
+    r.quotaRefusals = [("app", 3)]
     let s = parseExposition(m.scrape(r, now: 2))
     #expect(s[#"quota_count_limit_per_namespace{key="app"}"#] == 5 && s[#"quota_bytes_limit_per_namespace{key="app"}"#] == -1)
     #expect(s[#"quota_count_usage_per_namespace{key="app"}"#] == 2 && s[#"quota_bytes_usage_per_namespace{key="app"}"#] == 4)
     #expect(s[#"quota_count_limit_per_namespace{key="q\"x"}"#] == 1)
+    #expect(s[#"quota_exceeded_error_per_namespace{key="app"}"#] == 3)
     #expect(s[#"zk_request_latency_seconds_bucket{le="0.00025",type="read"}"#] == 1)
     #expect(s[#"zk_request_latency_seconds_bucket{le="0.005",type="read"}"#] == 2)
     #expect(s[#"zk_request_latency_seconds_bucket{le="+Inf",type="read"}"#] == 2)

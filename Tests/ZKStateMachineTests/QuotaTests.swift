@@ -76,6 +76,7 @@ private func stats(_ h: Harness, _ root: String) -> String {
                               .create(CreateRequest(path: "/other", data: nil, acl: ACL.openUnsafe, flags: 0), op: .create)]))
     #expect(multi == .success(.multi([.error(.quotaExceeded), .error(.runtimeInconsistency)])))
     #expect(h.tree.node("/other") == nil)
+    #expect(h.prep.quotaRefusals == ["qc": 1, "qd": 2])
     // Soft limits, or no enforcement: tracked, never refused.
     h.prep.options.enforceQuota = false
     #expect(h.create("/qc/c").isSuccess)

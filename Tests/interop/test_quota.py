@@ -67,6 +67,9 @@ def test_enforced_hard_limits_refuse_with_quota_exceeded(zk_factory, kazoo_facto
     assert [type(r).__name__ for r in results] == ["QuotaExceededError", "RuntimeInconsistency"], results
     assert kz.exists("/other") is None
     assert stats(kz, "/qc") == "count=3,bytes=0" and stats(kz, "/qd") == "count=1,bytes=10"
+    # Apache's counter of refusals per namespace: one create under qc; a setData and a multi under qd.
+    mntr = dict(l.split("\t", 1) for l in four_letter(srv.port, "mntr").decode().splitlines())
+    assert (mntr.get("zk_qc_quota_exceeded_error_per_namespace"), mntr.get("zk_qd_quota_exceeded_error_per_namespace")) == ("1", "2")
     # The server keeps serving, and a delete is never refused.
     kz.delete("/qc/b")
     kz.create("/qc/c")

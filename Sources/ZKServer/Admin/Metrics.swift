@@ -141,6 +141,11 @@ public final class ServerMetrics {
                 text += "\(name){key=\"\(PrometheusText.label(q.namespace))\"} \(pick(q.countLimit, q.bytesLimit, q.count, q.bytes))\n"
             }
         }
+        if !reading.quotaRefusals.isEmpty {
+            let name = "quota_exceeded_error_per_namespace"
+            text += "# HELP \(name) Writes refused by a quota, per namespace.\n# TYPE \(name) counter\n"
+            for q in reading.quotaRefusals { text += "\(name){key=\"\(PrometheusText.label(q.namespace))\"} \(q.count)\n" }
+        }
         // Where Apache's provider exports the JVM and process collectors: the same names, about this
         // process (the "heap" is the process's resident memory, its maximum the memory it may use).
         let p = ProcessReading.read()

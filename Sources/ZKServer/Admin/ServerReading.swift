@@ -54,6 +54,8 @@ public struct ServerReading: Sendable {
     public var largeRequestsRejected = 0
     /// Per quota namespace: count and bytes limits and usage (`DataTree.quotaNamespaces`).
     public var quotas: [(namespace: String, countLimit: Int64, bytesLimit: Int64, count: Int64, bytes: Int64)] = []
+    /// Writes refused by a quota, per namespace (on the member that prepared them: the leader).
+    public var quotaRefusals: [(namespace: String, count: Int)] = []
     /// The summaries' mntr keys (`SlidingSummary.monitorFields`), without `zk_`.
     public var summaryFields: [(String, JSONValue)] = []
     public var snapshotsTaken = 0
@@ -110,6 +112,7 @@ public struct ServerReading: Sendable {
                     ("\(q.namespace)_quota_count_usage_per_namespace", .int(Int(q.count))),
                     ("\(q.namespace)_quota_bytes_usage_per_namespace", .int(Int(q.bytes)))]
         }
+        for q in quotaRefusals { out.append(("\(q.namespace)_quota_exceeded_error_per_namespace", .int(q.count))) }
         for (k, v) in roleLines {
             let key = k.hasPrefix("zk_") ? String(k.dropFirst(3)) : k
             out.append((key, Int64(v).map(JSONValue.int) ?? .string(v)))
