@@ -217,8 +217,6 @@ extension ZooKeeperServer {
         let now = Self.monotonicNanos()
         r.summaryFields = metrics.summaries.flatMap { $0.monitorFields(now: now) }
         r.lastSnapshotZxid = disk.lastSnapshotZxid
-        r.fsyncCount = disk.fsyncCount
-        r.fsyncAvgMs = disk.fsyncCount == 0 ? 0 : Double(disk.fsyncTotalNanos) / Double(disk.fsyncCount) / 1e6
         r.digest = tree.digest
         r.dataDirSize = quorum.store.snapshots.totalBytes
         r.logDirSize = quorum.store.txnLog.totalBytes

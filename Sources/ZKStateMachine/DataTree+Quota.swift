@@ -42,6 +42,7 @@ public struct QuotaRefusal: Equatable, Sendable {
 extension DataTree {
     public static let limitsNode = "zookeeper_limits"
     public static let statsNode = "zookeeper_stats"
+    static let quotaPrefix = quotaPath + "/"
 
     /// The quota root governing `path`: the longest prefix that has limits (never `/`, never a path
     /// under /zookeeper/quota itself).
@@ -92,7 +93,7 @@ extension DataTree {
     /// Keeps quota roots, limits and stats current after a node at `path` was created (`delta` +1),
     /// deleted (-1) or had its data changed (0), with `bytesDelta` bytes more data.
     func quotaChanged(_ path: String, nodes delta: Int64, bytes bytesDelta: Int64) {
-        if path.hasPrefix(Self.quotaPath + "/") {
+        if path.hasPrefix(Self.quotaPrefix) {
             let name = PathValidation.name(of: path)
             guard name == Self.limitsNode || name == Self.statsNode else { return }
             let root = String(PathValidation.parent(of: path).dropFirst(Self.quotaPath.count))

@@ -61,8 +61,6 @@ public struct ServerReading: Sendable {
     public var snapshotsTaken = 0
     public var lookingCount = 0
     public var lastSnapshotZxid: Int64 = 0
-    public var fsyncCount = 0
-    public var fsyncAvgMs: Double = 0
     public var digest: UInt64 = 0
     public var dataDirSize = 0
     public var logDirSize = 0

@@ -53,8 +53,7 @@ final class SlidingSummary: Sendable {
     /// (more than a median) p50, p95, p99 and p999 over the window. Times are whole milliseconds
     /// where Apache's are longs.
     func monitorFields(now: UInt64) -> [(String, JSONValue)] {
-        let (window, count, sum) = read(now: now)
-        let (lo, hi) = state.withLock { ($0.min, $0.max) }
+        let (window, count, sum, lo, hi) = read(now: now)
         var out: [(String, JSONValue)] = [
             ("avg_\(name)", .double(count == 0 ? 0 : sum / Double(count))),
             ("min_\(name)", .int(count == 0 ? 0 : Int(lo.rounded()))),
@@ -71,13 +70,13 @@ final class SlidingSummary: Sendable {
         return out
     }
 
-    /// The observations of the window, sorted; the count and sum of all time.
-    func read(now: UInt64) -> (window: [Double], count: UInt64, sum: Double) {
-        state.withLock { s in
-            let since = now > Self.windowNanos ? now - Self.windowNanos : 0
-            let recent = zip(s.values, s.times).filter { $0.1 >= since }.map(\.0).sorted()
-            return (recent, s.count, s.sum)
-        }
+    /// The observations of the window, sorted; the count, sum, least and greatest of all time. Only
+    /// the copy is made under the lock: the request path's `observe` never waits for a sort.
+    func read(now: UInt64) -> (window: [Double], count: UInt64, sum: Double, min: Double, max: Double) {
+        let s = state.withLock { $0 }
+        let since = now > Self.windowNanos ? now - Self.windowNanos : 0
+        let recent = zip(s.values, s.times).filter { $0.1 >= since }.map(\.0).sorted()
+        return (recent, s.count, s.sum, s.min, s.max)
     }
 
     /// The `q` quantile of sorted `values` (nearest rank); NaN when there are none, as Apache's provider.
@@ -89,7 +88,7 @@ final class SlidingSummary: Sendable {
 
     /// HELP, TYPE, one line per quantile, then `_count` and `_sum`.
     func exposition(now: UInt64) -> String {
-        let (window, count, sum) = read(now: now)
+        let (window, count, sum, _, _) = read(now: now)
         var out = "# HELP \(name) \(help)\n# TYPE \(name) summary\n"
         for q in quantiles {
             out += "\(name){quantile=\"\(q)\"} \(PrometheusText.number(Self.quantile(q, of: window)))\n"

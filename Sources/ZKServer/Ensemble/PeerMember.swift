@@ -49,8 +49,6 @@ extension QuorumPeer {
                 switch result {
                 case .success(let r):
                     if r.nanos > 0 {
-                        peer.stats.fsyncCount += 1
-                        peer.stats.fsyncTotalNanos += r.nanos
                         peer.metrics.observeFsync(nanos: r.nanos, now: ZooKeeperServer.monotonicNanos())
                     }
                     peer.durableLast = store.lastZxid

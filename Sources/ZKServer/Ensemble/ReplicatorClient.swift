@@ -55,8 +55,6 @@ enum Refusal {
 
 /// The replicator's disk counters, shown by `srvr`, `mntr` and /metrics.
 struct ReplicationStats {
-    var fsyncCount = 0
-    var fsyncTotalNanos: UInt64 = 0
     var snapshotsTaken = 0
     /// Times this member lost its leader (Apache's looking_count).
     var lookingCount = 0
