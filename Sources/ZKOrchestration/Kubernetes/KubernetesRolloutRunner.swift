@@ -78,12 +78,10 @@ public struct KubernetesRolloutRunner: Sendable {
                           session: session)
     }
 
-    /// What the steps of one run share: the superuser's password, the forwarded client port, and the
-    /// membership as last read or changed.
+    /// What the steps of one run share: the superuser's password and the forwarded client port.
     final class Session: @unchecked Sendable {
         var password: String?
         var forward: (any PortForward)?
-        var membership: EnsembleConfig?
         deinit { forward?.close() }
     }
 
@@ -147,12 +145,7 @@ public struct KubernetesRolloutRunner: Sendable {
         let password = try superuserPassword(session)
         let server = try forwarded(session)
         let step = ReconfigStep(sender: reconfig, servers: [server], password: password, timeout: gateTimeout)
-        let config: EnsembleConfig
-        if let known = session.membership {
-            config = known
-        } else {
-            config = try await reconfig.readConfig(servers: [server], timeout: probeTimeout)
-        }
+        let config = try await reconfig.readConfig(servers: [server], timeout: probeTimeout)
         var target = config.members
         let joining: String?
         let leaving: String?
@@ -184,12 +177,10 @@ public struct KubernetesRolloutRunner: Sendable {
                 ? " (the pods started without the superuser Secret \(model.superuserSecret): apply it, then `zkctl k8s restart`)" : ""
             throw ZKCtlError("\(refused)\(hint); stopping here")
         }
-        var next = try await reconfig.readConfig(servers: [server], timeout: probeTimeout)
+        let next = try await reconfig.readConfig(servers: [server], timeout: probeTimeout)
         if next.members != target {
             throw ZKCtlError("after the reconfig the servers' membership is \(next.members.map { "\($0.id):\($0.role.rawValue)" }), not the one asked for; stopping here")
         }
-        next.version = next.version ?? config.version
-        session.membership = next
     }
 
     /// Waits until a write commits through the forwarded port.
